@@ -1,0 +1,40 @@
+# `make demo`: set everything up and run the whole pipeline on the embedded digits data.
+# `make test`: set everything up and run the tests (display tests under Xvfb).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+APT_PACKAGES := xvfb xauth xdotool libgl1-mesa-dri libjack-jackd2-0 libxcb-cursor0 libxcb-icccm4 \
+                libegl1 libglu1-mesa slurmctld slurmd slurm-client munge chromium
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps demo test clean-demo help
+
+help:
+	@echo "make demo   - set up and run the demo pipeline (runs/, stimulus_sets/, lab_data/, reports/)"
+	@echo "make test   - set up and run the test suite"
+
+setup: system-deps $(VENV)/.installed
+
+# System packages: installed through apt when running as root, otherwise the apt line is printed.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing system packages:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+		echo "missing system packages; please run:"; echo "  sudo apt-get install -y$$missing"; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[experiment,test]'
+	touch $@
+
+demo: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+test: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/test.sh $(PYTEST_ARGS)

@@ -1,0 +1,1 @@
+"""Statistics, figures and the report; needs neither torch nor a display."""

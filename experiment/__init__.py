@@ -1,0 +1,1 @@
+"""The PsychoPy programs (2AFC, questionnaire) and the lab configuration."""

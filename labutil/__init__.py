@@ -1,0 +1,1 @@
+"""Small utilities shared by every package: user errors, atomic file writes, version records."""

@@ -1,0 +1,1 @@
+"""Train and evaluate model ensembles and record every decision in a decisions store."""

@@ -1,0 +1,1 @@
+"""The participant registry and the lab data layout."""

@@ -1,0 +1,285 @@
+"""The lab data layout (BIDS-style behavioural data) and the session files' reader and writer.
+
+`lab_data/sub-001/ses-01/beh/sub-001_ses-01_task-2afc_beh.tsv` plus a `_beh.json` sidecar that
+describes each column and records the session's status. Every trial row is appended and fsynced
+before the next trial starts, so a crash loses nothing that was completed. See docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from labutil.errors import UserError
+from labutil.io import read_json, write_json
+
+Task = Literal["2afc", "questionnaire"]
+TASKS: tuple[str, ...] = ("2afc", "questionnaire")
+SessionStatus = Literal["incomplete", "complete", "aborted"]
+
+_PID = re.compile(r"^sub-(\d{3,})$")
+
+# Column -> (description, kind) where kind names the check applied by the reader.
+COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "2afc": {
+        "trial": ("Trial number in the stimulus set's trials.tsv (1-based).", "int"),
+        "phase": ("practice or test.", "phase"),
+        "pair_id": ("Pair identifier from the stimulus set.", "int"),
+        "left_stim": ("stim_id shown on the left.", "str"),
+        "right_stim": ("stim_id shown on the right.", "str"),
+        "impossible_side": ("Side of the image that all models got wrong: left or right.", "side"),
+        "response_side": ("Side the observer chose as harder for a network: left or right.", "side"),
+        "chosen_stim": ("stim_id of the chosen image.", "str"),
+        "correct": ("1 if the observer chose the impossible image, else 0.", "bool01"),
+        "rt": ("Reaction time in seconds from the stimulus-onset flip to the key press.", "float"),
+        "onset": ("Stimulus onset in seconds since the session clock started.", "float"),
+    },
+    "questionnaire": {
+        "trial": ("Trial number in the stimulus set's trials.tsv (1-based).", "int"),
+        "phase": ("practice or test.", "phase"),
+        "stim_id": ("stim_id of the image shown.", "str"),
+        "n_categories": ("Q1: number of objects of different categories in the image, 0-9, or 10 for '10+'.", "n_categories"),
+        "main_category": ("Q2: is there a main category? yes, maybe or no.", "main_category"),
+        "unusual": ("Q3: is the presentation of the objects unusual? no, slightly or very.", "unusual"),
+        "rt_q1": ("Seconds from question 1 onset to the answer.", "float"),
+        "rt_q2": ("Seconds from question 2 onset to the answer.", "float"),
+        "rt_q3": ("Seconds from question 3 onset to the answer.", "float"),
+    },
+}
+MAIN_CATEGORY_LEVELS = ("no", "maybe", "yes")
+UNUSUAL_LEVELS = ("no", "slightly", "very")
+
+
+def participant_id(number: int) -> str:
+    """`sub-001` for 1."""
+    return f"sub-{number:03d}"
+
+
+def check_participant_id(pid: str) -> str:
+    if not _PID.match(pid):
+        raise UserError(f"participant id '{pid}' must look like sub-001")
+    return pid
+
+
+def session_label(session: int) -> str:
+    return f"ses-{session:02d}"
+
+
+def session_dir(root: Path, pid: str, session: int) -> Path:
+    """`<root>/sub-001/ses-01/beh`."""
+    return Path(root) / check_participant_id(pid) / session_label(session) / "beh"
+
+
+def beh_path(root: Path, pid: str, session: int, task: str) -> Path:
+    """The session's trial table `..._task-<task>_beh.tsv`."""
+    if task not in TASKS:
+        raise UserError(f"unknown task '{task}' (one of {', '.join(TASKS)})")
+    return session_dir(root, pid, session) / f"{pid}_{session_label(session)}_task-{task}_beh.tsv"
+
+
+def sidecar_path(tsv: Path) -> Path:
+    return tsv.with_suffix(".json")
+
+
+def find_sessions(root: Path, task: str | None = None) -> list[Path]:
+    """All session TSVs under a data root (optionally of one task), sorted."""
+    pattern = f"sub-*/ses-*/beh/*_task-{task or '*'}_beh.tsv"
+    return sorted(Path(root).glob(pattern))
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+class SessionWriter:
+    """Appends trial rows to a session TSV, each flushed and fsynced before returning."""
+
+    def __init__(self, tsv: Path, task: str) -> None:
+        self.tsv = Path(tsv)
+        self.task = task
+        self.columns = list(COLUMNS[task])
+
+    def start(self, sidecar_fields: dict[str, Any]) -> None:
+        """Create the session folder, the sidecar (status incomplete) and the TSV header if new."""
+        self.tsv.parent.mkdir(parents=True, exist_ok=True)
+        side = sidecar_path(self.tsv)
+        meta = read_json(side) if side.is_file() else {}
+        meta.update(sidecar_fields)
+        meta.setdefault("SessionStatus", "incomplete")
+        for col, (desc, kind) in COLUMNS[self.task].items():
+            meta[col] = {"Description": desc, **_levels(kind)}
+        write_json(side, meta)
+        if not self.tsv.exists() or self.tsv.stat().st_size == 0:
+            self._append("\t".join(self.columns) + "\n")
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Append one completed trial and make it durable."""
+        missing = [c for c in self.columns if c not in row]
+        if missing:
+            raise ValueError(f"trial row lacks {missing}")
+        self._append("\t".join(_cell(row[c]) for c in self.columns) + "\n")
+
+    def set_status(self, status: SessionStatus, **fields: Any) -> None:
+        side = sidecar_path(self.tsv)
+        meta = read_json(side)
+        meta.update(fields)
+        meta["SessionStatus"] = status
+        write_json(side, meta)
+
+    def _append(self, text: str) -> None:
+        with open(self.tsv, "a", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    if value is None:
+        return "n/a"
+    return str(value)
+
+
+def _levels(kind: str) -> dict[str, Any]:
+    if kind == "main_category":
+        return {"Levels": {v: v for v in MAIN_CATEGORY_LEVELS}}
+    if kind == "unusual":
+        return {"Levels": {v: v for v in UNUSUAL_LEVELS}}
+    if kind == "side":
+        return {"Levels": {"left": "left", "right": "right"}}
+    if kind in ("float",):
+        return {"Units": "s"}
+    return {}
+
+
+def repair_truncated_tail(tsv: Path) -> int:
+    """Drop a partial last line left by a crash mid-write; returns the bytes removed."""
+    data = Path(tsv).read_bytes()
+    if not data or data.endswith(b"\n"):
+        return 0
+    keep = data.rfind(b"\n") + 1
+    with open(tsv, "r+b") as fh:
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return len(data) - keep
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass(frozen=True)
+class Session:
+    """One session's trials and sidecar, as validated by `read_session`."""
+
+    path: Path
+    participant_id: str
+    session: int
+    task: str
+    trials: pd.DataFrame
+    meta: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.meta.get("SessionStatus", "incomplete"))
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+
+_NAME = re.compile(r"^(sub-\d{3,})_ses-(\d+)_task-([A-Za-z0-9]+)_beh\.tsv$")
+
+
+def read_session(tsv: str | Path) -> Session:
+    """Read and validate a session TSV; a missing column, bad value or truncated line is a
+    UserError naming the file and row."""
+    tsv = Path(tsv)
+    m = _NAME.match(tsv.name)
+    if not m:
+        raise UserError(f"{tsv}: not a session file name (sub-XXX_ses-XX_task-T_beh.tsv)")
+    pid, ses, task = m.group(1), int(m.group(2)), m.group(3)
+    if task not in COLUMNS:
+        raise UserError(f"{tsv}: unknown task '{task}'")
+    try:
+        raw = tsv.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{tsv}: file not found") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{tsv}: not UTF-8 text") from None
+    if raw and not raw.endswith("\n"):
+        raise UserError(f"{tsv}: row {raw.count(chr(10)) + 1}: truncated line (no line end)")
+    lines = raw.split("\n")[:-1] if raw else []
+    if not lines:
+        raise UserError(f"{tsv}: empty file (no header)")
+    header = lines[0].split("\t")
+    spec = COLUMNS[task]
+    missing = [c for c in spec if c not in header]
+    if missing:
+        raise UserError(f"{tsv}: missing column(s) {', '.join(missing)}")
+    records = []
+    for i, line in enumerate(lines[1:], start=2):
+        cells = line.split("\t")
+        if len(cells) != len(header):
+            raise UserError(f"{tsv}: row {i}: {len(cells)} fields, expected {len(header)} (truncated or malformed line)")
+        rec = dict(zip(header, cells))
+        for col, (_, kind) in spec.items():
+            rec[col] = _parse(rec[col], kind, tsv, i, col)
+        records.append(rec)
+    df = pd.DataFrame.from_records(records, columns=header)
+    side = sidecar_path(tsv)
+    meta = read_json(side) if side.is_file() else {}
+    return Session(tsv, pid, ses, task, df, meta)
+
+
+def _parse(value: str, kind: str, tsv: Path, row: int, col: str) -> Any:
+    def bad(expected: str) -> UserError:
+        return UserError(f"{tsv}: row {row}: column '{col}' = '{value}', expected {expected}")
+
+    if kind == "int":
+        if not re.fullmatch(r"-?\d+", value):
+            raise bad("an integer")
+        return int(value)
+    if kind == "float":
+        if value == "n/a":
+            return float("nan")
+        try:
+            return float(value)
+        except ValueError:
+            raise bad("a number or n/a") from None
+    if kind == "bool01":
+        if value not in ("0", "1"):
+            raise bad("0 or 1")
+        return value == "1"
+    if kind == "phase":
+        if value not in ("practice", "test"):
+            raise bad("practice or test")
+        return value
+    if kind == "side":
+        if value not in ("left", "right"):
+            raise bad("left or right")
+        return value
+    if kind == "n_categories":
+        if not re.fullmatch(r"\d+", value) or not 0 <= int(value) <= 10:
+            raise bad("an integer 0-10")
+        return int(value)
+    if kind == "main_category":
+        if value not in MAIN_CATEGORY_LEVELS:
+            raise bad("yes, maybe or no")
+        return value
+    if kind == "unusual":
+        if value not in UNUSUAL_LEVELS:
+            raise bad("no, slightly or very")
+        return value
+    if not value:
+        raise bad("a value")
+    return value

@@ -1,0 +1,1 @@
+"""Choose images by model difficulty and write frozen, verifiable stimulus sets."""

@@ -1,0 +1,263 @@
+"""Reader, writer and verifier of stimulus sets `stimulus_sets/<name>/` (see docs/formats.md).
+
+A set is written once, into a temporary folder that is renamed into place, so a set either
+exists whole or not at all. Every other package reads sets through `read_set`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from labutil.errors import UserError
+from labutil.io import fsync_dir, read_json, write_json
+
+SET_FORMAT_VERSION = 1
+SET_FILE = "set.json"
+STIMULI_FILE = "stimuli.tsv"
+TRIALS_FILE = "trials.tsv"
+IMAGES_DIR = "images"
+
+Kind = Literal["2afc", "questionnaire"]
+KINDS: tuple[str, ...] = ("2afc", "questionnaire")
+DIFFICULTIES: tuple[str, ...] = ("trivial", "in-between", "impossible")
+PHASES: tuple[str, ...] = ("practice", "test")
+SIDES: tuple[str, ...] = ("left", "right")
+
+STIMULI_COLUMNS = [
+    "stim_id", "file", "source_image_id", "label", "class_name",
+    "n_correct", "n_models", "difficulty", "sha256",
+]
+TRIAL_COLUMNS: dict[str, list[str]] = {
+    "2afc": ["trial", "phase", "pair_id", "left_stim", "right_stim", "impossible_side"],
+    "questionnaire": ["trial", "phase", "stim_id"],
+}
+
+
+@dataclass(frozen=True)
+class StimulusSet:
+    """A stimulus set as read from disk."""
+
+    path: Path
+    meta: dict[str, Any]
+    stimuli: pd.DataFrame
+    trials: pd.DataFrame
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def kind(self) -> str:
+        return str(self.meta["kind"])
+
+    def image_path(self, stim_id: str) -> Path:
+        """Absolute path of one stimulus image."""
+        row = self.stimuli.loc[self.stimuli["stim_id"] == stim_id]
+        if row.empty:
+            raise KeyError(stim_id)
+        return self.path / str(row["file"].iloc[0])
+
+    def test_trials(self) -> pd.DataFrame:
+        return self.trials[self.trials["phase"] == "test"].reset_index(drop=True)
+
+    def practice_trials(self) -> pd.DataFrame:
+        return self.trials[self.trials["phase"] == "practice"].reset_index(drop=True)
+
+
+def png_bytes(image: Any) -> bytes:
+    """Encode a PIL image (or HxW[xC] uint8 array) as a deterministic lossless PNG."""
+    from PIL import Image
+    import numpy as np
+
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_set(
+    path: str | Path,
+    meta: dict[str, Any],
+    stimuli: pd.DataFrame,
+    trials: pd.DataFrame,
+    images: dict[str, bytes],
+    force: bool = False,
+) -> StimulusSet:
+    """Write a complete stimulus set once.
+
+    `stimuli` has every STIMULI_COLUMNS column except `file` and `sha256`, which are filled in
+    here from `images` (stim_id -> PNG bytes). An existing path is refused unless it is an empty
+    folder and `force` is set: sets are never overwritten.
+    """
+    path = Path(path)
+    kind = meta.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"meta['kind'] must be one of {KINDS}, not {kind!r}")
+    if path.exists():
+        if not (force and path.is_dir() and not any(path.iterdir())):
+            hint = "" if force else " (choose a new name; --force only writes into an empty folder)"
+            raise UserError(f"{path}: stimulus set already exists{hint}")
+    stim = stimuli.copy()
+    missing_images = [s for s in stim["stim_id"] if s not in images]
+    if missing_images:
+        raise ValueError(f"no image for stimuli {missing_images[:5]}")
+    stim["file"] = [f"{IMAGES_DIR}/{s}.png" for s in stim["stim_id"]]
+    stim["sha256"] = [sha256_bytes(images[s]) for s in stim["stim_id"]]
+    stim = stim[STIMULI_COLUMNS]
+    trials = trials[TRIAL_COLUMNS[kind]]
+    record = {"format_version": SET_FORMAT_VERSION, "name": path.name, **meta}
+    problems = _check_tables(record, stim, trials)
+    if problems:
+        raise ValueError("inconsistent stimulus set: " + "; ".join(problems))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        (tmp / IMAGES_DIR).mkdir()
+        for stim_id, data in images.items():
+            if stim_id in set(stim["stim_id"]):
+                _write_synced(tmp / IMAGES_DIR / f"{stim_id}.png", data)
+        _write_synced(tmp / STIMULI_FILE, _tsv(stim))
+        _write_synced(tmp / TRIALS_FILE, _tsv(trials))
+        write_json(tmp / SET_FILE, record)
+        fsync_dir(tmp / IMAGES_DIR)
+        if path.exists():  # an empty folder allowed by --force
+            path.rmdir()
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return read_set(path)
+
+
+def _tsv(df: pd.DataFrame) -> bytes:
+    return df.to_csv(sep="\t", index=False, lineterminator="\n").encode("utf-8")
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_set(path: str | Path) -> StimulusSet:
+    """Read a stimulus set; missing files or columns are a UserError naming the file."""
+    path = Path(path)
+    if not (path / SET_FILE).is_file():
+        raise UserError(f"{path}: not a stimulus set (no {SET_FILE})")
+    meta = read_json(path / SET_FILE)
+    if meta.get("kind") not in KINDS:
+        raise UserError(f"{path / SET_FILE}: kind must be one of {', '.join(KINDS)}")
+    stimuli = _read_tsv(path / STIMULI_FILE, STIMULI_COLUMNS)
+    trials = _read_tsv(path / TRIALS_FILE, TRIAL_COLUMNS[meta["kind"]])
+    return StimulusSet(path, meta, stimuli, trials)
+
+
+def _read_tsv(path: Path, columns: list[str]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: unreadable ({exc})") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise UserError(f"{path}: missing columns {missing}")
+    for col in ("trial", "label", "n_correct", "n_models", "pair_id"):
+        if col in df.columns:
+            bad = ~df[col].str.fullmatch(r"-?\d+")
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0]) + 2
+                raise UserError(f"{path}: row {row}: column '{col}' must be an integer")
+            df[col] = df[col].astype(int)
+    return df
+
+
+def _check_tables(meta: dict[str, Any], stimuli: pd.DataFrame, trials: pd.DataFrame) -> list[str]:
+    """Consistency of the trial table with the stimuli table; returns problems found."""
+    problems: list[str] = []
+    ids = set(stimuli["stim_id"])
+    if len(ids) != len(stimuli):
+        problems.append(f"{STIMULI_FILE}: duplicate stim_id")
+    bad_diff = set(stimuli["difficulty"]) - set(DIFFICULTIES)
+    if bad_diff:
+        problems.append(f"{STIMULI_FILE}: unknown difficulty {sorted(bad_diff)}")
+    if sorted(trials["trial"].astype(int)) != list(range(1, len(trials) + 1)):
+        problems.append(f"{TRIALS_FILE}: trial must number 1..{len(trials)}")
+    bad_phase = set(trials["phase"]) - set(PHASES)
+    if bad_phase:
+        problems.append(f"{TRIALS_FILE}: unknown phase {sorted(bad_phase)}")
+    refs = ["left_stim", "right_stim"] if meta["kind"] == "2afc" else ["stim_id"]
+    for col in refs:
+        unknown = set(trials[col]) - ids
+        if unknown:
+            problems.append(f"{TRIALS_FILE}: {col} not in {STIMULI_FILE}: {sorted(unknown)[:3]}")
+    if meta["kind"] == "2afc" and not problems:
+        difficulty = dict(zip(stimuli["stim_id"], stimuli["difficulty"]))
+        bad_side = set(trials["impossible_side"]) - set(SIDES)
+        if bad_side:
+            problems.append(f"{TRIALS_FILE}: impossible_side must be left or right")
+        for row in trials.itertuples():
+            imp = row.left_stim if row.impossible_side == "left" else row.right_stim
+            other = row.right_stim if row.impossible_side == "left" else row.left_stim
+            if difficulty.get(imp) != "impossible" or difficulty.get(other) != "trivial":
+                problems.append(f"{TRIALS_FILE}: trial {row.trial}: impossible_side does not match the stimuli difficulties")
+                break
+    return problems
+
+
+def verify_set(path: str | Path) -> list[str]:
+    """Check every image against its checksum and the tables against each other.
+
+    Returns a list of problems, each naming the file; an empty list means the set is intact.
+    """
+    path = Path(path)
+    try:
+        sset = read_set(path)
+    except UserError as exc:
+        return [str(exc)]
+    problems = _check_tables(sset.meta, sset.stimuli, sset.trials)
+    for row in sset.stimuli.itertuples():
+        file = path / row.file
+        if not file.is_file():
+            problems.append(f"{file}: missing")
+        elif sha256_file(file) != row.sha256:
+            problems.append(f"{file}: checksum mismatch (file changed since the set was written)")
+    listed = {Path(f).name for f in sset.stimuli["file"]}
+    for extra in sorted((path / IMAGES_DIR).glob("*")):
+        if extra.name not in listed:
+            problems.append(f"{extra}: not listed in {STIMULI_FILE}")
+    return problems
+
+
+def open_verified_set(path: str | Path) -> StimulusSet:
+    """Read a set after verifying it; the first problem becomes a UserError."""
+    problems = verify_set(path)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise UserError(f"stimulus set fails verification: {problems[0]}{more}")
+    return read_set(path)
