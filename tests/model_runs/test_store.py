@@ -1,0 +1,99 @@
+"""The decisions store: committed epochs only, dense arrays, refusal of foreign studies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labutil.errors import UserError
+from model_runs.store import ModelWriter, create_study, dumps_toml, open_study
+
+LABELS = np.array([0, 1, 2, 0, 1, 2])
+DEFINITION = {"name": "t", "dataset": {"name": "digits", "seed": 0}, "models": [{"model_id": "a", "condition": "base"}]}
+
+
+def _images(labels: np.ndarray = LABELS) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "image_index": np.arange(len(labels)),
+            "image_id": [f"val/{i}" for i in range(len(labels))],
+            "label": labels,
+            "class_name": [f"c{l}" for l in labels],
+        }
+    )
+
+
+def _write_model(study, model_id: str, preds: list[list[int]], finish: bool = True) -> None:
+    w = ModelWriter(study, model_id)
+    w.start({"condition": "base", "config": {"seed": model_id}})
+    for epoch, p in enumerate(preds):
+        w.commit_epoch(epoch, np.array(p), {"val_loss": 1.0 / (epoch + 1)})
+    if finish:
+        w.finish()
+
+
+def test_final_and_epoch_decisions(tmp_path: Path) -> None:
+    study = create_study(tmp_path / "s", DEFINITION, _images())
+    _write_model(study, "a", [[0, 0, 0, 0, 0, 0], [0, 1, 2, 1, 1, 0]])
+    _write_model(study, "b", [[1, 1, 1, 1, 1, 1], [0, 1, 0, 0, 0, 2]], finish=False)
+    study = open_study(tmp_path / "s")
+    assert study.model_ids() == ["a", "b"]
+    assert study.model_ids(status="complete") == ["a"]
+    m = study.final_decisions(["a", "b"])
+    assert m.correct.dtype == bool and m.correct.shape == (2, 6)
+    np.testing.assert_array_equal(m.correct[0], [True, True, True, False, True, False])
+    np.testing.assert_array_equal(m.correct[1], [True, True, False, True, False, True])
+    e = study.epoch_decisions("a")
+    np.testing.assert_array_equal(e.epochs, [0, 1])
+    np.testing.assert_array_equal(e.correct, e.prediction == LABELS[None, :])
+    assert study.run_info("a")["epochs"][1]["val_accuracy"] == pytest.approx(4 / 6)
+    # the complete run is consolidated into one file, the running one keeps its parts
+    assert (study.model_dir("a") / "decisions.parquet").is_file()
+    assert not (study.model_dir("a") / "decisions.parts").exists()
+    assert (study.model_dir("b") / "decisions.parts" / "epoch-0001.parquet").is_file()
+
+
+def test_uncommitted_epoch_is_invisible_and_dropped_on_resume(tmp_path: Path) -> None:
+    study = create_study(tmp_path / "s", DEFINITION, _images())
+    _write_model(study, "a", [[0, 1, 2, 0, 1, 2]], finish=False)
+    # simulate a kill after the epoch file was written but before run.json listed it
+    info = json.loads((study.model_dir("a") / "run.json").read_text())
+    w = ModelWriter(study, "a")
+    w.commit_epoch(1, np.zeros(6, dtype=int), {})
+    (study.model_dir("a") / "run.json").write_text(json.dumps(info))
+    assert study.committed_epochs("a") == [0]
+    assert study.epoch_decisions("a").correct.shape == (1, 6)
+    ModelWriter(study, "a").start({"condition": "base", "config": {"seed": "a"}})
+    assert not (study.model_dir("a") / "decisions.parts" / "epoch-0001.parquet").exists()
+
+
+def test_refuses_other_study_and_other_config(tmp_path: Path) -> None:
+    create_study(tmp_path / "s", DEFINITION, _images())
+    with pytest.raises(UserError, match="different study definition"):
+        create_study(tmp_path / "s", {**DEFINITION, "name": "other"}, _images())
+    with pytest.raises(UserError, match="different validation image list"):
+        create_study(tmp_path / "s", DEFINITION, _images(LABELS[::-1].copy()))
+    study = open_study(tmp_path / "s")
+    _write_model(study, "a", [[0, 1, 2, 0, 1, 2]], finish=False)
+    with pytest.raises(UserError, match="different configuration"):
+        ModelWriter(study, "a").start({"condition": "base", "config": {"seed": "other"}})
+
+
+def test_open_missing_study_is_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not a study folder"):
+        open_study(tmp_path)
+    study = create_study(tmp_path / "s", DEFINITION, _images())
+    with pytest.raises(UserError, match="no complete models"):
+        study.final_decisions()
+
+
+def test_dumps_toml_round_trip() -> None:
+    import tomllib
+
+    data = {"name": "x", "n": 3, "lr": 0.15, "flag": True, "tags": ["a", "b"], "dataset": {"name": "digits", "val_fraction": 0.5},
+            "models": [{"model_id": "m-1", "seeds": {"init": 1, "order": 2}}, {"model_id": "m-2"}]}
+    assert tomllib.loads(dumps_toml(data)) == data
