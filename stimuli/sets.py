@@ -25,6 +25,10 @@ SET_FILE = "set.json"
 STIMULI_FILE = "stimuli.tsv"
 TRIALS_FILE = "trials.tsv"
 IMAGES_DIR = "images"
+#: `set.json` value of `"images"` for a set imported from a published table without its images
+#: (e.g. the original study's reference data): `file` and `sha256` are `n/a`, there is no
+#: `images/` folder, the set can be analysed but not shown (`open_verified_set` refuses it).
+IMAGES_NOT_INCLUDED = "not included"
 
 Kind = Literal["2afc", "questionnaire"]
 KINDS: tuple[str, ...] = ("2afc", "questionnaire")
@@ -59,11 +63,18 @@ class StimulusSet:
     def kind(self) -> str:
         return str(self.meta["kind"])
 
+    @property
+    def has_images(self) -> bool:
+        """False for a set imported without its images (`"images": "not included"` in set.json)."""
+        return self.meta.get("images") != IMAGES_NOT_INCLUDED
+
     def image_path(self, stim_id: str) -> Path:
         """Absolute path of one stimulus image."""
         row = self.stimuli.loc[self.stimuli["stim_id"] == stim_id]
         if row.empty:
             raise KeyError(stim_id)
+        if not self.has_images:
+            raise UserError(f"{self.path}: images not included in this set (imported table)")
         return self.path / str(row["file"].iloc[0])
 
     def test_trials(self) -> pd.DataFrame:
@@ -109,7 +120,8 @@ def write_set(
 
     `stimuli` has every STIMULI_COLUMNS column except `file` and `sha256`, which are filled in
     here from `images` (stim_id -> PNG bytes). An existing path is refused unless it is an empty
-    folder and `force` is set: sets are never overwritten.
+    folder and `force` is set: sets are never overwritten. With `meta["images"] ==
+    IMAGES_NOT_INCLUDED`, `images` must be empty and `file`/`sha256` are written as `n/a`.
     """
     path = Path(path)
     kind = meta.get("kind")
@@ -120,11 +132,17 @@ def write_set(
             hint = "" if force else " (choose a new name; --force only writes into an empty folder)"
             raise UserError(f"{path}: stimulus set already exists{hint}")
     stim = stimuli.copy()
-    missing_images = [s for s in stim["stim_id"] if s not in images]
-    if missing_images:
-        raise ValueError(f"no image for stimuli {missing_images[:5]}")
-    stim["file"] = [f"{IMAGES_DIR}/{s}.png" for s in stim["stim_id"]]
-    stim["sha256"] = [sha256_bytes(images[s]) for s in stim["stim_id"]]
+    if meta.get("images") == IMAGES_NOT_INCLUDED:
+        if images:
+            raise ValueError(f"a set with images '{IMAGES_NOT_INCLUDED}' takes no images")
+        stim["file"] = "n/a"
+        stim["sha256"] = "n/a"
+    else:
+        missing_images = [s for s in stim["stim_id"] if s not in images]
+        if missing_images:
+            raise ValueError(f"no image for stimuli {missing_images[:5]}")
+        stim["file"] = [f"{IMAGES_DIR}/{s}.png" for s in stim["stim_id"]]
+        stim["sha256"] = [sha256_bytes(images[s]) for s in stim["stim_id"]]
     stim = stim[STIMULI_COLUMNS]
     trials = trials[TRIAL_COLUMNS[kind]]
     record = {"format_version": SET_FORMAT_VERSION, "name": path.name, **meta}
@@ -135,14 +153,17 @@ def write_set(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
-        (tmp / IMAGES_DIR).mkdir()
+        with_images = meta.get("images") != IMAGES_NOT_INCLUDED
+        if with_images:
+            (tmp / IMAGES_DIR).mkdir()
         for stim_id, data in images.items():
             if stim_id in set(stim["stim_id"]):
                 _write_synced(tmp / IMAGES_DIR / f"{stim_id}.png", data)
         _write_synced(tmp / STIMULI_FILE, _tsv(stim))
         _write_synced(tmp / TRIALS_FILE, _tsv(trials))
         write_json(tmp / SET_FILE, record)
-        fsync_dir(tmp / IMAGES_DIR)
+        if with_images:
+            fsync_dir(tmp / IMAGES_DIR)
         if path.exists():  # an empty folder allowed by --force
             path.rmdir()
         os.replace(tmp, path)
@@ -241,6 +262,10 @@ def verify_set(path: str | Path) -> list[str]:
     except UserError as exc:
         return [str(exc)]
     problems = _check_tables(sset.meta, sset.stimuli, sset.trials)
+    if not sset.has_images:  # imported table: nothing to checksum, and no stray images allowed
+        if (path / IMAGES_DIR).exists():
+            problems.append(f"{path / IMAGES_DIR}: images folder in a set marked images '{IMAGES_NOT_INCLUDED}'")
+        return problems
     for row in sset.stimuli.itertuples():
         file = path / row.file
         if not file.is_file():
@@ -254,10 +279,14 @@ def verify_set(path: str | Path) -> list[str]:
     return problems
 
 
-def open_verified_set(path: str | Path) -> StimulusSet:
-    """Read a set after verifying it; the first problem becomes a UserError."""
+def open_verified_set(path: str | Path, require_images: bool = True) -> StimulusSet:
+    """Read a set after verifying it; the first problem becomes a UserError. A set without
+    images (imported table) is refused unless `require_images` is False (analysis only)."""
     problems = verify_set(path)
     if problems:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise UserError(f"stimulus set fails verification: {problems[0]}{more}")
-    return read_set(path)
+    sset = read_set(path)
+    if require_images and not sset.has_images:
+        raise UserError(f"{sset.path}: images not included in this set (imported table); it can be analysed, not shown")
+    return sset
