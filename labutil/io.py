@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file, fsync and rename."""
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write `data` to `path` via a temporary file, fsync and rename.
+
+    The file gets the permissions a plain `open()` would give (0666 less the umask), or exactly
+    `mode` when given (e.g. 0o600 for restricted files; set before the rename, so never wider)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temp(path, 0o666 if mode is None else mode & 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if mode is not None:
+                os.fchmod(fh.fileno(), mode)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -39,9 +44,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write UTF-8 text atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+def _create_temp(path: Path, mode: int) -> tuple[int, str]:
+    """A new, exclusive temporary file beside `path`, created with `mode` (less the umask)."""
+    for _ in range(100):
+        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
+    """Write UTF-8 text atomically (`mode` as in atomic_write_bytes)."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
 def write_json(path: Path, obj: Any) -> None:
