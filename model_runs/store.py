@@ -65,7 +65,7 @@ class EpochDecisions:
     model_id: str
     epochs: np.ndarray  # int (n_epochs,)
     correct: np.ndarray  # bool (n_epochs, n_images)
-    prediction: np.ndarray  # int (n_epochs, n_images)
+    prediction: np.ndarray | None  # int (n_epochs, n_images); None if read with with_prediction=False
     image_index: np.ndarray
 
 
@@ -155,22 +155,41 @@ class Study:
             epochs[row] = e
         return DecisionMatrix(out, ids, self.images["image_index"].to_numpy(), epochs)
 
-    def epoch_decisions(self, model_id: str) -> EpochDecisions:
-        """All committed epochs of one model as (n_epochs, n_images) arrays, epochs ascending."""
+    def epoch_decisions(self, model_id: str, with_prediction: bool = True) -> EpochDecisions:
+        """All committed epochs of one model as (n_epochs, n_images) arrays, epochs ascending.
+
+        `with_prediction=False` skips reading the predictions (`.prediction` is then None), for
+        analyses that only need correctness.
+        """
         committed = self.committed_epochs(model_id)
         if not committed:
             raise UserError(f"{self.model_dir(model_id)}: no committed epochs")
-        table = self._read_decisions(model_id, committed)
+        columns = ["epoch", "image_index", "correct"] + (["prediction"] if with_prediction else [])
+        table = self._read_decisions(model_id, committed, columns=columns)
         n = self.n_images
-        ep = table.column("epoch").to_numpy().astype(np.int64)
-        idx = table.column("image_index").to_numpy().astype(np.int64)
-        pos = np.searchsorted(np.asarray(committed), ep)
-        if len(ep) != len(committed) * n:
-            raise UserError(f"{self.model_dir(model_id)}: expected {len(committed) * n} decisions, found {len(ep)}")
-        correct = np.zeros((len(committed), n), dtype=bool)
-        pred = np.zeros((len(committed), n), dtype=np.int32)
-        correct[pos, idx] = table.column("correct").to_numpy(zero_copy_only=False)
-        pred[pos, idx] = table.column("prediction").to_numpy()
+        n_rows = table.num_rows
+        if n_rows != len(committed) * n:
+            raise UserError(f"{self.model_dir(model_id)}: expected {len(committed) * n} decisions, found {n_rows}")
+        shape = (len(committed), n)
+        ep = table.column("epoch").to_numpy().reshape(shape)
+        idx = table.column("image_index").to_numpy().reshape(shape)
+        correct_flat = table.column("correct").to_numpy(zero_copy_only=False)
+        pred_flat = table.column("prediction").to_numpy() if with_prediction else None
+        if np.array_equal(ep[:, 0], committed) and (ep == ep[:, :1]).all() and (idx == np.arange(n)).all():
+            # the layout the writer produces (sorted by epoch, then image_index): no scatter needed
+            correct = correct_flat.reshape(shape)
+            pred = pred_flat.reshape(shape).astype(np.int32, copy=False) if pred_flat is not None else None
+        else:
+            pos = np.searchsorted(np.asarray(committed), ep.ravel().astype(np.int64))
+            flat = pos * n + idx.ravel().astype(np.int64)
+            if np.bincount(flat, minlength=len(committed) * n).max(initial=0) > 1:
+                raise UserError(f"{self.model_dir(model_id)}: decisions repeat some (epoch, image) pairs and miss others")
+            correct = np.zeros(shape, dtype=bool)
+            correct.ravel()[flat] = correct_flat
+            pred = None
+            if pred_flat is not None:
+                pred = np.zeros(shape, dtype=np.int32)
+                pred.ravel()[flat] = pred_flat
         return EpochDecisions(model_id, np.asarray(committed), correct, pred, self.images["image_index"].to_numpy())
 
     def probabilities(self, model_id: str) -> np.ndarray | None:
@@ -221,6 +240,8 @@ def _dense(table: pa.Table, n: int, column: str, where: Path) -> np.ndarray:
     idx = table.column("image_index").to_numpy()
     if len(idx) != n:
         raise UserError(f"{where}: {len(idx)} decisions for {n} images")
+    if not (idx == np.arange(n)).all() and np.bincount(idx.astype(np.int64), minlength=n).max(initial=0) > 1:
+        raise UserError(f"{where}: decisions cover a different image set (some image_index repeated, others missing)")
     out = np.zeros(n, dtype=bool)
     out[idx] = table.column(column).to_numpy(zero_copy_only=False)
     return out
