@@ -1,0 +1,60 @@
+"""A shareable copy of a lab data root, checked to contain no registered identity."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from labutil.errors import UserError
+from labutil.io import fsync_dir
+from participants.registry import Registry
+
+
+def _hidden(_dir: str, names: list[str]) -> list[str]:
+    """Bookkeeping, lock and temporary files (dot files) stay behind."""
+    return [n for n in names if n.startswith(".")]
+
+
+def export_data(registry: Registry, out_dir: Path) -> int:
+    """Copy participants.tsv/json and every sub-*/ folder to `out_dir`, refuse if any copied file
+    names a registered person; returns the number of files exported. Nothing is left on failure."""
+    out_dir = Path(out_dir)
+    root = registry.root
+    if not registry.tsv.is_file():
+        raise UserError(f"{registry.tsv}: file not found (nothing registered in {root})")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise UserError(f"{out_dir} already exists and is not an empty folder")
+    out_abs, root_abs = out_dir.resolve(), root.resolve()
+    if out_abs == root_abs or root_abs in out_abs.parents:
+        raise UserError(f"{out_dir} lies inside the data root {root}; export elsewhere")
+    if not registry.identity_check_possible():
+        raise UserError(f"identities of {root} were recorded in a private folder that is not at "
+                        f"{registry.private_root}; pass --private-root so the export can be checked")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.export-{os.getpid()}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        tmp.mkdir()
+        for name in ("participants.tsv", "participants.json"):
+            if (root / name).is_file():
+                shutil.copy2(root / name, tmp / name)
+        for sub in sorted(root.glob("sub-*")):
+            if sub.is_dir():
+                shutil.copytree(sub, tmp / sub.name, ignore=_hidden)
+        leaks = registry.find_identity_leaks(tmp)
+        if leaks:
+            first = leaks[0]
+            more = f" (and {len(leaks) - 1} more file(s))" if len(leaks) > 1 else ""
+            raise UserError(f"{root / first.path.relative_to(tmp)} contains the registered {first.kind} of "
+                            f"{first.participant_id}{more}; nothing exported")
+        n_files = sum(1 for p in tmp.rglob("*") if p.is_file())
+        if out_dir.exists():
+            out_dir.rmdir()
+        os.replace(tmp, out_dir)
+        fsync_dir(out_dir.parent)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return n_files
