@@ -1,0 +1,76 @@
+"""The Slurm test harness itself: plain sbatch, submitit job arrays and requeue on the real cluster."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slurm, pytest.mark.timeout(180)]
+HERE = Path(__file__).resolve().parent
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_node_is_this_host_with_its_cpus(slurm_cluster):
+    out = slurm_cluster.run("sinfo", "-h", "-N", "-o", "%N %c %T %P").stdout.split()
+    assert out == [slurm_cluster.node, str(os.cpu_count()), "idle", f"{slurm_cluster.partition}*"]
+
+
+def test_sbatch_wrap_runs_on_the_node(slurm_cluster, tmp_path):
+    out_file = tmp_path / "hostname.txt"
+    job_id = slurm_cluster.run(
+        "sbatch", "--parsable", "-o", str(out_file), "--wrap", "hostname; echo conf=$SLURM_CONF"
+    ).stdout.strip()
+    _wait(lambda: dict(slurm_cluster.jobs()).get(job_id) == "COMPLETED", 60, f"job {job_id}")
+    lines = out_file.read_text().split()
+    assert lines == [slurm_cluster.node, f"conf={slurm_cluster.conf}"]
+
+
+@pytest.fixture
+def submitit_executor(slurm_cluster, tmp_path, monkeypatch):
+    """A submitit Slurm executor on the test cluster whose jobs can import this test module."""
+    submitit = pytest.importorskip("submitit")
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
+    executor = submitit.AutoExecutor(folder=tmp_path / "submitit", cluster="slurm")
+    executor.update_parameters(timeout_min=5, slurm_partition=slurm_cluster.partition, cpus_per_task=1)
+    return executor
+
+
+def _square(x: int) -> tuple[int, str | None]:
+    return x * x, os.environ.get("SLURM_ARRAY_TASK_ID")
+
+
+def test_submitit_map_array(submitit_executor):
+    jobs = submitit_executor.map_array(_square, [1, 2, 3])
+    assert [job.result() for job in jobs] == [(1, "0"), (4, "1"), (9, "2")]
+
+
+def _start_then_finish(log: Path) -> list[str]:
+    """Record each start; the first start waits to be requeued, a restart returns at once."""
+    with log.open("a") as f:
+        f.write(f"{os.environ.get('SLURM_RESTART_COUNT', '0')}\n")
+    starts = log.read_text().split()
+    if len(starts) == 1:
+        time.sleep(120)
+    return starts
+
+
+@pytest.mark.slow
+def test_submitit_task_requeued_by_scontrol_runs_again(slurm_cluster, submitit_executor, tmp_path):
+    log = tmp_path / "starts.txt"
+    job = submitit_executor.submit(_start_then_finish, log)
+    _wait(log.exists, 60, "the first start")
+    t0 = time.monotonic()
+    slurm_cluster.run("scontrol", "requeue", job.job_id)
+    assert job.result() == ["0", "1"]
+    assert time.monotonic() - t0 < 60  # requeued jobs restart after seconds, not minutes
