@@ -199,7 +199,7 @@ class Registry:
             self._check_private()
         needles = self._needles(extra={"new": identity})
         for col in ("group", "notes"):
-            hit = next((kind for _, kind, rx in needles if rx.search(row[col].casefold())), None)
+            hit = next((kind for _, kind, needle in needles if needle.found(row[col].casefold())), None)
             if hit:
                 raise UserError(f"--{col} contains a registered {hit}; {col} must not identify a person")
         with self._locked():
@@ -284,8 +284,8 @@ class Registry:
         leaks = []
         for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
             text = (str(path.relative_to(root)) + "\n" + path.read_bytes().decode("utf-8", "replace")).casefold()
-            for pid, kind, rx in needles:
-                if rx.search(text):
+            for pid, kind, needle in needles:
+                if needle.found(text):
                     leaks.append(Leak(path, pid, kind))
                     break
         return leaks
@@ -405,15 +405,15 @@ class Registry:
                 state["private_bound"] = True
                 self._write_state(state)
 
-    def _needles(self, extra: dict[str, dict[str, str]] | None = None) -> list[tuple[str, str, re.Pattern[str]]]:
+    def _needles(self, extra: dict[str, dict[str, str]] | None = None) -> list[tuple[str, str, _Needle]]:
         """(pid, kind, pattern) for every registered e-mail, name, e-mail user and name part, the
         most specific first (a file is reported with the first kind that matches)."""
         idents = {r["participant_id"]: r for r in self.private_records("identities.tsv")} | (extra or {})
-        ranked: list[tuple[int, str, str, re.Pattern[str]]] = []
+        ranked: list[tuple[int, str, str, _Needle]] = []
         for pid, r in idents.items():
             name, email = r.get("name", "").strip(), r.get("email", "").strip()
             if email:
-                ranked.append((0, pid, "email", re.compile(re.escape(email.casefold()))))
+                ranked.append((0, pid, "email", _Needle(email.casefold(), whole_word=False)))
                 user = email.split("@", 1)[0]
                 if len(user) >= 3 and user.casefold() not in _FORMAT_WORDS:
                     ranked.append((2, pid, "email user", _word(user)))
@@ -422,26 +422,42 @@ class Registry:
                 ranked += [(3, pid, "name part", _word(part)) for part in re.split(r"[\s,]+", name)
                            if len(part) >= 3 and part.casefold() != name.casefold()
                            and part.casefold() not in _FORMAT_WORDS]
-        return [(pid, kind, rx) for _, pid, kind, rx in sorted(ranked, key=lambda t: t[0])]
+        return [(pid, kind, needle) for _, pid, kind, needle in sorted(ranked, key=lambda t: t[0])]
 
 
 # -------------------------------------------------------------------------------------- helpers
 
-# Words the data format itself writes (column names, levels); a name part equal to one of them
-# ("Right", "Test") would match every session file, so only the full name is checked for it.
+# Words the software itself writes into the data tree (column names, levels, column descriptions);
+# a name part equal to one of them ("Right", "Test", "Main") would match files of every participant,
+# so for it only the full name is checked.
 _FORMAT_WORDS: frozenset[str] = frozenset(
     w.casefold()
-    for text in [*COLUMNS, *FAMILIARITY_LEVELS, *GENDER_LEVELS, *HANDEDNESS_LEVELS, *TASKS,
-                 *MAIN_CATEGORY_LEVELS, *UNUSUAL_LEVELS, "left", "right", "practice", "test",
-                 *(c for cols in LAYOUT_COLUMNS.values() for c in cols)]
+    for text in [*COLUMNS, json.dumps(SIDECAR), *TASKS, *MAIN_CATEGORY_LEVELS, *UNUSUAL_LEVELS,
+                 "left", "right", "practice", "test", json.dumps(LAYOUT_COLUMNS)]
     for w in re.split(r"[\W_]+", text) if w
 )
 
 
 
-def _word(s: str) -> re.Pattern[str]:
-    """Case-folded whole-word pattern (letters or digits must not continue on either side)."""
-    return re.compile(r"(?<![^\W_])" + re.escape(s.casefold()) + r"(?![^\W_])")
+@dataclass(frozen=True)
+class _Needle:
+    """A case-folded identity string to look for, as a whole word or anywhere."""
+
+    literal: str
+    whole_word: bool = True
+
+    def found(self, text: str) -> bool:
+        """True if `text` (already case-folded) contains the string; a fast substring test first."""
+        if self.literal not in text:
+            return False
+        if not self.whole_word:
+            return True
+        # Letters or digits must not continue the word on either side ('_' and punctuation may).
+        return re.search(r"(?<![^\W_])" + re.escape(self.literal) + r"(?![^\W_])", text) is not None
+
+
+def _word(s: str) -> _Needle:
+    return _Needle(s.casefold())
 
 
 def _complete_rows(tsv: Path) -> int:
