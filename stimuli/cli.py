@@ -88,6 +88,8 @@ def _add_build_options(p: argparse.ArgumentParser, kind: str) -> None:
     which.add_argument("--table", metavar="CSV", help="per-image table (CSV, or TSV by extension .tsv)")
     src.add_argument("--epoch", help="study: epoch whose decisions count (default: each model's final epoch)")
     src.add_argument("--models", help="study: comma-separated model ids (default: all complete models)")
+    src.add_argument("--data-root", help="study: root folder of a file dataset (ImageNet, ImageFolder) if study.toml "
+                     "does not say where it is (default: as model_runs finds it, e.g. from its environment variable)")
     src.add_argument("--n-correct-column", help="table: column with how many models were correct (default: n_correct)")
     src.add_argument("--n-models", type=int, help="table: number of models behind the counts (or --n-models-column)")
     src.add_argument("--n-models-column", help="table: column with the number of models per image")
@@ -132,12 +134,12 @@ def _source(args: argparse.Namespace):  # noqa: ANN202
 
     table_only = ["n_correct_column", "n_models", "n_models_column", "path_column", "id_column", "label_column",
                   "class_column", "image_root", "resize", "crop", "label_error_column"]
-    study_only = ["epoch", "models", "cleanlab"]
+    study_only = ["epoch", "models", "data_root", "cleanlab"]
     if args.study:
         _refuse(args, table_only, "--table")
         epoch = "final" if args.epoch in (None, "final") else _int_option(args.epoch, "--epoch")
         models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-        return from_study(args.study, epoch=epoch, models=models)
+        return from_study(args.study, epoch=epoch, models=models, data_root=args.data_root)
     _refuse(args, study_only, "--study")
     cols = TableColumns(
         correct=args.n_correct_column or "n_correct",

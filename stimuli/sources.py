@@ -55,11 +55,13 @@ def from_study(
     epoch: int | str = "final",
     models: list[str] | None = None,
     image_source: PixelLoader | None = None,
+    data_root: str | Path | None = None,
 ) -> Source:
     """Per-image correctness counts of a study's models at one epoch (default: each model's final).
 
     `image_source(image_index)` gives the evaluated pixels; by default the study's dataset
-    (`model_runs.datasets.open_dataset(study.definition['dataset']).eval_pixels`), opened lazily.
+    (`model_runs.datasets.open_dataset(study.definition['dataset']).eval_pixels`, with `root`
+    set to `data_root` when given), opened lazily and checked against the study's image list.
     """
     from model_runs.store import open_study
 
@@ -86,6 +88,8 @@ def from_study(
         "model_epochs": {m: int(e) for m, e in zip(matrix.model_ids, matrix.epochs)},
     }
     dataset = dict(study.definition.get("dataset", {}))
+    if data_root is not None:
+        dataset["root"] = str(Path(data_root).resolve())
     rendering = {
         "pixels": "dataset eval_pixels: the pixels the networks were evaluated on, before normalisation",
         "dataset": dataset,
@@ -112,7 +116,14 @@ class _DatasetPixels:
                 ) from None
             if not self.config:
                 raise UserError(f"{self.study.path / 'study.toml'}: no [dataset] table to load the images from")
-            self._dataset = open_dataset(self.config)
+            dataset = open_dataset(self.config)
+            ids = dataset.val_images()["image_id"].astype(str).tolist()
+            if ids != self.study.images["image_id"].astype(str).tolist():
+                raise UserError(
+                    f"{self.study.path}: the dataset's validation images ({len(ids)}) are not the study's images "
+                    f"({self.study.n_images}); check the dataset options and --data-root"
+                )
+            self._dataset = dataset
         return self._dataset.eval_pixels(int(image_index))
 
 

@@ -24,20 +24,30 @@ def counts_design() -> np.ndarray:
     ])
 
 
-def write_counts_study(path: Path, n_correct: np.ndarray, labels: np.ndarray, epoch0_correct: int = 0) -> Study:
+def write_counts_study(
+    path: Path,
+    n_correct: np.ndarray,
+    labels: np.ndarray,
+    epoch0_correct: int = 0,
+    images: pd.DataFrame | None = None,
+    dataset: dict | None = None,
+) -> Study:
     """A study of N_MODELS complete models where model m is right on image i iff m < n_correct[i].
 
     Epoch 0 has every model right on the first `epoch0_correct` images only; epoch 1 is final.
+    By default the images are synthetic (`val/NNNN`, labels cycling over N_CLASSES wnid-like names).
     """
     n = len(n_correct)
-    images = pd.DataFrame({
-        "image_index": np.arange(n),
-        "image_id": [f"val/{i:04d}" for i in range(n)],
-        "label": labels,
-        "class_name": [CLASS_NAMES[c] for c in labels],
-    })
-    study = create_study(path, {"name": path.name, "dataset": {"name": "synthetic"}}, images)
-    wrong = (labels + 1) % N_CLASSES
+    if images is None:
+        images = pd.DataFrame({
+            "image_index": np.arange(n),
+            "image_id": [f"val/{i:04d}" for i in range(n)],
+            "label": labels,
+            "class_name": [CLASS_NAMES[c] for c in labels],
+        })
+    labels = images["label"].to_numpy()
+    study = create_study(path, {"name": path.name, "dataset": dataset or {"name": "synthetic"}}, images)
+    wrong = (labels + 1) % (int(labels.max()) + 1)
     epoch0 = np.where(np.arange(n) < epoch0_correct, labels, wrong)
     for m in range(N_MODELS):
         w = ModelWriter(study, f"m{m:02d}")

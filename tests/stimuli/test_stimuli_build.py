@@ -139,3 +139,30 @@ def test_small_images_are_enlarged_with_nearest_neighbour(study: Study, tmp_path
     native = build_2afc(_source(study), tmp_path / "n", n_test=2, n_practice=0, seed=0, display_size=0)
     assert np.asarray(Image.open(native.path / native.stimuli.iloc[0]["file"])).shape == (8, 8)
     assert native.meta["rendering"]["display_scaling"] == "none"
+
+
+def test_study_on_real_digits_renders_the_dataset_pixels(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """No injected pixels: the CLI opens the study's dataset (model_runs.datasets digits) itself."""
+    datasets = pytest.importorskip("model_runs.datasets")
+    from labutil.errors import run_cli
+    from stimuli.cli import main
+
+    from conftest import write_counts_study
+
+    dataset = {"name": "digits", "train_per_class": 150, "val_per_class": 12, "seed": 0}
+    ds = datasets.open_dataset(dataset)
+    images = ds.val_images()
+    n_correct = np.resize(np.array([11, 0, 5, 11, 0, 10]), len(images))
+    study = write_counts_study(tmp_path / "runs" / "dig", n_correct, images["label"].to_numpy(), images=images,
+                               dataset=dataset)
+    args = ["build-2afc", "--study", str(study.path), "--pairs", "5", "--practice-pairs", "1", "--seed", "2",
+            "--sets-dir", str(tmp_path / "sets"), "--name", "d"]
+    assert run_cli(main, args) == 0, capsys.readouterr().err
+    sset = read_set(tmp_path / "sets" / "d")
+    index = dict(zip(images["image_id"], images["image_index"]))
+    for row in sset.stimuli.itertuples():
+        digit = np.asarray(ds.eval_pixels(int(index[row.source_image_id])))
+        assert digit.shape == (8, 8)
+        assert np.array_equal(np.asarray(Image.open(sset.path / row.file)), np.kron(digit, np.ones((28, 28), np.uint8)))
+    assert sset.meta["rendering"]["dataset"]["name"] == "digits"
+    assert sset.meta["rendering"]["evaluated_sizes"] == [[8, 8]]
