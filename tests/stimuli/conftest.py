@@ -31,10 +31,12 @@ def write_counts_study(
     epoch0_correct: int = 0,
     images: pd.DataFrame | None = None,
     dataset: dict | None = None,
+    probabilities: np.ndarray | None = None,
 ) -> Study:
     """A study of N_MODELS complete models where model m is right on image i iff m < n_correct[i].
 
     Epoch 0 has every model right on the first `epoch0_correct` images only; epoch 1 is final.
+    `probabilities` (n_images, n_classes) is stored as every model's final-epoch probabilities.
     By default the images are synthetic (`val/NNNN`, labels cycling over N_CLASSES wnid-like names).
     """
     n = len(n_correct)
@@ -54,6 +56,8 @@ def write_counts_study(
         w.start({"condition": "base", "config": {"seed": m}})
         w.commit_epoch(0, epoch0, {})
         w.commit_epoch(1, np.where(m < n_correct, labels, wrong), {})
+        if probabilities is not None:
+            w.save_probabilities(probabilities)
         w.finish()
     return study
 

@@ -166,3 +166,23 @@ def test_study_on_real_digits_renders_the_dataset_pixels(tmp_path: Path, capsys)
         assert np.array_equal(np.asarray(Image.open(sset.path / row.file)), np.kron(digit, np.ones((28, 28), np.uint8)))
     assert sset.meta["rendering"]["dataset"]["name"] == "digits"
     assert sset.meta["rendering"]["evaluated_sizes"] == [[8, 8]]
+
+
+def test_cleanlab_marks_are_excluded(tmp_path: Path, counts: np.ndarray, labels: np.ndarray) -> None:
+    pytest.importorskip("analysis.label_issues")
+    from conftest import write_counts_study
+
+    # confident probabilities for the given label, except images 0, 6, 90, 96: confidently another class
+    probs = np.full((len(labels), 6), 0.01)
+    probs[np.arange(len(labels)), labels] = 0.95
+    flipped = [0, 6, 90, 96]
+    probs[flipped] = 0.01
+    probs[flipped, (labels[flipped] + 2) % 6] = 0.95
+    study = write_counts_study(tmp_path / "runs" / "cl", counts, labels, probabilities=probs)
+    src = _source(study)
+    exclusion = ex.label_errors_from_cleanlab(src)
+    assert np.flatnonzero(exclusion.mask).tolist() == flipped
+    sset = build_2afc(src, tmp_path / "s", n_test=28, n_practice=0, tolerance=0, exclusions=[exclusion], seed=0)
+    assert not set(sset.stimuli["source_image_id"]) & {f"val/{i:04d}" for i in flipped}
+    rec = sset.meta["provenance"]["exclusions"][0]
+    assert rec["from"] == "cleanlab" and rec["removed"] == {"trivial": 2, "in-between": 0, "impossible": 2, "total": 4}
