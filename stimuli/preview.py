@@ -100,7 +100,7 @@ def _sheet_2afc(sset: StimulusSet, thumb: int, columns: int, phase: str) -> Imag
             _framed(draw, sheet, _thumb(sset, stim, thumb), bx, y + line, COLOURS[s["difficulty"]])
             draw.text((bx, y + line + box + 2), f"{s['difficulty']} {s['n_correct']}/{s['n_models']}",
                       fill=COLOURS[s["difficulty"]], font=font)
-            draw.text((bx, y + 2 * line + box + 2), _fit(str(s["class_name"]), draw, small, box), fill=TEXT, font=small)
+            draw.text((bx, y + 2 * line + box + 2), _fit(f"class {s['class_name']}", draw, small, box), fill=TEXT, font=small)
     return sheet
 
 
@@ -136,7 +136,7 @@ def _sheet_questionnaire(sset: StimulusSet, thumb: int, columns: int, phase: str
             s = info.loc[stim]
             _framed(draw, sheet, _thumb(sset, stim, thumb), x, yy, COLOURS[diff])
             draw.text((x, yy + box + 1), f"#{trial_of[stim]}{' practice' if phase_of[stim] == 'practice' else ''} {s['n_correct']}/{s['n_models']}", fill=TEXT, font=font)
-            draw.text((x, yy + box + line), _fit(str(s["class_name"]), draw, font, box), fill=TEXT, font=font)
+            draw.text((x, yy + box + line), _fit(f"class {s['class_name']}", draw, font, box), fill=TEXT, font=font)
         y += max(1, -(-len(ids) // columns)) * cell_h + PAD
     return sheet
 
