@@ -124,6 +124,17 @@ class SessionWriter:
             raise ValueError(f"trial row lacks {missing}")
         self._append("\t".join(_cell(row[c]) for c in self.columns) + "\n")
 
+    def append_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Append many completed trials with one fsync (bulk imports of finished sessions)."""
+        lines = []
+        for row in rows:
+            missing = [c for c in self.columns if c not in row]
+            if missing:
+                raise ValueError(f"trial row lacks {missing}")
+            lines.append("\t".join(_cell(row[c]) for c in self.columns) + "\n")
+        if lines:
+            self._append("".join(lines))
+
     def set_status(self, status: SessionStatus, **fields: Any) -> None:
         side = sidecar_path(self.tsv)
         meta = read_json(side)
