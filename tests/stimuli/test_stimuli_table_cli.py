@@ -40,6 +40,7 @@ def test_crop_offsets_hand_computed(tmp_path: Path) -> None:
     assert tuple(out[0, 0]) == (144, 16, 0) and tuple(out[223, 223]) == ((144 + 223) % 256, 16 + 223, 1)
 
 
+@pytest.mark.slow  # imports torchvision (several seconds on 2 busy cores)
 def test_table_set_renders_what_torchvision_evaluates(jpeg_table: Path, tmp_path: Path) -> None:
     from torchvision import transforms
 
