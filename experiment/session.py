@@ -1,0 +1,175 @@
+"""Starting or resuming a session: every check that must pass before a file is touched.
+
+`plan_session` refuses (one-line UserError, nothing written) when the participant is not
+registered, the stimulus set fails verification or is of the other task, the session already
+exists complete or holds another task, or an incomplete session is found and resuming was not
+asked for. It returns the trial order: a new seeded order, or the one recorded in the sidecar
+with the trials already completed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labutil.errors import UserError
+from labutil.io import read_json
+from participants.layout import (
+    TASKS,
+    beh_path,
+    check_participant_id,
+    read_session,
+    repair_truncated_tail,
+    session_dir,
+    sidecar_path,
+)
+from participants.registry import Registry
+from stimuli.sets import STIMULI_FILE, TRIALS_FILE, StimulusSet, open_verified_set
+
+
+def default_seed(pid: str, session: int, task: str) -> int:
+    """The trial-order seed used when none is given: a fixed function of participant, session, task."""
+    digest = hashlib.sha256(f"{pid}/ses-{session:02d}/task-{task}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def trial_order(trials: pd.DataFrame, seed: int) -> list[int]:
+    """Practice trials in the set's order, then the test trials in a seeded random order."""
+    practice = trials.loc[trials["phase"] == "practice", "trial"].astype(int).tolist()
+    test = trials.loc[trials["phase"] == "test", "trial"].astype(int).to_numpy()
+    rng = np.random.default_rng(seed)
+    return practice + [int(t) for t in rng.permutation(test)]
+
+
+def set_tables_sha256(stimset: StimulusSet) -> str:
+    """Checksum of the set's two tables (which hold every image's SHA-256): identifies its content."""
+    h = hashlib.sha256()
+    for name in (STIMULI_FILE, TRIALS_FILE):
+        h.update(name.encode() + b"\0" + (stimset.path / name).read_bytes())
+    return h.hexdigest()
+
+
+@dataclass
+class SessionPlan:
+    """What the program will run: where, which set, in which order, and what is already done."""
+
+    task: str
+    data_root: Path
+    participant: str
+    session: int
+    tsv: Path
+    stimset: StimulusSet
+    seed: int
+    order: list[int]
+    done: list[int]
+    resume: bool
+    meta: dict[str, Any] = field(default_factory=dict)  # the existing sidecar when resuming
+
+    @property
+    def remaining(self) -> list[int]:
+        return self.order[len(self.done):]
+
+    @property
+    def trials_by_number(self) -> dict[int, dict[str, Any]]:
+        """trials.tsv rows keyed by trial number."""
+        return {int(r["trial"]): r for r in self.stimset.trials.to_dict("records")}
+
+
+Prompt = Callable[[str], bool]
+
+
+def console_prompt(question: str) -> bool:
+    """Ask a yes/no question on the console; False when stdin is not a terminal."""
+    if not sys.stdin or not sys.stdin.isatty():
+        return False
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def plan_session(
+    task: str,
+    data_root: Path,
+    participant: str,
+    session: int,
+    stimuli: Path,
+    seed: int | None = None,
+    resume: bool = False,
+    prompt: Prompt | None = None,
+    private_root: Path | None = None,
+) -> SessionPlan:
+    """Check everything and decide the trial order; writes nothing except, when resuming, the
+    removal of a partial last line that a crash left in the TSV."""
+    if task not in TASKS:
+        raise ValueError(task)
+    check_participant_id(participant)
+    if session < 1:
+        raise UserError(f"--session {session}: must be 1 or more")
+    Registry(data_root, private_root).require(participant)
+    stimset = open_verified_set(stimuli)
+    if stimset.kind != task:
+        raise UserError(f"{stimset.path}: a {stimset.kind} stimulus set, but this program runs the {task} task")
+    if stimset.test_trials().empty:
+        raise UserError(f"{stimset.path / TRIALS_FILE}: no test trials")
+    tsv = beh_path(data_root, participant, session, task)
+    others = [p.name for p in sorted(session_dir(data_root, participant, session).glob("*_beh.tsv")) if p != tsv]
+    if others:
+        raise UserError(f"{session_dir(data_root, participant, session)} already holds {others[0]}; "
+                        f"use another session number for the {task} task")
+    side = sidecar_path(tsv)
+    if not tsv.exists() and not side.exists():
+        if resume:
+            raise UserError(f"{tsv}: no session to resume (start it without --resume)")
+        seed = default_seed(participant, session, task) if seed is None else seed
+        return SessionPlan(task, Path(data_root), participant, session, tsv, stimset, seed,
+                           trial_order(stimset.trials, seed), [], False)
+    return _plan_resume(task, Path(data_root), participant, session, tsv, stimset, seed, resume, prompt)
+
+
+def _plan_resume(task: str, data_root: Path, participant: str, session: int, tsv: Path, stimset: StimulusSet,
+                 seed: int | None, resume: bool, prompt: Prompt | None) -> SessionPlan:
+    side = sidecar_path(tsv)
+    if not side.is_file() or not tsv.is_file():
+        missing = side if not side.is_file() else tsv
+        raise UserError(f"{missing}: missing, the session folder is damaged; move it aside to start again")
+    meta = read_json(side)
+    status = meta.get("SessionStatus", "incomplete")
+    if status == "complete":
+        raise UserError(f"{tsv}: session already complete; use another session number")
+    order = [int(t) for t in meta.get("TrialOrder", [])]
+    recorded_seed = meta.get("TrialOrderSeed")
+    if not order or recorded_seed is None:
+        raise UserError(f"{side}: no TrialOrder/TrialOrderSeed recorded; cannot resume this session")
+    if seed is not None and seed != recorded_seed:
+        raise UserError(f"--seed {seed}: the session was started with seed {recorded_seed}; resume without --seed")
+    recorded_set = meta.get("StimulusSet", {}).get("TablesSHA256")
+    if recorded_set != set_tables_sha256(stimset):
+        raise UserError(f"{stimset.path}: not the stimulus set this session was started with "
+                        f"({meta.get('StimulusSet', {}).get('Path')})")
+    n_rows = _complete_rows(tsv)
+    if not resume:
+        question = (f"{tsv.name} is {status} ({n_rows} of {len(order)} trials done). Resume it?")
+        if prompt is None or not prompt(question):
+            raise UserError(f"{tsv}: session {status} ({n_rows} of {len(order)} trials done); "
+                            "pass --resume to continue it")
+    repair_truncated_tail(tsv)
+    done = [int(t) for t in read_session(tsv).trials["trial"]]
+    if done != order[: len(done)]:
+        raise UserError(f"{tsv}: completed trials do not follow the recorded TrialOrder; cannot resume")
+    if len(done) >= len(order):
+        raise UserError(f"{tsv}: all {len(order)} trials are done but the session is marked {status}; "
+                        "check the data by hand")
+    return SessionPlan(task, data_root, participant, session, tsv, stimset, int(recorded_seed), order, done,
+                       True, meta)
+
+
+def _complete_rows(tsv: Path) -> int:
+    """Newline-terminated data rows (without the header), counted without changing the file."""
+    data = tsv.read_bytes()
+    return max(data.count(b"\n") - 1, 0)
