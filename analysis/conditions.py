@@ -1,0 +1,102 @@
+"""Error consistency between study conditions and the base condition (the paper's Fig. 2 / 16).
+
+Every model of every condition is compared with every model of the base condition (a base model
+is not compared with itself). Each pair gets its kappa, a bootstrap interval over images, the
+highest kappa its two accuracies allow, and the exact test against independent observers. A
+model's value is the mean over its base partners; a condition's value is the mean over its models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.consistency import bootstrap_ci, error_consistency_matrix, independence_test, kappa_bounds
+from labutil.errors import UserError
+
+
+def check_base(conditions: Sequence[str], base: str) -> None:
+    """A one-line error naming the available conditions when `base` has no models."""
+    if base not in conditions:
+        have = ", ".join(dict.fromkeys(conditions))
+        raise UserError(f"no models of base condition '{base}' (conditions: {have}); choose one with --base")
+
+
+def pair_table(
+    correct: np.ndarray,
+    model_ids: Sequence[str],
+    conditions: Sequence[str],
+    base: str,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per (model, base model) pair: kappa, bootstrap CI, kappa bounds, p under independence."""
+    check_base(conditions, base)
+    c = np.asarray(correct, dtype=bool)
+    kappa = error_consistency_matrix(c)
+    acc = c.mean(axis=1)
+    base_rows = [i for i, cond in enumerate(conditions) if cond == base]
+    rows = []
+    for i, (m, cond) in enumerate(zip(model_ids, conditions)):
+        for j in base_rows:
+            if i == j:
+                continue
+            lo, hi = bootstrap_ci(c[i], c[j], n_boot=n_boot, seed=seed)
+            kmin, kmax = kappa_bounds(acc[i], acc[j])
+            test = independence_test(c[i], c[j])
+            rows.append(
+                {
+                    "model_id": m,
+                    "condition": cond,
+                    "base_model_id": model_ids[j],
+                    "kappa": kappa[i, j],
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "kappa_min_possible": float(kmin),
+                    "kappa_max_possible": float(kmax),
+                    "p_independent": test.p_value,
+                    "accuracy": acc[i],
+                    "base_accuracy": acc[j],
+                    "n_images": c.shape[1],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def per_model(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Mean kappa of each model against the base models (NaN pairs ignored)."""
+    if pairs.empty:
+        return pd.DataFrame(columns=["model_id", "condition", "kappa", "kappa_max_possible", "n_pairs"])
+    g = pairs.groupby(["model_id", "condition"], sort=False)
+    return g.agg(
+        kappa=("kappa", "mean"),
+        kappa_max_possible=("kappa_max_possible", "mean"),
+        accuracy=("accuracy", "first"),
+        n_pairs=("kappa", "count"),
+    ).reset_index()
+
+
+def per_condition(models: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean, SD and count of the model values per condition (in `order`, base first if given)."""
+    if models.empty:
+        return pd.DataFrame(columns=["condition", "kappa_mean", "kappa_sd", "n_models"])
+    g = models.groupby("condition", sort=False)
+    out = g.agg(
+        kappa_mean=("kappa", "mean"),
+        kappa_sd=("kappa", "std"),
+        kappa_max_possible=("kappa_max_possible", "mean"),
+        accuracy_mean=("accuracy", "mean"),
+        n_models=("kappa", "count"),
+    ).reset_index()
+    if order is not None:
+        rank = {c: i for i, c in enumerate(order)}
+        out = out.sort_values("condition", key=lambda s: s.map(rank), kind="stable").reset_index(drop=True)
+    return out
+
+
+def condition_order(conditions: Sequence[str], base: str) -> list[str]:
+    """Conditions in first-seen order, base first."""
+    seen = list(dict.fromkeys(conditions))
+    return [base] + [c for c in seen if c != base] if base in seen else seen
