@@ -38,3 +38,6 @@ demo: setup
 
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/test.sh $(PYTEST_ARGS)
+
+clean-demo:
+	rm -rf runs/demo stimulus_sets/demo-2afc stimulus_sets/demo-questionnaire lab_data lab_private reports/demo

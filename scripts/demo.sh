@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The whole pipeline on the embedded digits data: train the demo study, analyse it, build stimulus
+# sets, register simulated observers, run them through both PsychoPy programs under Xvfb, and
+# write the report. Steps whose results already exist are skipped, so the demo can be re-run;
+# `make clean-demo` removes its outputs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MPLBACKEND=Agg
+start=$(date +%s)
+step() { printf '\n== %s\n' "$*"; }
+
+RUNS=runs SETS=stimulus_sets DATA=lab_data PRIVATE=lab_private REPORTS=reports
+N_OBSERVERS=${N_OBSERVERS:-4}
+
+step "1/6 train the demo study (digits, model ensemble) -> $RUNS/demo"
+python -m model_runs sweep demo --runs-dir "$RUNS"
+python -m model_runs status "$RUNS/demo"
+
+step "2/6 dichotomous data difficulty -> $REPORTS/demo/ddd"
+python -m analysis.ddd "$RUNS/demo" --out "$REPORTS/demo/ddd"
+
+step "3/6 stimulus sets -> $SETS/demo-2afc, $SETS/demo-questionnaire"
+if [ ! -d "$SETS/demo-2afc" ]; then
+  python -m stimuli build-2afc --study "$RUNS/demo" --tolerance 1 --pairs 20 --practice-pairs 4 \
+    --seed 1 --name demo-2afc --sets-dir "$SETS"
+fi
+if [ ! -d "$SETS/demo-questionnaire" ]; then
+  python -m stimuli build-questionnaire --study "$RUNS/demo" --tolerance 1 --per-difficulty 15 \
+    --practice 3 --seed 1 --name demo-questionnaire --sets-dir "$SETS"
+fi
+for s in demo-2afc demo-questionnaire; do
+  python -m stimuli verify "$SETS/$s"
+  python -m stimuli preview "$SETS/$s" --out "$REPORTS/demo/$s-preview.png"
+done
+
+step "4/6 register $N_OBSERVERS simulated observers in $DATA (identities in $PRIVATE)"
+familiarity=(naive knows_cnns works_on_cnns naive naive knows_cnns)
+existing=$(python -m participants list --data-root "$DATA" --private-root "$PRIVATE" --ids-only 2>/dev/null | wc -l || true)
+for ((i = existing; i < N_OBSERVERS; i++)); do
+  pid=$(python -m participants register --data-root "$DATA" --private-root "$PRIVATE" \
+    --cnn-familiarity "${familiarity[$((i % 6))]}" --age $((22 + 3 * i)) --group demo)
+  python -m participants consent "$pid" --date "$(date +%F)" --form-version demo-1 \
+    --data-root "$DATA" --private-root "$PRIVATE"
+done
+
+step "5/6 simulated sessions: 2AFC (session 1) and questionnaire (session 2), headless"
+run_display() {
+  if [ -n "${DISPLAY:-}" ]; then "$@"; else xvfb-run -a -s "-screen 0 1920x1080x24 -nolisten tcp" "$@"; fi
+}
+for ((i = 1; i <= N_OBSERVERS; i++)); do
+  pid=$(printf 'sub-%03d' "$i")
+  run_display python -m experiment.two_afc --participant "$pid" --session 1 --stimuli "$SETS/demo-2afc" \
+    --data-root "$DATA" --simulate demo --seed "$i" --skip-if-complete
+  run_display python -m experiment.questionnaire --participant "$pid" --session 2 \
+    --stimuli "$SETS/demo-questionnaire" --data-root "$DATA" --simulate demo --seed "$i" --skip-if-complete
+done
+
+step "6/6 report"
+python -m analysis.report --study "$RUNS/demo" --stimuli "$SETS/demo-2afc" "$SETS/demo-questionnaire" \
+  --data-root "$DATA" --out "$REPORTS/demo"
+
+printf '\nDemo finished in %ss. Open the report: %s\n' "$(( $(date +%s) - start ))" "$(realpath "$REPORTS/demo/report.html")"
