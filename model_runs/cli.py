@@ -1,0 +1,291 @@
+"""Command line of model_runs: `python -m model_runs <verb> --help` explains every option."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from labutil.errors import UserError
+
+DEFAULT_RUNS = "runs"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line and exit status 2 (like every UserError)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _execution_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("execution (how to run; recorded in run.json, not part of a model's definition)")
+    g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N (default: auto)")
+    g.add_argument("--amp", action="store_true", help="mixed precision: float16 autocast on CUDA (bfloat16 on CPU)")
+    g.add_argument("--channels-last", action="store_true", help="channels_last memory format (faster convolutions on recent GPUs)")
+    g.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice; sweeps split the cores)")
+    g.add_argument("--loader-workers", type=int, default=4, help="DataLoader processes for image-file datasets (default: 4)")
+
+
+def _location_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data locations")
+    g.add_argument("--data-root", help="dataset root (ImageNet, CIFAR-100, ImageFolder); overrides [dataset] root and $IMAGENET_ROOT etc.")
+    g.add_argument("--cache-dir", help="cache folder of generated datasets (default $TRIVIAL_OR_IMPOSSIBLE_CACHE or ~/.cache/trivial-or-impossible)")
+
+
+def _slurm_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Slurm (with --executor slurm: one job-array task per model)")
+    g.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
+    g.add_argument("--time-limit", type=int, default=60, metavar="MIN", help="time limit per task in minutes; tasks are requeued when it runs out (default: 60)")
+    g.add_argument("--cpus-per-task", type=int, default=4, help="CPUs per task (default: 4)")
+    g.add_argument("--gpus-per-task", type=int, default=0, help="GPUs per task (default: 0)")
+    g.add_argument("--mem-gb", type=float, help="memory per task in GB (default: the partition's)")
+    g.add_argument("--array-parallelism", type=int, default=64, help="at most this many tasks at once (default: 64)")
+    g.add_argument("--python", help="python executable on the compute nodes (default: this one, %s)" % sys.executable)
+    g.add_argument("--setup", action="append", default=[], metavar="LINE", help="shell line run before each task, e.g. 'module load cuda' (repeatable)")
+    g.add_argument("--max-requeues", type=int, default=3, help="requeue a task at most this many times after timeout/preemption (default: 3)")
+    g.add_argument("--sbatch", action="append", default=[], metavar="KEY=VALUE", help="any further sbatch option, e.g. account=lab or qos=high (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m model_runs", description="Train and evaluate model ensembles and record every decision in a decisions store.")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=_Parser)
+
+    p = sub.add_parser("list", help="list shipped studies, datasets and models", description="List shipped studies, datasets (with their options) and model architectures.")
+    p.add_argument("what", nargs="?", choices=("studies", "datasets", "models", "all"), default="all", help="what to list (default: all)")
+
+    p = sub.add_parser("train", help="train models of a study in this process", description="Train (or resume) models of a study one after another in this process, writing RUNS_DIR/<study>/.")
+    p.add_argument("study", help="a shipped study name (see `list studies`) or a study .toml file")
+    p.add_argument("--model", action="append", default=[], metavar="ID", help="train only this model (repeatable; default: every model)")
+    p.add_argument("--runs-dir", default=DEFAULT_RUNS, help="folder of decisions stores (default: runs)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _execution_options(p)
+    _location_options(p)
+
+    p = sub.add_parser("resume", help="continue the unfinished models of a study folder", description="Continue every unfinished model of an existing study folder (from its last checkpoint) in this process.")
+    p.add_argument("study_dir", help="a study folder, e.g. runs/demo")
+    p.add_argument("--model", action="append", default=[], metavar="ID", help="resume only this model (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _execution_options(p)
+    _location_options(p)
+
+    p = sub.add_parser("evaluate", help="evaluate pretrained models (evaluation-only study) or one checkpoint/weights file",
+                       description="Either run an evaluation-only study (every model has epochs = 0, e.g. pretrained_zoo) into the store, "
+                                   "or evaluate one checkpoint / weights file on a dataset's validation split and print accuracy and loss.")
+    p.add_argument("study", nargs="?", help="an evaluation-only study (name or .toml file)")
+    p.add_argument("--model", action="append", default=[], metavar="ID", help="evaluate only this model of the study (repeatable)")
+    p.add_argument("--runs-dir", default=DEFAULT_RUNS, help="folder of decisions stores (default: runs)")
+    p.add_argument("--checkpoint", help="a checkpoint written by training (models/<id>/checkpoints/epoch-NNNN.pt)")
+    p.add_argument("--weights", help="a weights file (state dict) or 'torchvision:<WEIGHTS>' from the torch hub cache; needs --arch and --dataset")
+    p.add_argument("--arch", help="architecture of --weights (see `list models`)")
+    p.add_argument("--dataset", help="dataset of --weights (see `list datasets`); options via --dataset-option")
+    p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE", help="dataset option for --weights, e.g. resize=256 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _execution_options(p)
+    _location_options(p)
+
+    p = sub.add_parser("sweep", help="train every unfinished model of a study with local workers or on Slurm",
+                       description="Train every model of a study that is not complete yet, with N local worker processes or as a Slurm job array "
+                                   "(submitit). Complete models are skipped; interrupted ones resume from their last checkpoint.")
+    p.add_argument("study", help="a shipped study name, a study .toml file, or an existing study folder (to finish it)")
+    p.add_argument("--executor", choices=("local", "slurm"), default="local", help="local worker processes or a Slurm job array (default: local)")
+    p.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="local worker processes (default: min(4, CPUs))")
+    p.add_argument("--model", action="append", default=[], metavar="ID", help="only this model (repeatable)")
+    p.add_argument("--runs-dir", default=DEFAULT_RUNS, help="folder of decisions stores (default: runs)")
+    p.add_argument("--log-dir", help="folder for submitit job files and logs (default: <study folder>/sweeps/<time>)")
+    p.add_argument("--no-wait", action="store_true", help="return after submitting (Slurm); follow with `status`")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _execution_options(p)
+    _location_options(p)
+    _slurm_options(p)
+
+    p = sub.add_parser("status", help="which models of a study folder are done, running or failed",
+                       description="Show every model of a study folder: status (complete, running, interrupted, failed, pending), epochs and accuracy.")
+    p.add_argument("study_dir", help="a study folder, e.g. runs/demo")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {
+        "list": cmd_list, "train": cmd_train, "resume": cmd_resume, "evaluate": cmd_evaluate, "sweep": cmd_sweep, "status": cmd_status,
+    }[args.verb]
+    return handler(args)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _execution(args: argparse.Namespace) -> Any:
+    from model_runs.train import Execution
+
+    if args.threads < 0 or args.loader_workers < 0:
+        raise UserError("--threads and --loader-workers must not be negative")
+    if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
+        raise UserError(f"--device {args.device}: choose auto, cpu, cuda or cuda:N")
+    return Execution(device=args.device, amp=args.amp, channels_last=args.channels_last, threads=args.threads,
+                     loader_workers=args.loader_workers, quiet=args.quiet)
+
+
+def _location(args: argparse.Namespace) -> dict[str, Any]:
+    out = {}
+    if args.data_root:
+        out["root"] = args.data_root
+    if args.cache_dir:
+        out["cache_dir"] = args.cache_dir
+    return out
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from model_runs.datasets import DATASETS
+    from model_runs.models import MODELS, timm_available
+    from model_runs.study_files import describe_studies
+
+    if args.what in ("studies", "all"):
+        print("studies (python -m model_runs sweep NAME):")
+        for name, dataset, n, desc in describe_studies():
+            print(f"  {name:<20} {dataset:<12} {n:>3} models  {desc}")
+    if args.what in ("datasets", "all"):
+        print("datasets ([dataset] name = ...):")
+        for name, cls in DATASETS.items():
+            print(f"  {name:<12} {cls.description}")
+            for key, opt in cls.options.items():
+                print(f"      {key} = {opt.default!r}: {opt.help}")
+    if args.what in ("models", "all"):
+        print("models (arch = ...):")
+        for name, entry in MODELS.items():
+            print(f"  {name:<20} {entry.description}")
+        print("  timm:<name>          any timm model" + ("" if timm_available() else " (timm is not installed: pip install timm)"))
+    return 0
+
+
+def _resolve_models(spec: Any, ids: list[str]) -> list[str]:
+    return [m["model_id"] for m in spec.select(ids or None)]
+
+
+def _print_outcomes(outcomes: list[Any], study_dir: Path) -> int:
+    failed = [o for o in outcomes if o.status != "complete"]
+    for o in outcomes:
+        acc = f"val accuracy {o.accuracy:.4f}" if o.accuracy is not None else ""
+        print(f"{o.model_id}: {o.status} {acc}{(' - ' + o.error) if o.error else ''}".rstrip())
+    print(f"{study_dir}: {len(outcomes) - len(failed)} of {len(outcomes)} models complete")
+    if failed:
+        first = failed[0]
+        raise UserError(f"{len(failed)} model(s) not complete; first: {first.model_id}: {first.error or first.status}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from model_runs.runner import run_models
+    from model_runs.study_files import load_study
+
+    spec = load_study(args.study, _location(args))
+    execution = _execution(args)
+    ids = _resolve_models(spec, args.model)
+    study_dir = Path(args.runs_dir) / spec.name
+    outcomes = run_models(spec, study_dir, ids, execution, stop_on_error=len(ids) == 1)
+    return _print_outcomes(outcomes, study_dir)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from model_runs.runner import model_status, run_models, spec_from_study_dir
+    from model_runs.store import open_study
+
+    study_dir = Path(args.study_dir)
+    spec = spec_from_study_dir(study_dir, _location(args))
+    study = open_study(study_dir)
+    ids = [m for m in _resolve_models(spec, args.model) if model_status(study, m) != "complete"]
+    if not ids:
+        print(f"{study_dir}: nothing to resume, every selected model is complete")
+        return 0
+    outcomes = run_models(spec, study_dir, ids, _execution(args), stop_on_error=len(ids) == 1)
+    return _print_outcomes(outcomes, study_dir)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.study and (args.checkpoint or args.weights):
+        raise UserError("give either a study or --checkpoint/--weights, not both")
+    if args.study:
+        from model_runs.runner import run_models
+        from model_runs.study_files import load_study
+
+        spec = load_study(args.study, _location(args))
+        ids = _resolve_models(spec, args.model)
+        training = [m for m in ids if spec.model(m)["epochs"] > 0]
+        if training:
+            raise UserError(f"study '{spec.name}' trains models (e.g. '{training[0]}', epochs > 0); use train or sweep")
+        study_dir = Path(args.runs_dir) / spec.name
+        return _print_outcomes(run_models(spec, study_dir, ids, _execution(args)), study_dir)
+    from model_runs.evaluate import evaluate_checkpoint, evaluate_weights
+
+    if args.checkpoint:
+        result = evaluate_checkpoint(Path(args.checkpoint), _execution(args), _location(args))
+    elif args.weights:
+        if not args.arch or not args.dataset:
+            raise UserError("--weights needs --arch and --dataset")
+        result = evaluate_weights(args.weights, args.arch, args.dataset, _options(args.dataset_option), _execution(args), _location(args))
+    else:
+        raise UserError("give an evaluation-only study, --checkpoint FILE or --weights FILE")
+    print(f"{result['what']}: val accuracy {result['accuracy']:.4f}, val loss {result['loss']:.4f} on {result['n_images']} images of {result['dataset']}")
+    return 0
+
+
+def _options(items: list[str]) -> dict[str, Any]:
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--dataset-option {item}: expected KEY=VALUE")
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from model_runs.runner import spec_from_study_dir
+    from model_runs.study_files import load_study
+    from model_runs.sweep import SlurmOptions, run_sweep
+
+    if args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    target = Path(args.study)
+    if target.is_dir() and (target / "study.toml").is_file():
+        spec, study_dir = spec_from_study_dir(target, _location(args)), target
+    else:
+        spec = load_study(args.study, _location(args))
+        study_dir = Path(args.runs_dir) / spec.name
+    slurm = SlurmOptions(
+        partition=args.partition, time_limit_min=args.time_limit, cpus_per_task=args.cpus_per_task, gpus_per_task=args.gpus_per_task,
+        mem_gb=args.mem_gb, array_parallelism=args.array_parallelism, python=args.python, setup=args.setup,
+        max_requeues=args.max_requeues, extra=_sbatch_extra(args.sbatch),
+    )
+    execution = _execution(args)
+    outcomes = run_sweep(spec, study_dir, execution, args.executor, args.workers, args.model or None, slurm,
+                         args.log_dir, wait=not args.no_wait, quiet=args.quiet)
+    if not outcomes:
+        return 0
+    return _print_outcomes(outcomes, study_dir)
+
+
+def _sbatch_extra(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--sbatch {item}: expected KEY=VALUE")
+        out[key.lstrip("-")] = value
+    return out
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from model_runs.status import print_status
+
+    print_status(Path(args.study_dir))
+    return 0

@@ -1,0 +1,286 @@
+"""Torch data pipelines for training and evaluation (torch is imported here, never by datasets).
+
+Randomness is a pure function of the recorded seeds and the epoch: the order of training images
+comes from (data_seed, epoch), augmentation from (aug_seed, epoch[, sample]). A resumed run
+therefore sees exactly the batches an uninterrupted run would have seen.
+
+Small array datasets (digits, gaussian, CIFAR-100) live as uint8 tensors on the device and are
+batched by index; file datasets (ImageNet, ImageFolder) go through a DataLoader with workers.
+Pixels are normalised on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from labutil.errors import UserError
+from model_runs.datasets import ArrayDataset, Dataset, FileDataset, load_rgb, resize_center_crop
+
+if TYPE_CHECKING:
+    import torch
+
+# Keep array datasets on the device up to this size; larger ones are copied batch by batch.
+MAX_DEVICE_BYTES = 2 * 1024**3
+
+
+def seed_from(*parts: int) -> int:
+    """A 63-bit seed derived from several integers (seed, epoch, ...), independent streams per tuple."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0] & (2**63 - 1))
+
+
+def training_subset(labels: np.ndarray, fraction: float, part: int, seed: int) -> np.ndarray:
+    """Indices of one of round(1/fraction) disjoint, class-stratified parts of the training split."""
+    if fraction >= 1.0:
+        return np.arange(len(labels))
+    parts = round(1.0 / fraction)
+    rng = np.random.default_rng(seed_from(seed, 7919))
+    chosen = []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        chosen.append(np.array_split(idx, parts)[part])
+    return np.sort(np.concatenate(chosen))
+
+
+def epoch_order(indices: np.ndarray, data_seed: int, epoch: int) -> np.ndarray:
+    """The order in which the training images are presented in an epoch."""
+    return np.random.default_rng(seed_from(data_seed, epoch)).permutation(indices)
+
+
+def unwrap_worker_error(exc: BaseException) -> UserError | None:
+    """A UserError raised in a DataLoader worker comes back with a traceback in its text; keep one line."""
+    text = str(exc)
+    if isinstance(exc, UserError) or "UserError: " in text:
+        last = [line for line in text.strip().splitlines() if line.strip()]
+        msg = last[-1] if last else text
+        return UserError(msg.split("UserError: ", 1)[-1])
+    return None
+
+
+class Normalizer:
+    """uint8 NCHW batch on the device -> float, scaled to 0..1 and normalised per channel."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], device: "torch.device", channels_last: bool) -> None:
+        import torch
+
+        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255.0
+        self.std = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255.0
+        self.channels_last = channels_last
+
+    def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
+        import torch
+
+        out = (x.float() - self.mean) / self.std
+        return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
+
+
+def augment_batch(x: "torch.Tensor", kind: str, pad: int, generator: "torch.Generator") -> "torch.Tensor":
+    """Random shifts (zero padding + crop) and/or horizontal flips of a uint8 NCHW batch, vectorised."""
+    import torch
+
+    n, _, h, w = x.shape
+    if kind in ("shift", "shift_flip") and pad > 0:
+        offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).to(x.device)
+        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+        rows = (offsets[:, 0:1] + torch.arange(h, device=x.device)).view(n, 1, h, 1)
+        cols = (offsets[:, 1:2] + torch.arange(w, device=x.device)).view(n, 1, 1, w)
+        batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+        chan = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
+        x = padded[batch, chan, rows, cols]
+    if kind in ("flip", "shift_flip", "random_resized_crop_flip"):
+        flip = (torch.rand(n, generator=generator) < 0.5).to(x.device).view(n, 1, 1, 1)
+        x = torch.where(flip, x.flip(-1), x)
+    return x
+
+
+class ArrayPipeline:
+    """Index batching over uint8 tensors held on the device (or on the host for big arrays)."""
+
+    def __init__(self, dataset: ArrayDataset, device: "torch.device", channels_last: bool = False, need_train: bool = True) -> None:
+        import torch
+
+        self.device = device
+        self.normalize = Normalizer(dataset.mean, dataset.std, device, channels_last)
+        empty = (torch.empty(0, 1, 1, 1, dtype=torch.uint8), torch.empty(0, dtype=torch.int64))
+        self.tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {
+            "train": self._load(dataset, "train") if need_train else empty,
+            "val": self._load(dataset, "val"),
+        }
+
+    def _load(self, dataset: ArrayDataset, split: str) -> tuple["torch.Tensor", "torch.Tensor"]:
+        import torch
+
+        images, labels = dataset.arrays(split)  # type: ignore[arg-type]
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+        y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        on_device = x.numel() <= MAX_DEVICE_BYTES
+        if on_device:
+            x = x.contiguous().to(self.device)
+        return x, y.to(self.device)
+
+    def n(self, split: str) -> int:
+        return len(self.tensors[split][1])
+
+    def labels(self, split: str) -> np.ndarray:
+        return self.tensors[split][1].cpu().numpy()
+
+    def _take(self, split: str, idx: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+        x, y = self.tensors[split]
+        if x.device != self.device:
+            return x[idx.cpu()].to(self.device, non_blocking=True), y[idx]
+        return x[idx], y[idx]
+
+    def train_batches(self, order: np.ndarray, batch_size: int, recipe: dict[str, Any], epoch: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]]:
+        """(normalised images, labels, sample indices) of each batch of an epoch, on the device."""
+        import torch
+
+        gen = torch.Generator().manual_seed(seed_from(recipe["aug_seed"], epoch))
+        order_t = torch.from_numpy(order).to(self.device)
+        for start in range(0, len(order), batch_size):
+            idx = order_t[start : start + batch_size]
+            x, y = self._take("train", idx)
+            if recipe["augment"] != "none":
+                x = augment_batch(x, recipe["augment"], recipe["augment_pad"], gen)
+            yield self.normalize(x), y, idx
+
+    def eval_batches(self, batch_size: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
+        import torch
+
+        n = self.n("val")
+        for start in range(0, n, batch_size):
+            idx = torch.arange(start, min(n, start + batch_size), device=self.device)
+            x, y = self._take("val", idx)
+            yield self.normalize(x), y
+
+    def n_train_batches(self, n: int, batch_size: int) -> int:
+        return -(-n // batch_size)
+
+
+class _EpochSampler:
+    """Yields batches of (epoch, sample index) so workers can seed each sample's augmentation."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.order: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.epoch = 0
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for start in range(0, len(self.order), self.batch_size):
+            yield [(self.epoch, int(i)) for i in self.order[start : start + self.batch_size]]
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.batch_size)
+
+
+def _file_dataset_class() -> type:
+    import torch
+    import torch.utils.data
+
+    class FileImages(torch.utils.data.Dataset):
+        """Images from files: (uint8 CHW tensor, label, index); training crops are seeded per sample."""
+
+        def __init__(self, samples: list[tuple[str, int]], train: bool, resize: int, crop: int, aug_seed: int, augment: str) -> None:
+            self.samples = samples
+            self.train = train
+            self.resize = resize
+            self.crop = crop
+            self.aug_seed = aug_seed
+            self.augment = augment
+
+        def __len__(self) -> int:
+            return len(self.samples)
+
+        def __getitem__(self, key: Any) -> tuple["torch.Tensor", int, int]:
+            import torchvision.transforms.functional as F
+            from torchvision.transforms import RandomResizedCrop
+
+            epoch, index = key if isinstance(key, tuple) else (0, key)
+            path, label = self.samples[index]
+            img = load_rgb(path)
+            if self.train and self.augment != "none":
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed_from(self.aug_seed, epoch, index))
+                    if self.augment == "random_resized_crop_flip":
+                        top, left, h, w = RandomResizedCrop.get_params(img, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3))
+                        img = F.resized_crop(img, top, left, h, w, [self.crop, self.crop], antialias=True)
+                    else:
+                        img = resize_center_crop(img, self.resize, self.crop)
+                    if self.augment != "shift" and torch.rand(1).item() < 0.5:
+                        img = F.hflip(img)
+            else:
+                img = resize_center_crop(img, self.resize, self.crop)
+            return F.pil_to_tensor(img), label, index
+
+    return FileImages
+
+
+class FilePipeline:
+    """DataLoader pipeline over image files; normalisation on the device."""
+
+    def __init__(self, dataset: FileDataset, device: "torch.device", channels_last: bool = False, workers: int = 4, need_train: bool = True) -> None:
+        self.dataset = dataset
+        self.device = device
+        self.workers = workers
+        self.normalize = Normalizer(dataset.mean, dataset.std, device, channels_last)
+        self.val_samples = dataset.samples("val")
+        self.train_samples = dataset.samples("train") if need_train else []
+        self._train_loader: Any = None
+        self._sampler: _EpochSampler | None = None
+
+    def n(self, split: str) -> int:
+        return len(self.train_samples if split == "train" else self.val_samples)
+
+    def labels(self, split: str) -> np.ndarray:
+        samples = self.train_samples if split == "train" else self.val_samples
+        return np.array([label for _, label in samples], dtype=np.int64)
+
+    def _loader(self, dataset: Any, batch_sampler: Any = None, batch_size: int | None = None) -> Any:
+        import torch.utils.data
+
+        kw: dict[str, Any] = {"num_workers": self.workers, "pin_memory": self.device.type == "cuda"}
+        if self.workers > 0:
+            kw.update(persistent_workers=batch_sampler is not None, prefetch_factor=4)
+        if batch_sampler is not None:
+            return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, **kw)
+        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, **kw)
+
+    def train_batches(self, order: np.ndarray, batch_size: int, recipe: dict[str, Any], epoch: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]]:
+        if self._train_loader is None or self._sampler is None or self._sampler.batch_size != batch_size:
+            resize, crop = self.dataset.eval_sizes
+            data = _file_dataset_class()(self.train_samples, True, resize, crop, recipe["aug_seed"], recipe["augment"])
+            self._sampler = _EpochSampler(batch_size)
+            self._train_loader = self._loader(data, batch_sampler=self._sampler)
+        self._sampler.order = order
+        self._sampler.epoch = epoch
+        yield from self._iterate(self._train_loader, with_index=True)
+
+    def eval_batches(self, batch_size: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
+        resize, crop = self.dataset.eval_sizes
+        data = _file_dataset_class()(self.val_samples, False, resize, crop, 0, "none")
+        for x, y, _ in self._iterate(self._loader(data, batch_size=batch_size), with_index=True):
+            yield x, y
+
+    def _iterate(self, loader: Any, with_index: bool) -> Iterator[Any]:
+        try:
+            for x, y, idx in loader:
+                x = x.to(self.device, non_blocking=True)
+                yield self.normalize(x), y.to(self.device, non_blocking=True), idx.to(self.device, non_blocking=True)
+        except Exception as exc:  # noqa: BLE001 - a worker's UserError comes back wrapped
+            user = unwrap_worker_error(exc)
+            if user is not None:
+                raise user from None
+            raise
+
+    def n_train_batches(self, n: int, batch_size: int) -> int:
+        return -(-n // batch_size)
+
+
+def make_pipeline(dataset: Dataset, device: "torch.device", channels_last: bool = False, workers: int = 4, need_train: bool = True) -> ArrayPipeline | FilePipeline:
+    """The pipeline that suits the dataset: in-memory index batching or a file DataLoader."""
+    if isinstance(dataset, ArrayDataset):
+        return ArrayPipeline(dataset, device, channels_last, need_train)
+    if isinstance(dataset, FileDataset):
+        return FilePipeline(dataset, device, channels_last, workers, need_train)
+    raise TypeError(f"no pipeline for {type(dataset).__name__}")

@@ -1,0 +1,252 @@
+"""Sweeps over a study with submitit: N local workers, or one Slurm job-array task per model.
+
+Already complete models are skipped. Local workers take models one at a time from a shared queue
+(a file under a lock), so long and short models balance. A Slurm task is requeued on preemption or
+timeout through submitit's checkpointing and resumes from the model's last checkpoint.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labutil.errors import UserError
+from labutil.io import atomic_write_text
+from model_runs.runner import ModelOutcome, model_status, prepare, run_one, spec_from_study_dir
+from model_runs.store import Study, open_study
+from model_runs.study_files import StudySpec
+from model_runs.train import Execution
+
+
+@dataclass
+class SlurmOptions:
+    """sbatch settings of a Slurm sweep (one job-array task per model)."""
+
+    partition: str | None = None
+    time_limit_min: int = 60
+    cpus_per_task: int = 4
+    gpus_per_task: int = 0
+    mem_gb: float | None = None
+    array_parallelism: int = 64
+    python: str | None = None  # interpreter on the nodes; default: this one
+    setup: list[str] = field(default_factory=list)  # shell lines run before the task (module load ...)
+    max_requeues: int = 3
+    extra: dict[str, str] = field(default_factory=dict)  # further sbatch options, e.g. account, qos
+
+
+# ---------------------------------------------------------------------------------------------
+# Work queue of a local sweep
+
+
+def write_queue(folder: Path, model_ids: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "queue.txt", "\n".join(model_ids) + "\n")
+    atomic_write_text(folder / "queue.next", "0\n")
+
+
+def claim_next(folder: Path) -> str | None:
+    """Take the next model id from the queue (None when empty); safe across processes."""
+    with open(folder / "queue.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ids = (folder / "queue.txt").read_text().split()
+        pos = int((folder / "queue.next").read_text().strip() or 0)
+        if pos >= len(ids):
+            return None
+        (folder / "queue.next").write_text(f"{pos + 1}\n")
+        return ids[pos]
+
+
+# ---------------------------------------------------------------------------------------------
+# The callables that run inside submitit jobs (pickled by reference to this module)
+
+
+class LocalWorker:
+    """Trains models from the queue until it is empty; returns each model's outcome."""
+
+    def __init__(self, study_dir: str, queue_dir: str, location: dict[str, Any], execution: Execution) -> None:
+        self.study_dir = study_dir
+        self.queue_dir = queue_dir
+        self.location = location
+        self.execution = execution
+
+    def __call__(self) -> list[dict[str, Any]]:
+        from model_runs.datasets import open_dataset
+
+        spec = spec_from_study_dir(Path(self.study_dir), self.location)
+        study = open_study(self.study_dir)
+        dataset = open_dataset(spec.dataset)
+        out = []
+        while (model_id := claim_next(Path(self.queue_dir))) is not None:
+            print(f"model {model_id}: start", flush=True)
+            outcome = run_one(spec, study, dataset, model_id, self.execution)
+            print(f"model {model_id}: {outcome.status} {outcome.error}", flush=True)
+            out.append(asdict(outcome))
+        return out
+
+
+def _checkpointable_base() -> type:
+    import submitit
+
+    return submitit.helpers.Checkpointable
+
+
+class ModelTask(_checkpointable_base()):  # type: ignore[misc]
+    """One model in one Slurm array task; on timeout/preemption submitit requeues it and it resumes."""
+
+    def __init__(self, study_dir: str, location: dict[str, Any], execution: Execution) -> None:
+        self.study_dir = study_dir
+        self.location = location
+        self.execution = execution
+
+    def __call__(self, model_id: str) -> dict[str, Any]:
+        from model_runs.datasets import open_dataset
+
+        spec = spec_from_study_dir(Path(self.study_dir), self.location)
+        study = open_study(self.study_dir)
+        outcome = run_one(spec, study, open_dataset(spec.dataset), model_id, self.execution)
+        return asdict(outcome)
+
+
+# ---------------------------------------------------------------------------------------------
+# Driving a sweep
+
+
+def todo_models(study: Study, spec: StudySpec, model_ids: list[str] | None) -> list[str]:
+    """The selected models that are not complete yet, in study order."""
+    return [m["model_id"] for m in spec.select(model_ids) if model_status(study, m["model_id"]) != "complete"]
+
+
+def sweep_folder(study_dir: Path, log_dir: str | None) -> Path:
+    if log_dir:
+        return Path(log_dir).expanduser().resolve()
+    return (Path(study_dir) / "sweeps" / time.strftime("%Y%m%d-%H%M%S")).resolve()
+
+
+def run_sweep(
+    spec: StudySpec,
+    study_dir: Path,
+    execution: Execution,
+    executor: str = "local",
+    workers: int = 2,
+    model_ids: list[str] | None = None,
+    slurm: SlurmOptions | None = None,
+    log_dir: str | None = None,
+    wait: bool = True,
+    quiet: bool = False,
+) -> list[ModelOutcome]:
+    """Train every incomplete model of the study with the chosen executor; returns the outcomes."""
+    import submitit
+
+    study = prepare(spec, study_dir)
+    todo = todo_models(study, spec, model_ids)
+    if not todo:
+        if not quiet:
+            print(f"{study_dir}: all {len(spec.select(model_ids))} selected models are complete")
+        return []
+    folder = sweep_folder(study_dir, log_dir)
+    location = spec.dataset_location()
+    worker_exec = Execution(**{**asdict(execution), "quiet": True})
+    if executor == "local":
+        workers = max(1, min(workers, len(todo)))
+        if worker_exec.threads <= 0:
+            worker_exec.threads = max(1, (os.cpu_count() or 1) // workers)
+        write_queue(folder, todo)
+        ex = submitit.LocalExecutor(folder=folder)
+        ex.update_parameters(timeout_min=60 * 24 * 7)
+        jobs = [ex.submit(LocalWorker(str(Path(study_dir).resolve()), str(folder), location, worker_exec)) for _ in range(workers)]
+    elif executor == "slurm":
+        slurm = slurm or SlurmOptions()
+        ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm", slurm_python=slurm.python, slurm_max_num_timeout=slurm.max_requeues)
+        params: dict[str, Any] = {
+            "name": f"model_runs-{spec.name}", "timeout_min": slurm.time_limit_min, "cpus_per_task": slurm.cpus_per_task,
+            "slurm_array_parallelism": slurm.array_parallelism, "slurm_setup": list(slurm.setup),
+        }
+        if slurm.partition:
+            params["slurm_partition"] = slurm.partition
+        if slurm.gpus_per_task:
+            params["slurm_gpus_per_task"] = slurm.gpus_per_task
+        if slurm.mem_gb:
+            params["mem_gb"] = slurm.mem_gb
+        if slurm.extra:
+            params["slurm_additional_parameters"] = dict(slurm.extra)
+        ex.update_parameters(**params)
+        task = ModelTask(str(Path(study_dir).resolve()), location, worker_exec)
+        try:
+            jobs = ex.map_array(task, todo)
+        except (subprocess_error(), FileNotFoundError, OSError) as exc:
+            raise UserError(f"could not submit to Slurm: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}") from None
+        if not quiet:
+            print(f"submitted {len(jobs)} Slurm array tasks (job {jobs[0].job_id.split('_')[0]}); logs in {folder}")
+    else:
+        raise UserError(f"--executor {executor}: choose local or slurm")
+    if not wait:
+        return []
+    try:
+        watch(study, spec, todo, jobs, quiet)
+    except KeyboardInterrupt:
+        for job in jobs:
+            job.cancel(check=False)
+        raise
+    return collect(jobs, todo, study, folder)
+
+
+def subprocess_error() -> type[Exception]:
+    import subprocess
+
+    return subprocess.CalledProcessError
+
+
+def watch(study: Study, spec: StudySpec, todo: list[str], jobs: list[Any], quiet: bool) -> None:
+    """Show overall progress (committed epochs of all models) until every job has ended."""
+    from tqdm import tqdm
+
+    totals = {m: spec.model(m)["epochs"] + 1 for m in todo}
+    bar = tqdm(total=sum(totals.values()), desc=f"sweep {spec.name}", unit="epoch", disable=quiet, dynamic_ncols=True)
+    while True:
+        finished = all(job.done() for job in jobs)
+        done, running, failed, complete = 0, [], 0, 0
+        for m in todo:
+            path = study.model_dir(m) / "run.json"
+            if not path.is_file():
+                continue
+            try:
+                info = study.run_info(m)
+            except UserError:
+                continue
+            done += len(info.get("epochs", []))
+            status = info.get("status")
+            failed += status == "failed"
+            complete += status == "complete"
+            if status == "running":
+                running.append(m)
+        bar.n = min(done, bar.total)
+        bar.set_postfix_str(f"complete {complete}/{len(todo)} failed {failed} running {','.join(running[:3])}", refresh=False)
+        bar.refresh()
+        if finished:
+            break
+        time.sleep(0.5)
+    bar.close()
+
+
+def collect(jobs: list[Any], todo: list[str], study: Study, folder: Path) -> list[ModelOutcome]:
+    """Outcomes of every model, from the jobs' results or, when a job died, from the store."""
+    outcomes: dict[str, ModelOutcome] = {}
+    for job in jobs:
+        try:
+            result = job.result()
+        except Exception as exc:  # noqa: BLE001 - a crashed job; its models are read from the store below
+            last = [line for line in str(exc).strip().splitlines() if line.strip()]
+            print(f"warning: job {job.job_id} failed: {last[-1] if last else exc} (log: {job.paths.stderr})")
+            continue
+        for r in result if isinstance(result, list) else [result]:
+            outcomes[r["model_id"]] = ModelOutcome(**r)
+    for m in todo:
+        if m not in outcomes:
+            status = model_status(study, m)
+            error = study.run_info(m).get("error", "") if status != "pending" else "never started"
+            outcomes[m] = ModelOutcome(m, status, error=str(error or f"job ended early; see logs in {folder}"))
+    return [outcomes[m] for m in todo]

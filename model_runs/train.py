@@ -1,0 +1,370 @@
+"""Train (or only evaluate) one model of a study and record every epoch's decisions in the store.
+
+Order of events per epoch: train, evaluate on the validation set, write the checkpoint, commit the
+epoch's decisions through `ModelWriter.commit_epoch`. Epoch 0 is the evaluation before training.
+A rerun of a model resumes from its newest checkpoint; in deterministic mode on CPU the stored
+decisions equal those of an uninterrupted run, because every random choice derives from the
+recorded seeds and the epoch number.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from labutil.errors import UserError
+from labutil.versions import software_versions
+from model_runs.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
+from model_runs.datasets import Dataset, open_dataset
+from model_runs.pipeline import epoch_order, make_pipeline, seed_from, training_subset
+from model_runs.store import ModelWriter, Study, create_study
+from model_runs.study_files import StudySpec
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class Execution:
+    """How to run (not what to run): device and speed switches; recorded in run.json, not in config."""
+
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on CPU)
+    channels_last: bool = False
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    loader_workers: int = 4  # DataLoader processes for image-file datasets
+    quiet: bool = False  # no progress bars
+    log_decisions: bool = True  # False only for benchmarks: train without storing per-image decisions
+
+
+@dataclass
+class EvalResult:
+    prediction: np.ndarray  # int (n_images,)
+    loss: float
+    accuracy: float
+    probabilities: np.ndarray | None = None
+
+
+def resolve_device(name: str) -> "torch.device":
+    """'auto' picks CUDA when available; asking for CUDA without one is a one-line error."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: no CUDA device available (use --device cpu or auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name}: not a device (auto, cpu, cuda, cuda:N)") from None
+
+
+def set_determinism(deterministic: bool, device: "torch.device") -> None:
+    """Deterministic algorithms and cuDNN settings, or the fast non-deterministic ones.
+
+    CPU kernels are deterministic for a fixed thread count anyway; `use_deterministic_algorithms`
+    is only switched for CUDA, as it costs seconds of imports (torch._dynamo) per process.
+    """
+    import torch
+
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+    if device.type == "cuda" and torch.are_deterministic_algorithms_enabled() != deterministic:
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
+
+
+def prepare_study(spec: StudySpec, study_dir: Path) -> tuple[Study, Dataset]:
+    """Open the dataset and create (or reopen the matching) study folder in the store."""
+    dataset = open_dataset(spec.dataset)
+    images = dataset.val_images()
+    return create_study(study_dir, spec.definition(), images), dataset
+
+
+def build_model(entry: dict[str, Any], dataset: Dataset, image_size: int) -> "torch.nn.Module":
+    import torch
+
+    from model_runs.models import create_model
+
+    num_classes = entry["num_classes"] or dataset.n_classes
+    torch.manual_seed(seed_from(entry["init_seed"]))
+    return create_model(
+        entry["arch"], num_classes, weights=entry["weights"] or None, in_channels=dataset.channels,
+        image_size=image_size, **entry["model_options"],
+    )
+
+
+def make_optimizer(model: "torch.nn.Module", entry: dict[str, Any]) -> tuple[Any, Any]:
+    import torch
+
+    params = model.parameters()
+    if entry["optimizer"] == "sgd":
+        opt = torch.optim.SGD(params, lr=entry["lr"], momentum=entry["momentum"], nesterov=entry["nesterov"], weight_decay=entry["weight_decay"])
+    elif entry["optimizer"] == "adam":
+        opt = torch.optim.Adam(params, lr=entry["lr"], weight_decay=entry["weight_decay"])
+    else:
+        opt = torch.optim.AdamW(params, lr=entry["lr"], weight_decay=entry["weight_decay"])
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=entry["lr_step"], gamma=entry["lr_gamma"])
+    return opt, sched
+
+
+def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "torch.device", amp: bool, probabilities: bool = False) -> EvalResult:
+    """Predictions for every validation image, gathered on the device and copied once."""
+    import torch
+
+    model.eval()
+    preds, probs = [], []
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    n = 0
+    with torch.inference_mode(), _autocast(device, amp):
+        for x, y in pipeline.eval_batches(batch_size):
+            logits = model(x).float()
+            loss_sum += torch.nn.functional.cross_entropy(logits, y, reduction="sum").double()
+            p = logits.argmax(1)
+            correct += (p == y).sum()
+            preds.append(p)
+            if probabilities:
+                probs.append(torch.softmax(logits, 1))
+            n += len(y)
+    prediction = torch.cat(preds).cpu().numpy() if preds else np.zeros(0, dtype=np.int64)
+    prob = torch.cat(probs).cpu().numpy().astype(np.float32) if probabilities and probs else None
+    return EvalResult(prediction, float(loss_sum.item()) / max(n, 1), float(correct.item()) / max(n, 1), prob)
+
+
+def _autocast(device: "torch.device", amp: bool) -> Any:
+    import torch
+
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=amp)
+
+
+def check_labels(labels: np.ndarray, num_classes: int, where: str) -> None:
+    """Every label must be a class the model can predict."""
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = int(np.flatnonzero((labels < 0) | (labels >= num_classes))[0])
+        raise UserError(f"{where}: image {bad} has label {int(labels[bad])} outside the class range 0..{num_classes - 1}")
+
+
+def _worker() -> dict[str, Any]:
+    out: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
+        if os.environ.get(var):
+            out[var.lower()] = os.environ[var]
+    return out
+
+
+def model_config(spec: StudySpec, entry: dict[str, Any]) -> dict[str, Any]:
+    """Everything that defines a model's run (compared on resume): its study entry and the dataset."""
+    return {"study": spec.name, **entry, "dataset": spec.dataset_definition()}
+
+
+def run_model(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, execution: Execution) -> dict[str, Any]:
+    """Train/evaluate one model to its last epoch, resuming from its checkpoint; returns run.json."""
+    entry = spec.model(model_id)
+    writer = ModelWriter(study, model_id)
+    config = model_config(spec, entry)
+    existing = study.model_dir(model_id) / "run.json"
+    if existing.is_file() and study.run_info(model_id).get("status") == "complete":
+        if study.run_info(model_id).get("config") != config:
+            raise UserError(f"{existing}: model exists with a different configuration; remove it or use another id")
+        return study.run_info(model_id)
+    t_setup = time.perf_counter()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    import torch
+
+    device = resolve_device(execution.device)
+    if execution.threads > 0:
+        torch.set_num_threads(execution.threads)
+    set_determinism(entry["deterministic"], device)
+    pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=entry["epochs"] > 0)
+    num_classes = entry["num_classes"] or dataset.n_classes
+    check_labels(pipeline.labels("val"), num_classes, f"{dataset.name} validation split")
+    train_labels = pipeline.labels("train")
+    check_labels(train_labels, num_classes, f"{dataset.name} training split")
+    image_size = int(pipeline_image_size(pipeline, dataset))
+    model = build_model(entry, dataset, image_size).to(device)
+    if execution.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer, scheduler = make_optimizer(model, entry)
+    scaler = torch.amp.GradScaler(device.type, enabled=execution.amp and device.type == "cuda")
+
+    info = writer.start(
+        {"condition": entry["condition"], "arch": entry["arch"], "config": config}
+    )
+    if info.get("status") == "complete":
+        return info
+    writer.update(
+        versions=software_versions(), device=_device_name(device), execution=asdict(execution),
+        data_location=spec.dataset_location(), worker=_worker(),
+    )
+    committed = [int(e["epoch"]) for e in info.get("epochs", [])]
+    last = committed[-1] if committed else -1
+    timings = dict(info.get("timings", {}))
+    timings.setdefault("train_s", 0.0)
+    timings.setdefault("eval_s", 0.0)
+    timings.setdefault("checkpoint_s", 0.0)
+    timings.setdefault("commit_s", 0.0)
+    total_epochs = entry["epochs"]
+
+    start_epoch = 0
+    pending: dict[str, Any] | None = None  # metrics of a checkpointed but uncommitted epoch
+    usable = {e: p for e, p in list_checkpoints(writer.dir).items() if e <= last + 1 and e <= total_epochs}
+    if usable:
+        epoch, path = max(usable.items())
+        state = load_checkpoint(path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        start_epoch = epoch
+        if epoch > last:
+            pending = dict(state.get("metrics", {}))
+    indices = training_subset(train_labels, entry["train_fraction"], entry["train_part"], entry["subset_seed"]) if total_epochs else np.zeros(0, dtype=np.int64)
+    timings["setup_s"] = timings.get("setup_s", 0.0) + time.perf_counter() - t_setup
+
+    def evaluate_and_commit(epoch: int, metrics: dict[str, Any], train_dec: Any = None) -> EvalResult:
+        t0 = time.perf_counter()
+        want_probs = entry["save_probabilities"] and epoch == total_epochs
+        result = evaluate(model, pipeline, entry["eval_batch_size"], device, execution.amp, want_probs)
+        timings["eval_s"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if execution.log_decisions:
+            writer.commit_epoch(epoch, result.prediction, {"val_loss": result.loss, **metrics}, train_decisions=train_dec)
+            if result.probabilities is not None:
+                writer.save_probabilities(result.probabilities)
+        timings["commit_s"] += time.perf_counter() - t0
+        return result
+
+    try:
+        if start_epoch == 0 and last < 0:
+            evaluate_and_commit(0, {})
+        elif pending is not None:
+            evaluate_and_commit(start_epoch, pending)
+        elif start_epoch == total_epochs and entry["save_probabilities"] and not (writer.dir / "probabilities.npy").is_file():
+            evaluate_and_commit(start_epoch, _epoch_metrics(writer.info, start_epoch))
+        for epoch in range(start_epoch + 1, total_epochs + 1):
+            t0 = time.perf_counter()
+            metrics, train_dec = train_epoch(model, optimizer, scaler, pipeline, entry, indices, epoch, device, execution, model_id)
+            scheduler.step()
+            timings["train_s"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            state = {
+                "model_id": model_id, "config": config, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+                "rng": {"torch": torch.get_rng_state()}, "metrics": metrics,
+            }
+            save_checkpoint(writer.dir, epoch, state)
+            timings["checkpoint_s"] += time.perf_counter() - t0
+            evaluate_and_commit(epoch, metrics, train_dec)
+            writer.update(timings=_rounded(timings))
+    except UserError as exc:
+        writer.finish("failed", error=str(exc), timings=_rounded(timings))
+        raise
+    except BaseException as exc:
+        if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            writer.finish("failed", error=f"{type(exc).__name__}: {exc}", timings=_rounded(timings))
+        raise
+    timings["total_s"] = sum(v for k, v in timings.items() if k.endswith("_s") and k != "total_s")
+    writer.finish("complete", timings=_rounded(timings))
+    return writer.info
+
+
+def _epoch_metrics(info: dict[str, Any], epoch: int) -> dict[str, Any]:
+    for e in info.get("epochs", []):
+        if int(e["epoch"]) == epoch:
+            return {k: v for k, v in e.items() if k not in ("epoch", "val_accuracy", "val_loss")}
+    return {}
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 4) for k, v in timings.items()}
+
+
+def _device_name(device: "torch.device") -> str:
+    import torch
+
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def pipeline_image_size(pipeline: Any, dataset: Dataset) -> int:
+    """Side length of the network's input images (needed by the small fully connected networks)."""
+    from model_runs.datasets import ArrayDataset, FileDataset
+
+    if isinstance(dataset, ArrayDataset):
+        return int(pipeline.tensors["val"][0].shape[-1])
+    assert isinstance(dataset, FileDataset)
+    return dataset.eval_sizes[1]
+
+
+def train_epoch(
+    model: "torch.nn.Module", optimizer: Any, scaler: Any, pipeline: Any, entry: dict[str, Any], indices: np.ndarray,
+    epoch: int, device: "torch.device", execution: Execution, model_id: str,
+) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """One epoch of training; returns its metrics and (optionally) the training-batch decisions."""
+    import torch
+    from tqdm import tqdm
+
+    model.train()
+    torch.manual_seed(seed_from(entry["aug_seed"], epoch, 1))  # dropout and other in-model randomness
+    order = epoch_order(indices, entry["data_seed"], epoch)
+    batch_size, split = entry["batch_size"], entry["batch_split"]
+    keep_train = entry["save_train_decisions"] and execution.log_decisions
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
+    preds, sample_idx, labels = [], [], []
+    n_batches = pipeline.n_train_batches(len(order), batch_size)
+    bar = tqdm(total=n_batches, desc=f"{model_id} epoch {epoch}/{entry['epochs']}", leave=False, disable=execution.quiet, unit="batch", dynamic_ncols=True)
+    last_post = time.monotonic()
+    for step, (x, y, idx) in enumerate(pipeline.train_batches(order, batch_size, entry, epoch)):
+        for xs, ys in zip(x.chunk(split), y.chunk(split)):
+            with _autocast(device, execution.amp):
+                logits = model(xs)
+                loss = torch.nn.functional.cross_entropy(logits.float(), ys)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            p = logits.detach().argmax(1)
+            loss_sum += loss.detach().double() * len(ys)
+            correct += (p == ys).sum()
+            if keep_train:
+                preds.append(p)
+        seen += len(y)
+        if keep_train:
+            sample_idx.append(idx)
+            labels.append(y)
+        bar.update(1)
+        if not execution.quiet and (time.monotonic() - last_post > 0.5 or step + 1 == n_batches):
+            bar.set_postfix(loss=f"{loss_sum.item() / max(seen, 1):.3f}", acc=f"{correct.item() / max(seen, 1):.3f}")
+            last_post = time.monotonic()
+    bar.close()
+    metrics = {
+        "train_loss": float(loss_sum.item()) / max(seen, 1),
+        "train_accuracy": float(correct.item()) / max(seen, 1),
+        "lr": float(optimizer.param_groups[0]["lr"]),
+    }
+    if not math_finite(metrics["train_loss"]):
+        metrics["train_loss"] = None
+    train_dec = None
+    if keep_train and preds:
+        p_all = torch.cat(preds).cpu().numpy()
+        i_all = torch.cat(sample_idx).cpu().numpy()
+        y_all = torch.cat(labels).cpu().numpy()
+        train_dec = (i_all, p_all, p_all == y_all)
+    return metrics, train_dec
+
+
+def math_finite(x: float) -> bool:
+    import math
+
+    return math.isfinite(x)
