@@ -2,7 +2,7 @@
 
 Sessions are read through `participants.layout` (which validates every row). By default only
 `complete` sessions are analysed; incomplete and aborted ones, sessions whose row count falls
-short of the sidecar's `ExpectedTrials`, repeated sessions of a participant (the first complete
+short of the sidecar's `ExpectedTrials`, pilot sessions (`Pilot: true`), repeated sessions of a participant (the first complete
 one is kept) and sessions run on another stimulus set are listed in `excluded` with a reason.
 Practice trials are dropped (and counted) unless asked for.
 """
@@ -45,13 +45,18 @@ class LoadedSessions:
     sessions: list[Session]
     trials: pd.DataFrame  # included sessions' rows + participant_id, session (test phase unless asked)
     excluded: pd.DataFrame  # one row per session left out: EXCLUDED_COLUMNS
-    practice_rows: int  # practice rows dropped from `trials`
+    practice_rows: int  # practice rows found (dropped from `trials` unless include_practice)
     stimulus_set: str | None  # the set all included sessions ran on (None if unrecorded)
     notes: list[str] = field(default_factory=list)
 
     @property
     def participants(self) -> list[str]:
         return [s.participant_id for s in self.sessions]
+
+    @property
+    def n_simulated(self) -> int:
+        """Included sessions run by a simulated observer (`Simulated: true`), not by a person."""
+        return sum(bool(s.meta.get("Simulated")) for s in self.sessions)
 
 
 def _expected_rows(meta: dict[str, Any]) -> int | None:
@@ -68,6 +73,7 @@ def load_sessions(
     stimulus_set: str | None = None,
     include_incomplete: bool = False,
     include_practice: bool = False,
+    include_pilot: bool = False,
 ) -> LoadedSessions:
     """Read every session of `task` under the data root and decide which enter the analysis.
 
@@ -93,6 +99,8 @@ def load_sessions(
             exclude(s, f"session status '{s.status}' (only complete sessions are analysed)")
         elif s.complete and expected is not None and len(s.trials) < expected and not include_incomplete:
             exclude(s, f"marked complete but has {len(s.trials)} of {expected} expected rows")
+        elif s.meta.get("Pilot") and not include_pilot:
+            exclude(s, "pilot session (not analysed unless asked for)")
         else:
             usable.append(s)
 

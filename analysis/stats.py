@@ -30,13 +30,14 @@ class Proportion:
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper-Pearson, beta-quantile) interval for a binomial proportion k/n."""
-    from statsmodels.stats.proportion import proportion_confint
+    """Exact (Clopper-Pearson, beta-quantile) interval for a binomial proportion k/n (scipy's
+    `binomtest(...).proportion_ci(method="exact")`; equal to statsmodels' method="beta")."""
+    from scipy.stats import binomtest
 
     if n <= 0:
         return float("nan"), float("nan")
-    low, high = proportion_confint(int(k), int(n), alpha=1 - confidence, method="beta")
-    return float(low), float(high)
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 def binomial_test(k: int, n: int, null: float = 0.5) -> float:

@@ -200,7 +200,9 @@ def two_afc_figures(result: TwoAFCResult, trials: pd.DataFrame, out_dir: str | P
     m = result.consistency_matrix
     if len(m) >= 2:
         fig, ax = new_figure(4.6, 3.9)
-        im = ax.imshow(m.to_numpy(dtype=float), vmin=-1, vmax=1, cmap="RdBu_r")
+        values = m.to_numpy(dtype=float).copy()
+        np.fill_diagonal(values, np.nan)  # the diagonal (1 by definition) is left blank
+        im = ax.imshow(values, vmin=-1, vmax=1, cmap="RdBu_r")
         ax.set_xticks(range(len(m)), m.columns, rotation=45, ha="right")
         ax.set_yticks(range(len(m)), m.index)
         for i in range(len(m)):
