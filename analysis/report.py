@@ -5,9 +5,9 @@ experiment (`analysis.two_afc`), the questionnaire (`analysis.questionnaire`, on
 the paper's Fig. 6 selection), and the comparison with the paper (`analysis.paper`). Whatever is
 missing (no study, no sessions, no stimulus set) is said in its section; the rest still runs.
 
-Writes `<out>/<name>/report.html` (figures embedded), `figures/*.png|svg` and `tables/*.csv`.
-The folder is built beside the target and swapped in at the end, so a failed run leaves an
-earlier report as it was. Only pseudonymous participant ids (sub-XXX) appear; the restricted
+Writes `<out>/<name>.html` (figures embedded) and `<out>/<name>_files/` (`figures/*.png|svg`,
+`tables/*.csv`, `models/` from analysis.ddd). Everything is built in a temporary folder beside them
+and moved into place at the end, so a failed run leaves an earlier report as it was. Only pseudonymous participant ids (sub-XXX) appear; the restricted
 identity folder is never read.
 """
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import re
 import shutil
 import tempfile
 import time
@@ -40,7 +42,7 @@ class ReportConfig:
 
     runs: Path = Path("runs")
     study: str | None = None
-    stimuli: Path = Path("stimulus_sets")
+    stimuli: list[Path] = field(default_factory=lambda: [Path("stimulus_sets")])
     data_root: Path = Path("lab_data")
     out: Path = Path("reports")
     name: str = "report"
@@ -60,7 +62,7 @@ class Context:
     """What the sections produce: figures and tables written, headline numbers, provenance."""
 
     cfg: ReportConfig
-    work: Path
+    work: Path  # the `<name>_files` folder being built
     numbers: dict[str, float] = field(default_factory=dict)
     tables: dict[str, Path] = field(default_factory=dict)
     figures: list[dict[str, Any]] = field(default_factory=list)
@@ -73,12 +75,12 @@ class Context:
         return self.work / "figures"
 
     def save_table(self, name: str, df: pd.DataFrame) -> str:
-        """Write a table as CSV under tables/; returns its relative file name for the page."""
+        """Write a table as CSV under tables/; returns its path relative to the HTML file."""
         path = self.work / "tables" / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(path, index=False, lineterminator="\n")
         self.tables[name] = path
-        return f"tables/{name}.csv"
+        return f"{self.work.name}/tables/{name}.csv"
 
     def figure_html(self, fig: dict[str, Any]) -> str:
         self.figures.append(fig)
@@ -104,16 +106,22 @@ def find_study(runs: Path, study: str | None) -> Path | None:
     return found[0] if found else None
 
 
-def open_set(stimuli: Path, name: str | None) -> Any:
-    """The stimulus set of that name under the sets folder, or None if absent."""
+def open_set(stimuli: list[Path], name: str | None) -> Any:
+    """The stimulus set of that name: one of the given set folders, or inside a given folder of
+    sets; None if absent."""
     from stimuli.sets import read_set
 
     if not name:
         return None
-    path = Path(stimuli) / name
-    if not (path / "set.json").is_file():
-        return None
-    return read_set(path)
+    for path in stimuli:
+        for cand in (Path(path), Path(path) / name):
+            if cand.name == name and (cand / "set.json").is_file():
+                return read_set(cand)
+    return None
+
+
+def _places(stimuli: list[Path]) -> str:
+    return ", ".join(str(p) for p in stimuli)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -183,7 +191,7 @@ def section_models(ctx: Context) -> H.Section:
             continue
         csv = _get(tab, "csv")
         if csv is not None and Path(csv).is_file() and ctx.work.resolve() in Path(csv).resolve().parents:
-            csv_name = str(Path(csv).resolve().relative_to(ctx.work.resolve()))  # written by analysis.ddd
+            csv_name = f"{ctx.work.name}/{Path(csv).resolve().relative_to(ctx.work.resolve())}"  # by analysis.ddd
         else:
             csv_name = ctx.save_table(f"models_{name}", df)
         sec.add(H.table(df, caption=name, max_rows=25, csv_name=csv_name))
@@ -229,9 +237,9 @@ def section_2afc(ctx: Context) -> H.Section:
         return sec
     sset = open_set(cfg.stimuli, loaded.stimulus_set)
     ctx.provenance.append(("2AFC sessions", f"{len(loaded.sessions)} under {cfg.data_root}"))
-    ctx.provenance.append(("2AFC stimulus set", f"{loaded.stimulus_set} ({'found' if sset is not None else 'not found'} in {cfg.stimuli})"))
+    ctx.provenance.append(("2AFC stimulus set", f"{loaded.stimulus_set} ({'found' if sset is not None else 'not found'} in {_places(cfg.stimuli)})"))
     if sset is None:
-        sec.add(H.missing(f"Stimulus set '{loaded.stimulus_set}' not found under {cfg.stimuli}/: the models' "
+        sec.add(H.missing(f"Stimulus set '{loaded.stimulus_set}' not found in {_places(cfg.stimuli)}: the models' "
                           "accuracies per image pair are left out."))
     res = analyse_two_afc(loaded.trials, sset.stimuli if sset is not None else None, seed=cfg.seed, n_boot=cfg.n_boot)
     acc, ec = res.accuracy, res.consistency
@@ -312,7 +320,7 @@ def section_questionnaire(ctx: Context) -> H.Section:
     sset = open_set(cfg.stimuli, loaded.stimulus_set)
     if sset is None:
         sec.available = False
-        sec.add(H.missing(f"Stimulus set '{loaded.stimulus_set}' not found under {cfg.stimuli}/: without the images' "
+        sec.add(H.missing(f"Stimulus set '{loaded.stimulus_set}' not found in {_places(cfg.stimuli)}: without the images' "
                           "difficulty and model results the questionnaire cannot be analysed (pass --stimuli)."))
         return sec
     source = str(sset.meta.get("provenance", {}).get("source", ""))
@@ -439,7 +447,7 @@ def methods_section(ctx: Context, started: float) -> H.Section:
         "that are not complete are left out by default and listed."))
     sec.add(H.heading("Provenance"))
     pairs = [("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
-             ("runs folder", str(cfg.runs)), ("stimulus sets folder", str(cfg.stimuli)),
+             ("runs folder", str(cfg.runs)), ("stimulus sets", _places(cfg.stimuli)),
              ("data root", str(cfg.data_root)), ("difficulty tolerance (models section)", cfg.tolerance),
              ("bootstrap seed", cfg.seed), ("balancing seed", cfg.balance_seed),
              ("incomplete sessions included", cfg.include_incomplete), ("pilot sessions included", cfg.include_pilot),
@@ -463,16 +471,17 @@ def check_inputs(cfg: ReportConfig) -> None:
 
 
 def build_report(cfg: ReportConfig) -> Path:
-    """Run every section and write the report folder; returns the path of report.html."""
+    """Run every section and write the report; returns the path of the HTML file."""
     from tqdm import tqdm
 
     started = time.perf_counter()
     check_inputs(cfg)
-    target = Path(cfg.out) / cfg.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{cfg.name}.", suffix=".tmp"))
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".{cfg.name}.", suffix=".tmp"))
     try:
-        ctx = Context(cfg, work)
+        ctx = Context(cfg, tmp / f"{cfg.name}_files")
+        ctx.work.mkdir()
         builders = [("models and DDD", section_models), ("2AFC experiment", section_2afc),
                     ("questionnaire", section_questionnaire), ("comparison with the paper", section_paper)]
         sections = []
@@ -483,26 +492,25 @@ def build_report(cfg: ReportConfig) -> Path:
         sections.append(methods_section(ctx, started))
         done = [t for (t, _), s in zip(builders[:-1], sections) if s.available]
         missing = [t for (t, _), s in zip(builders[:-1], sections) if not s.available]
-        subtitle = (f"Built {dt.date.today().isoformat()} from {cfg.runs}, {cfg.stimuli} and {cfg.data_root}. "
+        subtitle = (f"Built {dt.date.today().isoformat()} from {cfg.runs}, {_places(cfg.stimuli)} and {cfg.data_root}. "
                     f"Sections with data: {', '.join(done) or 'none'}."
                     + (f" Missing: {', '.join(missing)}." if missing else ""))
-        (work / "report.html").write_text(H.page("Trivial or impossible: lab report", subtitle, sections), encoding="utf-8")
-        _swap_in(work, target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return target / "report.html"
+        html = tmp / f"{cfg.name}.html"
+        html.write_text(H.page("Trivial or impossible: lab report", subtitle, sections), encoding="utf-8")
+        _move_into_place(tmp, out, cfg.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out / f"{cfg.name}.html"
 
 
-def _swap_in(work: Path, target: Path) -> None:
-    """Replace the target folder by the finished one (the old report is removed only afterwards)."""
-    old = None
+def _move_into_place(tmp: Path, out: Path, name: str) -> None:
+    """Swap the finished `<name>_files` folder in, then replace `<name>.html` (atomic rename);
+    the previous report's files are removed only afterwards."""
+    files, target = tmp / f"{name}_files", out / f"{name}_files"
     if target.exists():
-        old = target.with_name(f".{target.name}.old-{int(time.time() * 1000)}")
-        target.rename(old)
-    work.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        target.rename(tmp / "previous_files")
+    files.rename(target)
+    os.replace(tmp / f"{name}.html", out / f"{name}.html")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -515,13 +523,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=Path, default=Path("runs"), help="folder of decisions stores (default: %(default)s)")
     p.add_argument("--study", default=None,
                    help="study name under --runs, or a study folder (default: the only study under --runs)")
-    p.add_argument("--stimuli", type=Path, default=Path("stimulus_sets"),
-                   help="folder of stimulus sets (default: %(default)s)")
+    p.add_argument("--stimuli", type=Path, nargs="+", default=[Path("stimulus_sets")], metavar="PATH",
+                   help="stimulus sets: folders of sets and/or set folders; the sessions' sets are looked up "
+                        "here by name (default: stimulus_sets)")
     p.add_argument("--data-root", type=Path, default=Path("lab_data"),
                    help="lab data root with the sessions (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("reports"),
+                   help="output folder: gets NAME.html and NAME_files/ (default: %(default)s)")
     p.add_argument("--name", default="report",
-                   help="report folder name under --out; it is replaced as a whole (default: %(default)s)")
+                   help="file name of the report: NAME.html plus NAME_files/ with figures and tables, both replaced "
+                        "when the new report is complete (default: %(default)s)")
     p.add_argument("--set-2afc", default=None,
                    help="analyse the 2AFC sessions of this stimulus set (default: the set most sessions used)")
     p.add_argument("--set-questionnaire", default=None,
@@ -543,6 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.name):
+        raise UserError(f"--name '{args.name}': use letters, digits, '.', '_' or '-' (it names files)")
     if args.n_boot < 100:
         raise UserError(f"--n-boot {args.n_boot}: use at least 100 resamples")
     cfg = ReportConfig(runs=args.runs, study=args.study, stimuli=args.stimuli, data_root=args.data_root,

@@ -73,12 +73,12 @@ def report(tmp_path_factory):
     base = tmp_path_factory.mktemp("lab")
     paths = make_lab(base)
     assert run_report(base, paths) == 0
-    return base, paths, base / "reports" / "report"
+    return base, paths, base / "reports" / "report_files"
 
 
 def test_writes_html_figures_and_tables(report):
     _, _, out = report
-    html = (out / "report.html").read_text()
+    html = (out.parent / "report.html").read_text()
     pngs = sorted((out / "figures").glob("*.png"))
     assert len(pngs) >= 10
     assert all(p.with_suffix(".svg").is_file() for p in pngs)
@@ -90,6 +90,7 @@ def test_writes_html_figures_and_tables(report):
         assert section in html
     assert "No decisions store found" in html  # no runs/ in this lab: said, not hidden
     assert not list(out.parent.glob(".*.tmp"))
+    assert "report_files/tables/2afc_observers.csv" in html
 
 
 def test_numbers_in_tables_match_a_direct_computation(report):
@@ -115,7 +116,7 @@ def test_html_is_self_contained_and_images_decode(report):
     from PIL import Image
 
     _, _, out = report
-    html = (out / "report.html").read_text()
+    html = (out.parent / "report.html").read_text()
     parser = _Refs()
     parser.feed(html)
     assert not parser.tags & {"script", "link", "iframe", "object", "embed"}
@@ -132,10 +133,10 @@ def test_html_is_self_contained_and_images_decode(report):
 
 def test_only_pseudonymous_ids(report):
     base, paths, out = report
-    assert "sub-001" in (out / "report.html").read_text()
+    assert "sub-001" in (out.parent / "report.html").read_text()
     needles = [re.compile(rf"\\b{re.escape(w.lower())}\\b") for n, e in NAMES for w in (*n.split(), e)]
     checked = 0
-    for f in out.rglob("*"):
+    for f in [out.parent / "report.html", *out.rglob("*")]:
         if f.is_file() and f.suffix != ".png":  # PNG pixels and base64 data hold no text
             text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=\\s]+", "", f.read_text().lower())
             assert not [w.pattern for w in needles if w.search(text)], f
@@ -160,10 +161,22 @@ def test_missing_parts_are_reported(tmp_path, capsys):
     code = run_cli(report_main, ["--runs", str(tmp_path / "runs"), "--stimuli", str(tmp_path / "sets"),
                                  "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--n-boot", "100"])
     assert code == 0
-    html = (tmp_path / "out" / "report" / "report.html").read_text()
+    html = (tmp_path / "out" / "report.html").read_text()
     for text in ("No decisions store found", "No usable 2AFC sessions", "No usable questionnaire sessions"):
         assert text in html
     assert "report.html" in capsys.readouterr().out
+
+
+def test_sets_given_one_by_one_and_report_name(report, tmp_path):
+    base, paths, _ = report
+    sets = [str(paths["sets"] / "demo-2afc"), str(paths["sets"] / "demo-q")]
+    code = run_cli(report_main, ["--runs", str(tmp_path / "runs"), "--stimuli", *sets, "--data-root", str(paths["root"]),
+                                 "--out", str(tmp_path / "out"), "--name", "lab-2026", "--n-boot", "100"])
+    assert code == 0
+    html = (tmp_path / "out" / "lab-2026.html").read_text()
+    assert "Stimulus set" not in html or "not found" not in html
+    assert (tmp_path / "out" / "lab-2026_files" / "tables" / "questionnaire_fig6_model_accuracy.csv").is_file()
+    assert run_cli(report_main, ["--name", "../x"]) == 2
 
 
 def test_failure_leaves_the_previous_report_untouched(report, tmp_path, capsys):
@@ -171,7 +184,7 @@ def test_failure_leaves_the_previous_report_untouched(report, tmp_path, capsys):
     lab = tmp_path / "lab"
     shutil.copytree(base, lab)
     paths = {k: lab / v.relative_to(base) for k, v in paths.items()}
-    old = lab / "reports" / "report" / "report.html"
+    old = lab / "reports" / "report.html"
     before = old.read_bytes()
     tsv = next((paths["root"] / "sub-002").rglob("*task-2afc_beh.tsv"))
     lines = tsv.read_text().split("\n")
@@ -191,7 +204,7 @@ def test_several_studies_need_a_choice(tmp_path, capsys):
     code = run_cli(report_main, ["--runs", str(tmp_path / "runs"), "--data-root", str(tmp_path / "d"),
                                  "--stimuli", str(tmp_path / "s"), "--out", str(tmp_path / "o")])
     assert code == 2 and "--study" in capsys.readouterr().err
-    assert not (tmp_path / "o" / "report").exists()
+    assert not (tmp_path / "o" / "report.html").exists()
 
 
 def test_help_explains_every_option(capsys):
@@ -213,7 +226,7 @@ def test_renders_in_headless_chromium(report, tmp_path):
     shot = tmp_path / "shot.png"
     cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-           f"--screenshot={shot}", "--window-size=1200,2000", (out / "report.html").resolve().as_uri()]
+           f"--screenshot={shot}", "--window-size=1200,2000", (out.parent / "report.html").resolve().as_uri()]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not re.search(r"ERR_FILE_NOT_FOUND|Failed to load resource|net::ERR", proc.stderr)
@@ -230,12 +243,12 @@ def test_models_section_from_a_decisions_store(structured_study, tmp_path):
                                  "--stimuli", str(tmp_path / "none"), "--data-root", str(tmp_path / "none"),
                                  "--out", str(tmp_path / "out"), "--n-boot", "100"])
     assert code == 0
-    out = tmp_path / "out" / "report"
-    html = (out / "report.html").read_text()
+    out = tmp_path / "out" / "report_files"
+    html = (out.parent / "report.html").read_text()
     assert "No decisions store" not in html and "No usable 2AFC sessions" in html
     pngs = list((out / "models").rglob("*.png"))
     assert len(pngs) >= 3 and all(p.with_suffix(".svg").is_file() for p in pngs)
-    assert len(list((out / "models").rglob("*.csv"))) >= 3 and "models/" in html
+    assert len(list((out / "models").rglob("*.csv"))) >= 3 and "report_files/models/" in html
     correct = structured_study.final_decisions().correct
     n_right = correct.sum(axis=0)
     m = correct.shape[0]
