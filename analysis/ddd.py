@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,14 +67,18 @@ class DDDResult:
 class _Writer:
     """Collects outputs into a DDDResult while writing them."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, figures: bool | Collection[str] = True) -> None:
         self.result = DDDResult(Path(out_dir))
         self.result.out_dir.mkdir(parents=True, exist_ok=True)
+        self.figures = figures
 
-    def figure(self, fig: Any, name: str, caption: str) -> None:
+    def figure(self, draw: Callable[[], Any], name: str, caption: str) -> None:
+        """Draw (only if this figure is wanted) and save a figure."""
+        if self.figures is False or (self.figures is not True and name not in self.figures):
+            return
         from analysis.plotting import save_figure
 
-        paths = save_figure(fig, self.result.out_dir, name)
+        paths = save_figure(draw(), self.result.out_dir, name)
         self.result.figures.append(FigureOut(name, paths["png"], paths["svg"], caption))
 
     def table(self, frame: pd.DataFrame, name: str) -> None:
@@ -171,7 +175,7 @@ def summarise_table(
     w.result.headline = headline
     w.table(hist, "histogram")
     w.figure(
-        figs.histogram_figure(hist, tolerance, shares, Path(table).name),
+        lambda: figs.histogram_figure(hist, tolerance, shares, Path(table).name),
         "histogram",
         f"Images by number of models correct (of {n_models}); green: independent models with the mean accuracy"
         + ("; red: label issues" if label_col and not exclude_label_issues else ""),
@@ -216,6 +220,7 @@ def analyse_study(
     seed: int = 0,
     cache_dir: str | Path | None = None,
     image_getter: Callable[[int], Any] | None = None,
+    figures: bool | Collection[str] = True,
 ) -> DDDResult:
     """Run every DDD analysis of a study and write figures and tables into out_dir.
 
@@ -223,7 +228,8 @@ def analyse_study(
     ids); by default the stored probabilities when some model has them. They are drawn in the
     histogram and, with `exclude_label_issues`, removed from every analysis. `out_dir` defaults to
     reports/<study folder name>/ddd. `image_getter(i)` overrides how images are read for the image
-    statistics (default: model_runs.datasets).
+    statistics (default: model_runs.datasets). `figures`: True (all), False (tables only), or the
+    names of the figures to draw.
     """
     from analysis import agreement as agr
     from analysis import classes as cls
@@ -250,10 +256,13 @@ def analyse_study(
         issues = label_issue_mask(study, "probabilities")
     sd = load_study_decisions(study, exclude=issues if exclude_label_issues else None, model_ids=complete)
     con.check_base(sd.conditions, base)
-    order = con.condition_order(sd.conditions, base)
-    # models grouped by condition (base first), then by id: the order of every model-level output
+    # models grouped by condition (base first), in the order of the study definition, then by id:
+    # the order of every model-level output
+    defined = [dict(x) for x in sd.definition.get("models", []) if isinstance(x, dict)]
+    def_rank = {str(x.get("model_id")): i for i, x in enumerate(defined)}
+    order = con.condition_order([str(x.get("condition")) for x in defined if x.get("condition") in sd.conditions] + sd.conditions, base)
     rank = {c: i for i, c in enumerate(order)}
-    perm = sorted(range(sd.n_models), key=lambda i: (rank[sd.conditions[i]], sd.model_ids[i]))
+    perm = sorted(range(sd.n_models), key=lambda i: (rank[sd.conditions[i]], def_rank.get(sd.model_ids[i], len(def_rank)), sd.model_ids[i]))
     ids = [sd.model_ids[i] for i in perm]
     conds = [sd.conditions[i] for i in perm]
     final = sd.final[perm]
@@ -266,7 +275,7 @@ def analyse_study(
     if map_model not in ids:
         raise UserError(f"--map-model '{map_model}' is not a complete model of {study.path}")
 
-    w = _Writer(out)
+    w = _Writer(out, figures)
     steps = ["histogram", "consistency", "epochs", "classes"] + (["image statistics"] if image_stats else [])
     from concurrent.futures import ThreadPoolExecutor
 
@@ -299,7 +308,7 @@ def analyse_study(
         per_image["label_issue"] = issues[sd.keep]
     w.table(per_image, "per_image")
     w.figure(
-        figs.histogram_figure(hist, tolerance, shares, title),
+        lambda: figs.histogram_figure(hist, tolerance, shares, title),
         "histogram",
         f"Images by number of models correct (of {m}) with tolerance k = {tolerance}; green bars: independent "
         "models with the mean accuracy (binomial); grey dots: independent models with their own accuracies "
@@ -312,7 +321,7 @@ def analyse_study(
     kappa = error_consistency_matrix(final)
     off = ~np.eye(m, dtype=bool)
     w.table(pd.DataFrame(kappa, index=ids, columns=ids).rename_axis("model_id").reset_index(), "kappa_matrix")
-    w.figure(figs.matrix_figure(kappa, ids, conds, f"{title}: error consistency, all images"), "kappa_matrix",
+    w.figure(lambda: figs.matrix_figure(kappa, ids, conds, f"{title}: error consistency, all images"), "kappa_matrix",
              "Error consistency (Cohen's kappa on correct/incorrect) of every pair of models, grouped by condition")
     in_between = levels == "in-between"
     kappa_ib = None
@@ -322,7 +331,7 @@ def analyse_study(
         subsets.append(("_inbetween", in_between, "in-between images only"))
         kappa_ib = error_consistency_matrix(final[:, in_between])
         w.table(pd.DataFrame(kappa_ib, index=ids, columns=ids).rename_axis("model_id").reset_index(), "kappa_matrix_inbetween")
-        w.figure(figs.matrix_figure(kappa_ib, ids, conds, f"{title}: error consistency, in-between images"),
+        w.figure(lambda: figs.matrix_figure(kappa_ib, ids, conds, f"{title}: error consistency, in-between images"),
                  "kappa_matrix_inbetween", "Error consistency of every pair of models on the in-between images only")
     else:
         notes.append(f"only {int(in_between.sum())} in-between images: no consistency on in-between images")
@@ -334,11 +343,13 @@ def analyse_study(
         w.table(per_model, f"consistency_models{suffix}")
         w.table(per_cond, f"consistency_conditions{suffix}")
         w.figure(
-            figs.condition_consistency_figure(per_cond, per_model, order, f"{title}: error consistency with '{base}', {what}"),
+            lambda: figs.condition_consistency_figure(per_cond, per_model, order, f"{title}: error consistency with '{base}', {what}"),
             f"consistency_conditions{suffix}",
             f"Error consistency of each condition with the base condition '{base}' on {what}: bars are condition means, "
             "dots single models (mean over base models), dotted lines the highest kappa the accuracies allow",
         )
+    if len(base_ids) == 1:
+        notes.append(f"the base condition '{base}' has one model: no consistency within the base condition")
     headline.update(
         {
             "study": str(study.path),
@@ -369,15 +380,15 @@ def analyse_study(
     trained = flips[flips["from_epoch"] >= 1]
     headline["flip_share"] = float(trained["flip_share"].mean()) if len(trained) else float("nan")
     headline["flip_share_all_transitions"] = float(flips["flip_share"].mean()) if len(flips) else float("nan")
-    w.figure(figs.decision_map_figure(ep.map_correct, ep.epochs[map_model], f"{title}: decisions of {map_model}"),
+    w.figure(lambda: figs.decision_map_figure(ep.map_correct, ep.epochs[map_model], f"{title}: decisions of {map_model}"),
              "decision_map", f"Decisions of {map_model} on every image over epochs; images sorted by accuracy over epochs")
     if len(ep.common_epochs):
-        w.figure(figs.overlay_figure(ep.n_correct, m, ep.common_epochs, f"{title}: all {m} models"), "decision_overlay",
+        w.figure(lambda: figs.overlay_figure(ep.n_correct, m, ep.common_epochs, f"{title}: all {m} models"), "decision_overlay",
                  "Share of models correct on each image at each epoch; images sorted by mean over epochs and models")
-    w.figure(figs.lines_by_condition_figure(flips, "to_epoch", "flip_share", order, "decisions flipping from previous epoch",
+    w.figure(lambda: figs.lines_by_condition_figure(flips, "to_epoch", "flip_share", order, "decisions flipping from previous epoch",
                                             f"{title}: flips between consecutive epochs"), "flips",
              "Share of images whose correctness changes from one epoch to the next, per model (thin) and condition (thick)")
-    w.figure(figs.lines_by_condition_figure(acc_frame, "epoch", "accuracy", order, "validation accuracy",
+    w.figure(lambda: figs.lines_by_condition_figure(acc_frame, "epoch", "accuracy", order, "validation accuracy",
                                             f"{title}: accuracy over epochs"), "accuracy_per_epoch",
              "Validation accuracy per epoch, per model (thin) and condition mean (thick)")
     if len(ep.common_epochs):
@@ -389,7 +400,7 @@ def analyse_study(
             w.table(train, "agreement_train")
         else:
             notes.append("no training decisions stored: agreement on validation images only")
-        w.figure(figs.agreement_figure(agreement, train, f"{title}: true-positive agreement"), "agreement",
+        w.figure(lambda: figs.agreement_figure(agreement, train, f"{title}: true-positive agreement"), "agreement",
                  "True-positive agreement (images all models get right / images any model gets right) per epoch, its lower "
                  "bound 1 - min(sum of error rates, 1), and mean +- SD accuracy")
         headline["final_tpa"] = float(agreement["tpa"].iloc[-1])
@@ -402,13 +413,13 @@ def analyse_study(
     ctab = cls.class_accuracy(final, sd.images["label"].to_numpy(), sd.images["class_name"].to_numpy())
     w.table(ctab, "class_accuracy")
     w.table(cls.easiest_and_hardest(ctab, 10), "classes_easiest_hardest")
-    w.figure(figs.class_accuracy_figure(ctab, f"{title}: class-wise accuracy"), "class_accuracy",
+    w.figure(lambda: figs.class_accuracy_figure(ctab, f"{title}: class-wise accuracy"), "class_accuracy",
              "Accuracy per class, sorted, mean over models with the range from the worst to the best model")
     dataset = sd.definition.get("dataset", {})
     if cls.is_gaussian_dataset(dataset):
         kl = cls.neighbour_kl_table(ctab, cls.gaussian_class_sds(dataset, ctab["label"].to_numpy()))
         w.table(kl, "gaussian_kl")
-        w.figure(figs.gaussian_kl_figure(kl, f"{title}: class separability"), "gaussian_kl",
+        w.figure(lambda: figs.gaussian_kl_figure(kl, f"{title}: class separability"), "gaussian_kl",
                  "KL divergence (per pixel) between each Gaussian class and its closest neighbour, against class accuracy")
     bar.update()
 
@@ -419,7 +430,7 @@ def analyse_study(
         bar.update()
     bar.close()
     w.result.headline = headline
-    w.result.notes = notes
+    w.result.notes = notes + w.result.notes
     return w.finish()
 
 
@@ -438,13 +449,15 @@ def _image_statistics(w: _Writer, study: Any, sd: Any, share: np.ndarray, ep: An
     kept = stats.set_index("image_index").loc[sd.images["image_index"].to_numpy()].reset_index()
     w.table(kept, "image_stats")
     corr = ist.difficulty_correlations(kept, share)
+    for stat in corr.loc[corr["spearman_r"].isna(), "statistic"]:
+        w.result.notes.append(f"image statistic '{stat}' is the same for every image (or difficulty is): no correlation")
     w.table(corr, "image_stats_difficulty")
-    w.figure(figs.correlation_figure(corr, f"{title}: image statistics"), "image_stats_difficulty",
+    w.figure(lambda: figs.correlation_figure(corr, f"{title}: image statistics"), "image_stats_difficulty",
              "Spearman correlation of each image statistic with the share of models correct (95 % CI)")
     if len(ep.common_epochs):
         ecorr = ist.agreement_correlations(kept, ep.n_correct == m, ep.common_epochs)
         w.table(ecorr, "image_stats_agreement")
-        w.figure(figs.epoch_correlation_figure(ecorr, f"{title}: image statistics and agreement"), "image_stats_agreement",
+        w.figure(lambda: figs.epoch_correlation_figure(ecorr, f"{title}: image statistics and agreement"), "image_stats_agreement",
                  "Per epoch, Spearman correlation of each image statistic with whether all models get the image right")
 
 
@@ -475,6 +488,7 @@ def _study_parser() -> argparse.ArgumentParser:
     p.add_argument("--map-model", metavar="MODEL_ID", help="model of the decision map (default: the first base model)")
     p.add_argument("--n-boot", type=int, default=1000, metavar="N", help="bootstrap resamples for kappa intervals (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    p.add_argument("--no-figures", action="store_true", help="write the tables (CSV) only, no figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -511,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     res = analyse_study(
         a.study, a.out, tolerance=a.tolerance, base=a.base, exclude_label_issues=a.exclude_label_issues,
         image_stats=a.image_stats, progress=not a.no_progress, label_issues=a.label_issues, label_col=a.label_col,
-        map_model=a.map_model, n_boot=a.n_boot, seed=a.seed, cache_dir=a.cache_dir,
+        map_model=a.map_model, n_boot=a.n_boot, seed=a.seed, cache_dir=a.cache_dir, figures=not a.no_figures,
     )
     h = res.headline
     s = h["shares"]

@@ -16,9 +16,20 @@ from analysis.plotting import COLORS, CYCLE, new_figure
 MAX_MAP_COLUMNS = 2000
 
 
-def condition_colors(order: Sequence[str]) -> dict[str, str]:
-    """A fixed colour per condition, in the given order."""
-    return {c: CYCLE[i % len(CYCLE)] for i, c in enumerate(order)}
+def _integer_x(ax: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def condition_colors(order: Sequence[str]) -> dict[str, Any]:
+    """A distinct colour per condition, in the given order (the project cycle, or tab20 beyond it)."""
+    if len(order) <= len(CYCLE):
+        return {c: CYCLE[i] for i, c in enumerate(order)}
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab20"]
+    return {c: cmap(i % 20) for i, c in enumerate(order)}
 
 
 def block_average(a: np.ndarray, max_columns: int = MAX_MAP_COLUMNS) -> tuple[np.ndarray, int]:
@@ -54,6 +65,8 @@ def histogram_figure(table: pd.DataFrame, tolerance: int, shares: dict[str, floa
     m = int(k.max())
     ax.axvspan(-0.5, tolerance + 0.5, color=COLORS["impossible"], alpha=0.08, lw=0)
     ax.axvspan(m - tolerance - 0.5, m + 0.5, color=COLORS["trivial"], alpha=0.08, lw=0)
+    top = max(float(n.max(initial=0)), float(table.get("expected_binomial", pd.Series([0])).max()))
+    ax.set_ylim(0, 1.3 * top if top > 0 else 1)  # headroom for the legend
     ax.set_xlim(-0.6, m + 0.6)
     ax.set_xticks(k if m <= 30 else np.linspace(0, m, 11).round().astype(int))
     ax.set_xlabel(f"number of models correct (of {m})")
@@ -67,8 +80,9 @@ def histogram_figure(table: pd.DataFrame, tolerance: int, shares: dict[str, floa
 
 def condition_consistency_figure(conds: pd.DataFrame, models: pd.DataFrame, order: Sequence[str], title: str) -> Any:
     """Mean error consistency per condition against the base (bars), single models (dots) (Fig. 2)."""
-    fig, ax = new_figure(max(4.0, 0.55 * len(order) + 1.5), 3.4)
     colors = condition_colors(order)
+    order = [c for c in order if c in set(conds["condition"])]  # a lone base model has no partner
+    fig, ax = new_figure(max(4.0, 0.55 * len(order) + 1.5), 3.4)
     x = {c: i for i, c in enumerate(order)}
     for _, row in conds.iterrows():
         i = x[row["condition"]]
@@ -168,6 +182,7 @@ def lines_by_condition_figure(
         from matplotlib.ticker import PercentFormatter
 
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _integer_x(ax)
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, ncol=2 if len(order) > 6 else 1, fontsize=7)
@@ -212,6 +227,7 @@ def agreement_figure(val: pd.DataFrame, train: pd.DataFrame | None, title: str) 
         ax.plot(df["epoch"], df["mean_accuracy"], ls, color=COLORS["trivial"], lw=1.2, label=f"mean accuracy ({name})")
         ax.fill_between(df["epoch"], df["mean_accuracy"] - df["sd_accuracy"], df["mean_accuracy"] + df["sd_accuracy"],
                         color=COLORS["trivial"], alpha=0.2, lw=0)
+    _integer_x(ax)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("epoch")
     ax.set_ylabel("share")
@@ -241,6 +257,7 @@ def epoch_correlation_figure(table: pd.DataFrame, title: str) -> Any:
         color = CYCLE[i % len(CYCLE)]
         ax.plot(g["epoch"], g["spearman_r"], color=color, label=stat)
         ax.fill_between(g["epoch"], g["ci_low"], g["ci_high"], color=color, alpha=0.2, lw=0)
+    _integer_x(ax)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xlabel("epoch")
     ax.set_ylabel("Spearman r with all-models-right")
