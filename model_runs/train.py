@@ -83,6 +83,9 @@ def prepare_study(spec: StudySpec, study_dir: Path) -> tuple[Study, Dataset]:
     """Open the dataset and create (or reopen the matching) study folder in the store."""
     dataset = open_dataset(spec.dataset)
     images = dataset.val_images()
+    labels = images["label"].to_numpy()
+    for entry in spec.models:
+        check_labels(labels, entry["num_classes"] or dataset.n_classes, f"{dataset.name} validation split (model '{entry['model_id']}')")
     return create_study(study_dir, spec.definition(), images), dataset
 
 

@@ -53,6 +53,8 @@ def validate_dataset_config(config: dict[str, Any], where: str = "[dataset]") ->
         if option is None:
             raise UserError(f"{where}: unknown key '{key}' for dataset '{name}' (known: {', '.join(cls.options)})")
         kinds = option.kind or type(option.default)
+        if value is None and option.default is None:
+            continue
         if isinstance(value, bool) and kinds is not bool or not isinstance(value, kinds):
             raise UserError(f"{where}: '{key}' = {value!r} has the wrong type for dataset '{name}'")
         out[key] = value

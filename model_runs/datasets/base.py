@@ -121,8 +121,8 @@ class ArrayDataset(Dataset):
             raise UserError(f"{self.name}: image_index {image_index} outside 0..{len(images) - 1}")
         pixels = images[image_index]
         if pixels.shape[-1] == 1:
-            return Image.fromarray(pixels[..., 0], mode="L")
-        return Image.fromarray(pixels, mode="RGB")
+            return Image.fromarray(np.ascontiguousarray(pixels[..., 0]))  # 8-bit grey ("L")
+        return Image.fromarray(np.ascontiguousarray(pixels))  # RGB
 
 
 class FileDataset(Dataset):
