@@ -60,6 +60,7 @@ class Display:
         if backend != "ptb":
             raise RuntimeError(f"the keyboard backend is '{backend}', not 'ptb': key presses could be lost")
         self._last_flip: float | None = None
+        self._flip_cost = 0.001
         height = self.win.size[1]
         self.text = visual.TextStim(self.win, text="", height=22, color="white", units="pix",
                                     wrapWidth=min(900, self.win.size[0] - 80), autoLog=False)
@@ -74,12 +75,15 @@ class Display:
     def flip(self) -> float:
         """Flip; on a display without vsync (e.g. Xvfb) wait for the next nominal frame first."""
         if self.paced and self._last_flip is not None:
-            wait = self._last_flip + self.frame_period - self.now() - 0.0005
+            wait = self._last_flip + self.frame_period - self.now() - self._flip_cost
             if wait > 0:
                 time.sleep(wait)
+        t_call = self.now()
         t = self.win.flip()
         if t is None:
             t = self.now()
+        # running estimate of how long a flip takes, so that paced flips land one period apart
+        self._flip_cost = 0.9 * self._flip_cost + 0.1 * min(float(t) - t_call, self.frame_period / 2)
         self._last_flip = float(t)
         return float(t)
 
@@ -166,9 +170,10 @@ class Display:
         return t
 
     def hold_fixation(self, since: float, duration: float) -> None:
-        """Keep the fixation cross on screen until `duration` seconds after `since`."""
+        """Keep the fixation cross on screen so that the next flip (the stimulus onset) lands
+        `duration` seconds after `since`, to the nearest frame."""
         draw = getattr(self, "_fixation_draw", self.fixation.draw)
-        while self.now() - since < duration - 0.5 * self.frame_period:
+        while (self._last_flip or since) + 1.5 * self.frame_period < since + duration:
             self._check_listener()
             draw()
             self.flip()

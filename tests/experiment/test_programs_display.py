@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -179,12 +181,57 @@ def test_questionnaire_keys_escape_then_resume(lab: dict[str, Path]) -> None:
     assert "--resume" in r.stderr and tree_bytes(lab["data"]) == before
 
     r = run("questionnaire", _args(lab, pid, ses, lab["setq"], "--resume", "--simulate", "typical",
-                                   "--sim-rt-scale", "0.05"), lab["home"])
+                                   "--sim-rt-scale", "0.05", "--pilot"), lab["home"])
     assert r.returncode == 0, r.stderr
     s = read_session(tsv)
     assert s.status == "complete" and list(s.trials["trial"]) == order
-    assert [a["Status"] for a in s.meta["Attempts"]] == ["aborted", "complete"]
-    assert s.meta["Attempts"][1]["FirstTrialIndex"] == 3 and s.meta["Simulated"] is True
+    attempts = s.meta["Attempts"]
+    assert [a["Status"] for a in attempts] == ["aborted", "complete"]
+    assert attempts[1]["FirstTrialIndex"] == 3 and s.meta["Simulated"] is True
+    assert [a["Pilot"] for a in attempts] == [False, True] and s.meta["Pilot"] is True
+    assert attempts[1]["WindowSizePx"] == [800, 600] and attempts[1]["Fullscreen"] is False  # PsychoPy's pilot window
+
+
+@pytest.mark.skipif(not shutil.which("xdotool"), reason="needs xdotool to type into the dialog")
+def test_session_dialog_when_options_are_missing(lab: dict[str, Path]) -> None:
+    """Without --participant the PsychoPy dialog asks for it; the typed id is used."""
+    from experiment.xkeys import KeyPresser
+
+    proc = start("two_afc", ["--session", "1", "--stimuli", str(lab["set2afc"]), "--data-root", str(lab["data"]),
+                             "--private-root", str(lab["private"]), "--config", str(lab["config"])], lab["home"])
+    try:
+        deadline, wid = time.monotonic() + 60, ""
+        while not wid and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                err = proc.stderr.read()
+                if "Qt platform plugin" in err:
+                    pytest.skip("Qt cannot open its xcb platform plugin here (system library missing)")
+                raise AssertionError(err[-2000:])
+            found = subprocess.run(["xdotool", "search", "--name", "trivial or impossible"],
+                                   capture_output=True, text=True)
+            wid = found.stdout.split()[0] if found.stdout.split() else ""
+            time.sleep(0.2)
+        assert wid, "no dialog window"
+        time.sleep(0.5)
+        subprocess.run(["xdotool", "windowfocus", "--sync", wid], check=False, timeout=10)
+        subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+a"], check=True, timeout=10)
+        subprocess.run(["xdotool", "type", "sub-004"], check=True, timeout=10)
+        subprocess.run(["xdotool", "key", "Return"], check=True, timeout=10)
+        tsv = beh_path(lab["data"], "sub-004", 1, "2afc")
+        watcher = ScreenWatcher(tsv.parent, attempt=1)
+        keys = KeyPresser()
+        try:
+            assert watcher.next(proc)[0] == "instructions"
+            keys.press("escape")
+            assert watcher.next(proc)[0] == "confirm_quit"
+            keys.press("y")
+        finally:
+            keys.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _sidecar(tsv)["SessionStatus"] == "aborted"
 
 
 @pytest.mark.parametrize("task", ["2afc", "questionnaire"])
