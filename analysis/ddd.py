@@ -65,12 +65,23 @@ class DDDResult:
 
 
 class _Writer:
-    """Collects outputs into a DDDResult while writing them."""
+    """Collects outputs into a DDDResult; writes them into a staging folder next to the output
+    folder and moves them in only when the whole analysis succeeded (`finish`), so a failed run
+    leaves an earlier run's files as they were. Files that an earlier run listed in its
+    headline.json and this run did not write are removed, so no stale figure stays behind.
+    """
+
+    MANIFEST = "headline.json"
 
     def __init__(self, out_dir: Path, figures: bool | Collection[str] = True) -> None:
+        import tempfile
+
         self.result = DDDResult(Path(out_dir))
-        self.result.out_dir.mkdir(parents=True, exist_ok=True)
         self.figures = figures
+        self.out = Path(out_dir)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
+        self.written: list[str] = []
 
     def figure(self, draw: Callable[[], Any], name: str, caption: str) -> None:
         """Draw (only if this figure is wanted) and save a figure."""
@@ -78,21 +89,45 @@ class _Writer:
             return
         from analysis.plotting import save_figure
 
-        paths = save_figure(draw(), self.result.out_dir, name)
-        self.result.figures.append(FigureOut(name, paths["png"], paths["svg"], caption))
+        save_figure(draw(), self.stage, name)
+        self.written += [f"{name}.png", f"{name}.svg"]
+        self.result.figures.append(FigureOut(name, self.out / f"{name}.png", self.out / f"{name}.svg", caption))
 
     def table(self, frame: pd.DataFrame, name: str) -> None:
-        from labutil.io import atomic_write_text
-
-        path = self.result.out_dir / f"{name}.csv"
-        atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
-        self.result.tables.append(TableOut(name, path, frame))
+        (self.stage / f"{name}.csv").write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        self.written.append(f"{name}.csv")
+        self.result.tables.append(TableOut(name, self.out / f"{name}.csv", frame))
 
     def finish(self) -> DDDResult:
-        from labutil.io import write_json
+        """Move the staged files into the output folder, drop stale ones, write headline.json."""
+        import os
+        import shutil
 
-        write_json(self.result.out_dir / "headline.json", {"headline": self.result.headline, "notes": self.result.notes})
+        from labutil.io import fsync_dir, read_json, write_json
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        old: list[str] = []
+        if (self.out / self.MANIFEST).is_file():
+            try:
+                old = list(read_json(self.out / self.MANIFEST).get("files", []))
+            except Exception:  # an unreadable manifest only means nothing is known to be stale
+                old = []
+        for name in self.written:
+            os.replace(self.stage / name, self.out / name)
+        for name in set(old) - set(self.written):
+            if "/" not in name and name != self.MANIFEST:
+                (self.out / name).unlink(missing_ok=True)
+        fsync_dir(self.out)
+        write_json(self.out / self.MANIFEST, {"headline": self.result.headline, "notes": self.result.notes,
+                                              "files": self.written})
+        shutil.rmtree(self.stage, ignore_errors=True)
         return self.result
+
+    def abort(self) -> None:
+        """Forget everything staged (after an error)."""
+        import shutil
+
+        shutil.rmtree(self.stage, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,7 +177,13 @@ def summarise_table(
     if exclude_label_issues and not label_col:
         raise UserError("--exclude-label-issues needs --label-col")
     df = read_count_table(table, correct_col, n_models, label_col)
-    issues = df[label_col].fillna(0).astype(bool).to_numpy() if label_col else np.zeros(len(df), bool)
+    issues = np.zeros(len(df), bool)
+    if label_col:
+        flags = pd.to_numeric(df[label_col].fillna(0), errors="coerce")
+        if not flags.isin([0, 1]).all():
+            row = int(np.flatnonzero(~flags.isin([0, 1]).to_numpy())[0])
+            raise UserError(f"{table}: row {row + 2}: column '{label_col}' must be 0 or 1 (found {df[label_col].iloc[row]!r})")
+        issues = flags.to_numpy() == 1
     if exclude_label_issues:
         df, issues = df.loc[~issues], np.zeros(int((~issues).sum()), bool)
         if df.empty:
@@ -276,162 +317,167 @@ def analyse_study(
         raise UserError(f"--map-model '{map_model}' is not a complete model of {study.path}")
 
     w = _Writer(out, figures)
-    steps = ["histogram", "consistency", "epochs", "classes"] + (["image statistics"] if image_stats else [])
-    from concurrent.futures import ThreadPoolExecutor
+    try:
+        steps = ["histogram", "consistency", "epochs", "classes"] + (["image statistics"] if image_stats else [])
+        from concurrent.futures import ThreadPoolExecutor
 
-    from tqdm import tqdm
+        from tqdm import tqdm
 
-    bar = tqdm(total=len(steps), desc="DDD analysis", unit="step", disable=not progress)
-    # Reading every epoch of every model is the largest I/O; Parquet decoding releases the GIL,
-    # so it runs in a thread while the final-epoch analyses and their figures are made.
-    pool = ThreadPoolExecutor(max_workers=1)
-    epochs_future = pool.submit(summarise_epochs, study, ids, sd.keep, map_model, False)
+        bar = tqdm(total=len(steps), desc="DDD analysis", unit="step", disable=not progress)
+        # Reading every epoch of every model is the largest I/O; Parquet decoding releases the GIL,
+        # so it runs in a thread while the final-epoch analyses and their figures are made.
+        pool = ThreadPoolExecutor(max_workers=1)
+        epochs_future = pool.submit(summarise_epochs, study, ids, sd.keep, map_model, False)
 
-    # -- models-correct histogram and the split ---------------------------------------------------
-    bar.set_postfix_str("histogram")
-    n_correct = dif.models_correct(final)
-    levels = dif.difficulty(n_correct, m, tolerance)
-    shares = dif.difficulty_shares(n_correct, m, tolerance)
-    counts = dif.histogram(n_correct, m)
-    kept_issues = issues[sd.keep] if issues is not None and not exclude_label_issues else None
-    issue_counts = dif.histogram(n_correct[kept_issues], m) if kept_issues is not None else None
-    hist = dif.histogram_table(counts, acc, issue_counts, tolerance)
-    tests = [
-        dif.independence_test(counts, dif.binomial_pmf(m, float(acc.mean())), "binomial"),
-        dif.independence_test(counts, dif.poisson_binomial_pmf(acc), "poisson-binomial"),
-    ]
-    w.table(sd.models_frame().iloc[perm].reset_index(drop=True), "models")
-    w.table(hist, "histogram")
-    w.table(pd.DataFrame([t.__dict__ for t in tests]), "independence")
-    per_image = sd.images.assign(n_correct=n_correct, n_models=m, share_correct=n_correct / m, difficulty=levels)
-    if issues is not None:
-        per_image["label_issue"] = issues[sd.keep]
-    w.table(per_image, "per_image")
-    w.figure(
-        lambda: figs.histogram_figure(hist, tolerance, shares, title),
-        "histogram",
-        f"Images by number of models correct (of {m}) with tolerance k = {tolerance}; green bars: independent "
-        "models with the mean accuracy (binomial); grey dots: independent models with their own accuracies "
-        "(Poisson-binomial)" + ("; red: label issues" if issue_counts is not None and issue_counts.any() else ""),
-    )
-    bar.update()
-
-    # -- error consistency --------------------------------------------------------------------
-    bar.set_postfix_str("consistency")
-    kappa = error_consistency_matrix(final)
-    off = ~np.eye(m, dtype=bool)
-    w.table(pd.DataFrame(kappa, index=ids, columns=ids).rename_axis("model_id").reset_index(), "kappa_matrix")
-    w.figure(lambda: figs.matrix_figure(kappa, ids, conds, f"{title}: error consistency, all images"), "kappa_matrix",
-             "Error consistency (Cohen's kappa on correct/incorrect) of every pair of models, grouped by condition")
-    in_between = levels == "in-between"
-    kappa_ib = None
-    headline: dict[str, Any] = {}
-    subsets = [("", np.ones(final.shape[1], bool), "all images")]
-    if in_between.sum() >= 2:
-        subsets.append(("_inbetween", in_between, "in-between images only"))
-        kappa_ib = error_consistency_matrix(final[:, in_between])
-        w.table(pd.DataFrame(kappa_ib, index=ids, columns=ids).rename_axis("model_id").reset_index(), "kappa_matrix_inbetween")
-        w.figure(lambda: figs.matrix_figure(kappa_ib, ids, conds, f"{title}: error consistency, in-between images"),
-                 "kappa_matrix_inbetween", "Error consistency of every pair of models on the in-between images only")
-    else:
-        notes.append(f"only {int(in_between.sum())} in-between images: no consistency on in-between images")
-    for suffix, cols, what in subsets:
-        pairs = con.pair_table(final[:, cols], ids, conds, base, n_boot=n_boot, seed=seed)
-        per_model = con.per_model(pairs)
-        per_cond = con.per_condition(per_model, order)
-        w.table(pairs, f"consistency_pairs{suffix}")
-        w.table(per_model, f"consistency_models{suffix}")
-        w.table(per_cond, f"consistency_conditions{suffix}")
+        # -- models-correct histogram and the split ---------------------------------------------------
+        bar.set_postfix_str("histogram")
+        n_correct = dif.models_correct(final)
+        levels = dif.difficulty(n_correct, m, tolerance)
+        shares = dif.difficulty_shares(n_correct, m, tolerance)
+        counts = dif.histogram(n_correct, m)
+        kept_issues = issues[sd.keep] if issues is not None and not exclude_label_issues else None
+        issue_counts = dif.histogram(n_correct[kept_issues], m) if kept_issues is not None else None
+        hist = dif.histogram_table(counts, acc, issue_counts, tolerance)
+        tests = [
+            dif.independence_test(counts, dif.binomial_pmf(m, float(acc.mean())), "binomial"),
+            dif.independence_test(counts, dif.poisson_binomial_pmf(acc), "poisson-binomial"),
+        ]
+        w.table(sd.models_frame().iloc[perm].reset_index(drop=True), "models")
+        w.table(hist, "histogram")
+        w.table(pd.DataFrame([t.__dict__ for t in tests]), "independence")
+        per_image = sd.images.assign(n_correct=n_correct, n_models=m, share_correct=n_correct / m, difficulty=levels)
+        if issues is not None:
+            per_image["label_issue"] = issues[sd.keep]
+        w.table(per_image, "per_image")
         w.figure(
-            lambda: figs.condition_consistency_figure(per_cond, per_model, order, f"{title}: error consistency with '{base}', {what}"),
-            f"consistency_conditions{suffix}",
-            f"Error consistency of each condition with the base condition '{base}' on {what}: bars are condition means, "
-            "dots single models (mean over base models), dotted lines the highest kappa the accuracies allow",
+            lambda: figs.histogram_figure(hist, tolerance, shares, title),
+            "histogram",
+            f"Images by number of models correct (of {m}) with tolerance k = {tolerance}; green bars: independent "
+            "models with the mean accuracy (binomial); grey dots: independent models with their own accuracies "
+            "(Poisson-binomial)" + ("; red: label issues" if issue_counts is not None and issue_counts.any() else ""),
         )
-    if len(base_ids) == 1:
-        notes.append(f"the base condition '{base}' has one model: no consistency within the base condition")
-    headline.update(
-        {
-            "study": str(study.path),
-            "n_models": m,
-            "n_images": int(final.shape[1]),
-            "tolerance": tolerance,
-            "base": base,
-            "shares": shares,
-            "counts": {lvl: int(np.sum(levels == lvl)) for lvl in dif.LEVELS},
-            "mean_accuracy": float(acc.mean()),
-            "mean_kappa": float(np.nanmean(kappa[off])) if m > 1 else float("nan"),
-            "mean_kappa_inbetween": float(np.nanmean(kappa_ib[off])) if kappa_ib is not None and m > 1 else float("nan"),
-            "independence": {t.null: t.__dict__ for t in tests},
-            "label_issues": int(issues.sum()) if issues is not None else None,
-            "label_issues_excluded": bool(exclude_label_issues),
-        }
-    )
-    bar.update()
-
-    # -- epoch by epoch -----------------------------------------------------------------------
-    bar.set_postfix_str("epochs")
-    ep = epochs_future.result()
-    pool.shutdown()
-    acc_frame = ep.accuracy_frame(conds)
-    flips = ep.flips_frame(conds)
-    w.table(acc_frame, "accuracy_per_epoch")
-    w.table(flips, "flips")
-    trained = flips[flips["from_epoch"] >= 1]
-    headline["flip_share"] = float(trained["flip_share"].mean()) if len(trained) else float("nan")
-    headline["flip_share_all_transitions"] = float(flips["flip_share"].mean()) if len(flips) else float("nan")
-    w.figure(lambda: figs.decision_map_figure(ep.map_correct, ep.epochs[map_model], f"{title}: decisions of {map_model}"),
-             "decision_map", f"Decisions of {map_model} on every image over epochs; images sorted by accuracy over epochs")
-    if len(ep.common_epochs):
-        w.figure(lambda: figs.overlay_figure(ep.n_correct, m, ep.common_epochs, f"{title}: all {m} models"), "decision_overlay",
-                 "Share of models correct on each image at each epoch; images sorted by mean over epochs and models")
-    w.figure(lambda: figs.lines_by_condition_figure(flips, "to_epoch", "flip_share", order, "decisions flipping from previous epoch",
-                                            f"{title}: flips between consecutive epochs"), "flips",
-             "Share of images whose correctness changes from one epoch to the next, per model (thin) and condition (thick)")
-    w.figure(lambda: figs.lines_by_condition_figure(acc_frame, "epoch", "accuracy", order, "validation accuracy",
-                                            f"{title}: accuracy over epochs"), "accuracy_per_epoch",
-             "Validation accuracy per epoch, per model (thin) and condition mean (thick)")
-    if len(ep.common_epochs):
-        acc_common = np.vstack([ep.accuracy[i][np.searchsorted(ep.epochs[i], ep.common_epochs)] for i in ids])
-        agreement = agr.agreement_table(ep.common_epochs, ep.n_correct, acc_common, m)
-        w.table(agreement, "agreement")
-        train = agr.train_agreement(study, ids)
-        if train is not None:
-            w.table(train, "agreement_train")
-        else:
-            notes.append("no training decisions stored: agreement on validation images only")
-        w.figure(lambda: figs.agreement_figure(agreement, train, f"{title}: true-positive agreement"), "agreement",
-                 "True-positive agreement (images all models get right / images any model gets right) per epoch, its lower "
-                 "bound 1 - min(sum of error rates, 1), and mean +- SD accuracy")
-        headline["final_tpa"] = float(agreement["tpa"].iloc[-1])
-    else:
-        notes.append("the models share no epoch: no overlay and no agreement per epoch")
-    bar.update()
-
-    # -- classes ----------------------------------------------------------------------------
-    bar.set_postfix_str("classes")
-    ctab = cls.class_accuracy(final, sd.images["label"].to_numpy(), sd.images["class_name"].to_numpy())
-    w.table(ctab, "class_accuracy")
-    w.table(cls.easiest_and_hardest(ctab, 10), "classes_easiest_hardest")
-    w.figure(lambda: figs.class_accuracy_figure(ctab, f"{title}: class-wise accuracy"), "class_accuracy",
-             "Accuracy per class, sorted, mean over models with the range from the worst to the best model")
-    dataset = sd.definition.get("dataset", {})
-    if cls.is_gaussian_dataset(dataset):
-        kl = cls.neighbour_kl_table(ctab, cls.gaussian_class_sds(dataset, ctab["label"].to_numpy()))
-        w.table(kl, "gaussian_kl")
-        w.figure(lambda: figs.gaussian_kl_figure(kl, f"{title}: class separability"), "gaussian_kl",
-                 "KL divergence (per pixel) between each Gaussian class and its closest neighbour, against class accuracy")
-    bar.update()
-
-    # -- image statistics ---------------------------------------------------------------------
-    if image_stats:
-        bar.set_postfix_str("image statistics")
-        _image_statistics(w, study, sd, n_correct / m, ep, m, image_getter, cache_dir, progress, title)
         bar.update()
-    bar.close()
-    w.result.headline = headline
-    w.result.notes = notes + w.result.notes
-    return w.finish()
+
+        # -- error consistency --------------------------------------------------------------------
+        bar.set_postfix_str("consistency")
+        kappa = error_consistency_matrix(final)
+        off = ~np.eye(m, dtype=bool)
+        w.table(pd.DataFrame(kappa, index=ids, columns=ids).rename_axis("model_id").reset_index(), "kappa_matrix")
+        w.figure(lambda: figs.matrix_figure(kappa, ids, conds, f"{title}: error consistency, all images"), "kappa_matrix",
+                 "Error consistency (Cohen's kappa on correct/incorrect) of every pair of models, grouped by condition")
+        in_between = levels == "in-between"
+        kappa_ib = None
+        headline: dict[str, Any] = {}
+        subsets = [("", np.ones(final.shape[1], bool), "all images")]
+        if in_between.sum() >= 2:
+            subsets.append(("_inbetween", in_between, "in-between images only"))
+            kappa_ib = error_consistency_matrix(final[:, in_between])
+            w.table(pd.DataFrame(kappa_ib, index=ids, columns=ids).rename_axis("model_id").reset_index(), "kappa_matrix_inbetween")
+            w.figure(lambda: figs.matrix_figure(kappa_ib, ids, conds, f"{title}: error consistency, in-between images"),
+                     "kappa_matrix_inbetween", "Error consistency of every pair of models on the in-between images only")
+        else:
+            notes.append(f"only {int(in_between.sum())} in-between images: no consistency on in-between images")
+        for suffix, cols, what in subsets:
+            pairs = con.pair_table(final[:, cols], ids, conds, base, n_boot=n_boot, seed=seed)
+            per_model = con.per_model(pairs)
+            per_cond = con.per_condition(per_model, order)
+            w.table(pairs, f"consistency_pairs{suffix}")
+            w.table(per_model, f"consistency_models{suffix}")
+            w.table(per_cond, f"consistency_conditions{suffix}")
+            w.figure(
+                lambda: figs.condition_consistency_figure(per_cond, per_model, order, f"{title}: error consistency with '{base}', {what}"),
+                f"consistency_conditions{suffix}",
+                f"Error consistency of each condition with the base condition '{base}' on {what}: bars are condition means, "
+                "dots single models (mean over base models), dotted lines the highest kappa the accuracies allow",
+            )
+        if len(base_ids) == 1:
+            notes.append(f"the base condition '{base}' has one model: no consistency within the base condition")
+        headline.update(
+            {
+                "study": str(study.path),
+                "n_models": m,
+                "n_images": int(final.shape[1]),
+                "tolerance": tolerance,
+                "base": base,
+                "shares": shares,
+                "counts": {lvl: int(np.sum(levels == lvl)) for lvl in dif.LEVELS},
+                "mean_accuracy": float(acc.mean()),
+                "mean_kappa": float(np.nanmean(kappa[off])) if m > 1 else float("nan"),
+                "mean_kappa_inbetween": float(np.nanmean(kappa_ib[off])) if kappa_ib is not None and m > 1 else float("nan"),
+                "independence": {t.null: t.__dict__ for t in tests},
+                "label_issues": int(issues.sum()) if issues is not None else None,
+                "label_issues_excluded": bool(exclude_label_issues),
+                "bootstrap": {"n_boot": n_boot, "seed": seed},
+            }
+        )
+        bar.update()
+
+        # -- epoch by epoch -----------------------------------------------------------------------
+        bar.set_postfix_str("epochs")
+        ep = epochs_future.result()
+        pool.shutdown()
+        acc_frame = ep.accuracy_frame(conds)
+        flips = ep.flips_frame(conds)
+        w.table(acc_frame, "accuracy_per_epoch")
+        w.table(flips, "flips")
+        trained = flips[flips["from_epoch"] >= 1]
+        headline["flip_share"] = float(trained["flip_share"].mean()) if len(trained) else float("nan")
+        headline["flip_share_all_transitions"] = float(flips["flip_share"].mean()) if len(flips) else float("nan")
+        w.figure(lambda: figs.decision_map_figure(ep.map_correct, ep.epochs[map_model], f"{title}: decisions of {map_model}"),
+                 "decision_map", f"Decisions of {map_model} on every image over epochs; images sorted by accuracy over epochs")
+        if len(ep.common_epochs):
+            w.figure(lambda: figs.overlay_figure(ep.n_correct, m, ep.common_epochs, f"{title}: all {m} models"), "decision_overlay",
+                     "Share of models correct on each image at each epoch; images sorted by mean over epochs and models")
+        w.figure(lambda: figs.lines_by_condition_figure(flips, "to_epoch", "flip_share", order, "decisions flipping from previous epoch",
+                                                f"{title}: flips between consecutive epochs"), "flips",
+                 "Share of images whose correctness changes from one epoch to the next, per model (thin) and condition (thick)")
+        w.figure(lambda: figs.lines_by_condition_figure(acc_frame, "epoch", "accuracy", order, "validation accuracy",
+                                                f"{title}: accuracy over epochs"), "accuracy_per_epoch",
+                 "Validation accuracy per epoch, per model (thin) and condition mean (thick)")
+        if len(ep.common_epochs):
+            acc_common = np.vstack([ep.accuracy[i][np.searchsorted(ep.epochs[i], ep.common_epochs)] for i in ids])
+            agreement = agr.agreement_table(ep.common_epochs, ep.n_correct, acc_common, m)
+            w.table(agreement, "agreement")
+            train = agr.train_agreement(study, ids)
+            if train is not None:
+                w.table(train, "agreement_train")
+            else:
+                notes.append("no training decisions stored: agreement on validation images only")
+            w.figure(lambda: figs.agreement_figure(agreement, train, f"{title}: true-positive agreement"), "agreement",
+                     "True-positive agreement (images all models get right / images any model gets right) per epoch, its lower "
+                     "bound 1 - min(sum of error rates, 1), and mean +- SD accuracy")
+            headline["final_tpa"] = float(agreement["tpa"].iloc[-1])
+        else:
+            notes.append("the models share no epoch: no overlay and no agreement per epoch")
+        bar.update()
+
+        # -- classes ----------------------------------------------------------------------------
+        bar.set_postfix_str("classes")
+        ctab = cls.class_accuracy(final, sd.images["label"].to_numpy(), sd.images["class_name"].to_numpy())
+        w.table(ctab, "class_accuracy")
+        w.table(cls.easiest_and_hardest(ctab, 10), "classes_easiest_hardest")
+        w.figure(lambda: figs.class_accuracy_figure(ctab, f"{title}: class-wise accuracy"), "class_accuracy",
+                 "Accuracy per class, sorted, mean over models with the range from the worst to the best model")
+        dataset = sd.definition.get("dataset", {})
+        if cls.is_gaussian_dataset(dataset):
+            kl = cls.neighbour_kl_table(ctab, cls.gaussian_class_sds(dataset, ctab["label"].to_numpy()))
+            w.table(kl, "gaussian_kl")
+            w.figure(lambda: figs.gaussian_kl_figure(kl, f"{title}: class separability"), "gaussian_kl",
+                     "KL divergence (per pixel) between each Gaussian class and its closest neighbour, against class accuracy")
+        bar.update()
+
+        # -- image statistics ---------------------------------------------------------------------
+        if image_stats:
+            bar.set_postfix_str("image statistics")
+            _image_statistics(w, study, sd, n_correct / m, ep, m, image_getter, cache_dir, progress, title)
+            bar.update()
+        bar.close()
+        w.result.headline = headline
+        w.result.notes = notes + w.result.notes
+        return w.finish()
+    except BaseException:
+        w.abort()
+        raise
 
 
 def _image_statistics(w: _Writer, study: Any, sd: Any, share: np.ndarray, ep: Any, m: int,

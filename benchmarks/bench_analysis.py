@@ -111,17 +111,23 @@ def bench_whole(n_models: int, n_epochs: int, n_images: int, keep: Path | None) 
           f"(written in {time.perf_counter() - t:.1f} s)")
     cmd = [sys.executable, "-m", "analysis.ddd", str(store), "--out", str(root / "out"), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         print(proc.stdout, proc.stderr)
         raise SystemExit(f"analysis failed with status {proc.returncode}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # KiB -> GiB
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak = after.ru_maxrss / 1024**2  # KiB -> GiB; the largest child so far (the analysis)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import analysis.ddd, numpy, pandas, matplotlib.pyplot, scipy.stats"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-c", "import analysis.ddd, numpy, pandas, pyarrow.parquet, matplotlib.pyplot"],
+                   cwd=ROOT, env=env, check=True)
     start = time.perf_counter() - t
-    print(f"  python -m analysis.ddd: {wall:.1f} s wall (goal < 20 s), peak RSS {peak:.2f} GiB (goal < 4 GiB)")
+    print(f"  python -m analysis.ddd: {wall:.1f} s wall (goal < 20 s), {cpu:.1f} s CPU (user + sys, all threads), "
+          f"peak RSS {peak:.2f} GiB (goal < 4 GiB); 1-min load average before the run {load:.1f} on {os.cpu_count()} CPUs")
     print(f"  of which interpreter start + imports alone: {start:.1f} s (baseline measured in the same run)")
     print("  " + proc.stdout.strip().splitlines()[0])
     if tmp is not None:

@@ -140,3 +140,26 @@ def test_user_errors(make_study, tmp_path, capsys):
     assert "--map-model 'zzz'" in err([str(study.path), "--map-model", "zzz", "--out", str(tmp_path / "o4")])
     assert "no model stored final-epoch probabilities" in err([str(study.path), "--exclude-label-issues", "--out", str(tmp_path / "o5")])
     assert not any((tmp_path / f"o{i}").exists() for i in range(1, 6))
+
+
+def test_failed_run_leaves_earlier_outputs(make_study, tmp_path):
+    from labutil.errors import UserError
+
+    study = _tiny(make_study)
+    out = tmp_path / "out"
+    analyse_study(study.path, out, tolerance=0, n_boot=20, progress=False, figures={"histogram"})
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "histogram.png" in before
+
+    def broken(i):
+        raise UserError("images unavailable")
+
+    with pytest.raises(UserError, match="images unavailable"):
+        analyse_study(study.path, out, tolerance=1, n_boot=20, progress=False, figures=False, image_stats=True,
+                      image_getter=broken, cache_dir=tmp_path / "cache")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left
+    # a later run without figures removes the figure it no longer makes
+    analyse_study(study.path, out, tolerance=0, n_boot=20, progress=False, figures=False)
+    names = {p.name for p in out.iterdir()}
+    assert "histogram.png" not in names and "histogram.csv" in names

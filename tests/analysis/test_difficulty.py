@@ -112,6 +112,9 @@ def test_summary_errors(tmp_path, capsys):
     assert "no column 'sota_n_correct'" in capsys.readouterr().err
     assert run_cli(main, ["summary", "--table", str(tmp_path / "missing.csv")]) == 2
     assert "file not found" in capsys.readouterr().err
+    t.write_text("image,n_ok,err\na,3,0\nb,0,yes\n")
+    assert run_cli(main, ["summary", "--table", str(t), "--correct-col", "n_ok", "--label-col", "err"]) == 2
+    assert "row 3: column 'err' must be 0 or 1" in capsys.readouterr().err
     t.write_text("image,n_ok\na,3\nb,0\nc,5\n")
     assert run_cli(main, ["summary", "--table", str(t), "--correct-col", "n_ok", "--n-models", "5", "-k", "0"]) == 0
     out = capsys.readouterr().out
