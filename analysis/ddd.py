@@ -293,7 +293,7 @@ def analyse_study(
     issues = None
     if label_issues is not None:
         issues = label_issue_mask(study, label_issues, column=label_col)
-    elif exclude_label_issues or any(study.probabilities(m) is not None for m in complete):
+    elif exclude_label_issues or any(study.has_probabilities(m) for m in complete):
         issues = label_issue_mask(study, "probabilities")
     sd = load_study_decisions(study, exclude=issues if exclude_label_issues else None, model_ids=complete)
     con.check_base(sd.conditions, base)

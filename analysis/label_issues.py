@@ -70,9 +70,9 @@ def label_issues_from_study_probabilities(study: object) -> np.ndarray:
     ids = study.model_ids(status="complete")  # type: ignore[attr-defined]
     total, used = None, 0
     for m in ids:
-        p = study.probabilities(m)  # type: ignore[attr-defined]
-        if p is None:
+        if not study.has_probabilities(m):  # type: ignore[attr-defined]
             continue
+        p = study.probabilities(m)  # type: ignore[attr-defined]
         if total is not None and p.shape != total.shape:
             raise UserError(f"{study.model_dir(m)}: probabilities of shape {p.shape}, others {total.shape}")  # type: ignore[attr-defined]
         total = p.astype(np.float64) if total is None else total + p

@@ -192,6 +192,10 @@ class Study:
                 pred.ravel()[flat] = pred_flat
         return EpochDecisions(model_id, np.asarray(committed), correct, pred, self.images["image_index"].to_numpy())
 
+    def has_probabilities(self, model_id: str) -> bool:
+        """Whether the run stored final-epoch class probabilities (without loading them)."""
+        return (self.model_dir(model_id) / PROBABILITIES_FILE).is_file()
+
     def probabilities(self, model_id: str) -> np.ndarray | None:
         """Final-epoch class probabilities (n_images, n_classes) float32, if the run stored them."""
         path = self.model_dir(model_id) / PROBABILITIES_FILE

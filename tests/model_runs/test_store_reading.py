@@ -44,6 +44,13 @@ def test_correct_only_read(tmp_path: Path) -> None:
     np.testing.assert_array_equal(full.prediction, preds)
 
 
+def test_has_probabilities(tmp_path: Path) -> None:
+    study, _ = _study(tmp_path)
+    assert not study.has_probabilities("a") and study.probabilities("a") is None
+    ModelWriter(study, "a").save_probabilities(np.full((7, 3), 1 / 3))
+    assert study.has_probabilities("a") and study.probabilities("a").shape == (7, 3)
+
+
 def test_unsorted_file_gives_same_arrays(tmp_path: Path) -> None:
     study, preds = _study(tmp_path)
     path = study.model_dir("a") / "decisions.parquet"
