@@ -31,6 +31,7 @@ def _tiny(make_study, **kw):
     return make_study(correct, status={"late-r": "running"}, **kw)
 
 
+@pytest.mark.slow
 def test_tiny_study_pinned(make_study, tmp_path):
     study = _tiny(make_study)
     res = analyse_study(study.path, tmp_path / "out", tolerance=0, n_boot=200, progress=False)
@@ -93,6 +94,7 @@ def test_cli_excludes_label_issues(make_study, tmp_path, capsys, monkeypatch):
     assert headline["label_issues"] == 2 and headline["label_issues_excluded"] is True
 
 
+@pytest.mark.slow
 def test_gaussian_study_with_image_stats(make_study, tmp_path):
     rng = np.random.default_rng(0)
     n_classes, per_class = 6, 6
