@@ -22,6 +22,7 @@ from psychopy.hardware import keyboard  # noqa: E402
 
 from experiment.config import LabConfig, key_label, make_monitor  # noqa: E402
 from experiment.simulate import ScreenListener  # noqa: E402
+from labutil.errors import UserError  # noqa: E402
 
 
 class Aborted(Exception):
@@ -58,7 +59,9 @@ class Display:
         self.kb = keyboard.Keyboard(backend="ptb")
         backend = self.kb.getBackend()
         if backend != "ptb":
-            raise RuntimeError(f"the keyboard backend is '{backend}', not 'ptb': key presses could be lost")
+            self.win.close()
+            raise UserError(f"PsychoPy's keyboard backend is '{backend}', not 'ptb' (key presses could be lost); "
+                            "install psychtoolbox and libjack-jackd2-0")
         self._last_flip: float | None = None
         self._flip_cost = 0.001
         height = self.win.size[1]

@@ -68,6 +68,8 @@ NAMED_OBSERVERS: dict[str, ObserverModel] = {
     ),
     "left-biased": ObserverModel("left-biased", accuracy=0.75, side_bias=0.15),
     "slow": ObserverModel("slow", accuracy=0.85, rt_median_s=4.0, rt_sigma=0.6),
+    # a typical observer in a hurry, for demos: ~0.12 s per answer, 0.1 s per text screen
+    "demo": ObserverModel("demo", rt_median_s=0.12, rt_sigma=0.3, proceed_s=0.1),
 }
 
 

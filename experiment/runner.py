@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from experiment.config import LabConfig, config_sha256, key_label, load_config, visual_angle_deg
-from experiment.session import SessionPlan, console_prompt, plan_session, set_tables_sha256
+from experiment.session import SessionPlan, console_prompt, plan_session, session_is_complete, set_tables_sha256
 from labutil.errors import UserError
 from labutil.versions import software_versions
 from participants.layout import SessionWriter, session_label
@@ -102,6 +102,9 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the trial order (default: derived from participant, session and task; "
                         "recorded in the sidecar)")
+    p.add_argument("--skip-if-complete", action="store_true",
+                   help="exit successfully without doing anything if this session is already complete "
+                        "(for scripts that may be re-run, e.g. the demo)")
     p.add_argument("--resume", action="store_true",
                    help="continue an incomplete or aborted session with its next trial in the recorded order "
                         "(without it you are asked on the console; required with --simulate or no terminal)")
@@ -109,7 +112,8 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                    help="pilot run: windowed, with PsychoPy's piloting indicator; the sidecar records Pilot: true")
     p.add_argument("--simulate", metavar="OBSERVER", default=None,
                    help="let a simulated observer press the keys through XTEST: a named observer "
-                        "(typical, expert, guesser, left-biased, slow) or a .toml/.json spec")
+                        "(typical, expert, guesser, left-biased, slow, demo) or a .toml/.json spec "
+                        "(see docs/experiment.md)")
     p.add_argument("--sim-seed", type=int, default=None,
                    help="seed of the simulated observer (default: derived from the order seed and observer)")
     p.add_argument("--sim-rt-scale", type=float, default=1.0,
@@ -151,6 +155,9 @@ def run_program(task: Task, argv: Sequence[str] | None, prog: str, description: 
     args = build_parser(prog, description).parse_args(argv)
     cfg = load_config(args.config)
     fill_from_dialog(args, task.name)
+    if args.skip_if_complete and session_is_complete(args.data_root, args.participant, args.session, task.name):
+        print(f"{args.participant} session {args.session} ({task.name}) is already complete: nothing to do")
+        return 0
     simulator = _prepare_simulation(args)  # checked before anything else, so a bad spec changes nothing
     plan = plan_session(task.name, args.data_root, args.participant, args.session, args.stimuli,
                         seed=args.seed, resume=args.resume, prompt=None if args.simulate else console_prompt,

@@ -56,6 +56,12 @@ def set_tables_sha256(stimset: StimulusSet) -> str:
     return h.hexdigest()
 
 
+def session_is_complete(data_root: Path, participant: str, session: int, task: str) -> bool:
+    """True if the session's sidecar says complete (the TSV is validated on the way)."""
+    tsv = beh_path(data_root, check_participant_id(participant), session, task)
+    return tsv.is_file() and read_session(tsv).complete
+
+
 @dataclass
 class SessionPlan:
     """What the program will run: where, which set, in which order, and what is already done."""

@@ -67,3 +67,14 @@ def test_refused_with_one_line_and_nothing_changed(lab: dict[str, Path], case: s
     assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1 and expected in r.stderr
     assert "Traceback" not in r.stderr
     assert tree_bytes(lab["data"]) == before
+
+
+def test_skip_if_complete_leaves_a_complete_session_alone(lab: dict[str, Path]) -> None:
+    w = SessionWriter(beh_path(lab["data"], "sub-001", 1, "2afc"), "2afc")
+    w.start({"TrialOrder": [1, 2, 3, 4], "TrialOrderSeed": 1})
+    w.set_status("complete")
+    before = tree_bytes(lab["data"])
+    r = run("two_afc", _args(lab, "sub-001", "--skip-if-complete", "--simulate", "demo"), lab["home"], timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "already complete: nothing to do" in r.stdout
+    assert tree_bytes(lab["data"]) == before
