@@ -42,6 +42,7 @@ class ReportConfig:
 
     runs: Path = Path("runs")
     study: str | None = None
+    no_models: bool = False
     stimuli: list[Path] = field(default_factory=lambda: [Path("stimulus_sets")])
     data_root: Path = Path("lab_data")
     out: Path = Path("reports")
@@ -152,6 +153,10 @@ def _flatten(d: dict[str, Any], prefix: str = "", depth: int = 2) -> dict[str, A
 def section_models(ctx: Context) -> H.Section:
     sec = H.Section("models", "Models and dichotomous data difficulty")
     cfg = ctx.cfg
+    if cfg.no_models:
+        sec.available = False
+        sec.add(H.missing("Models section left out (--no-models)."))
+        return sec
     study = find_study(cfg.runs, cfg.study)
     if study is None:
         sec.available = False
@@ -194,7 +199,7 @@ def section_models(ctx: Context) -> H.Section:
             csv_name = f"{ctx.work.name}/{Path(csv).resolve().relative_to(ctx.work.resolve())}"  # by analysis.ddd
         else:
             csv_name = ctx.save_table(f"models_{name}", df)
-        sec.add(H.table(df, caption=name, max_rows=25, csv_name=csv_name))
+        sec.add(H.table(df, caption=name, max_rows=0, csv_name=csv_name))  # folded: the figures come first
     return sec
 
 
@@ -398,7 +403,8 @@ def comparison_table(numbers: dict[str, float], reference_data: bool) -> pd.Data
             if shown == pn.value:
                 note = "agrees at the published precision"
             else:
-                note = f"differs by {shown - pn.value:+.{max(pn.decimals, 1)}f}"
+                diff = f"{int(shown - pn.value):+d}" if pn.decimals == 0 else f"{shown - pn.value:+.{pn.decimals}f}"
+                note = f"differs by {diff}"
                 if not (reference_data and key.startswith("q_")):
                     note += " (different observers, models or images: no agreement expected)"
         if extra is not None and np.isfinite(extra):
@@ -465,7 +471,8 @@ def check_inputs(cfg: ReportConfig) -> None:
     malformed session file (one line naming the file and row)."""
     from participants.layout import find_sessions, read_session
 
-    find_study(cfg.runs, cfg.study)
+    if not cfg.no_models:
+        find_study(cfg.runs, cfg.study)
     for tsv in find_sessions(cfg.data_root):
         read_session(tsv)
 
@@ -523,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=Path, default=Path("runs"), help="folder of decisions stores (default: %(default)s)")
     p.add_argument("--study", default=None,
                    help="study name under --runs, or a study folder (default: the only study under --runs)")
+    p.add_argument("--no-models", action="store_true",
+                   help="leave out the models section (e.g. for the imported reference data, which has no decisions store)")
     p.add_argument("--stimuli", type=Path, nargs="+", default=[Path("stimulus_sets")], metavar="PATH",
                    help="stimulus sets: folders of sets and/or set folders; the sessions' sets are looked up "
                         "here by name (default: stimulus_sets)")
@@ -558,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--name '{args.name}': use letters, digits, '.', '_' or '-' (it names files)")
     if args.n_boot < 100:
         raise UserError(f"--n-boot {args.n_boot}: use at least 100 resamples")
-    cfg = ReportConfig(runs=args.runs, study=args.study, stimuli=args.stimuli, data_root=args.data_root,
+    cfg = ReportConfig(runs=args.runs, study=args.study, no_models=args.no_models, stimuli=args.stimuli, data_root=args.data_root,
                        out=args.out, name=args.name, set_2afc=args.set_2afc, set_questionnaire=args.set_questionnaire,
                        tolerance=args.tolerance, base=args.base, include_incomplete=args.include_incomplete,
                        include_pilot=args.include_pilot,

@@ -23,7 +23,7 @@ th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 th { background: #f0f4f8; }
 td.text, th.text { text-align: left; }
 figure { margin: 1em 0; }
-figure img { max-width: min(100%, 780px); border: 1px solid #eee; }
+figure img { max-width: 100%; border: 1px solid #eee; }
 .scroll { overflow-x: auto; max-width: 100%; }
 figcaption { font-size: .85em; color: #444; }
 .missing { background: #fff4e5; border-left: 4px solid #E69F00; padding: .4em .8em; }

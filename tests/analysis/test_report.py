@@ -212,7 +212,7 @@ def test_help_explains_every_option(capsys):
         report_main(["--help"])
     assert ex.value.code == 0
     text = capsys.readouterr().out
-    for opt in ("--runs", "--study", "--stimuli", "--data-root", "--out", "--name", "--set-2afc", "--set-questionnaire",
+    for opt in ("--runs", "--study", "--no-models", "--stimuli", "--data-root", "--out", "--name", "--set-2afc", "--set-questionnaire",
                 "--tolerance", "--include-incomplete", "--balance-seed", "--seed", "--n-boot"):
         assert opt in text
 
