@@ -3,7 +3,7 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := xvfb xauth xdotool libgl1-mesa-dri libjack-jackd2-0 libxcb-cursor0 libxcb-icccm4 \
+APT_PACKAGES := xvfb xauth xdotool libgl1-mesa-dri libjack-jackd2-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
                 libegl1 libglu1-mesa slurmctld slurmd slurm-client munge chromium
 PYTEST_ARGS ?=
 

@@ -35,7 +35,7 @@ done
 
 step "4/6 register $N_OBSERVERS simulated observers in $DATA (identities in $PRIVATE)"
 familiarity=(naive knows_cnns works_on_cnns naive naive knows_cnns)
-existing=$(python -m participants list --data-root "$DATA" --private-root "$PRIVATE" --ids-only 2>/dev/null | wc -l || true)
+existing=$(python -c "from participants.registry import Registry; print(len(Registry('$DATA', '$PRIVATE').participants()))")
 for ((i = existing; i < N_OBSERVERS; i++)); do
   pid=$(python -m participants register --data-root "$DATA" --private-root "$PRIVATE" \
     --cnn-familiarity "${familiarity[$((i % 6))]}" --age $((22 + 3 * i)) --group demo)
@@ -47,16 +47,16 @@ step "5/6 simulated sessions: 2AFC (session 1) and questionnaire (session 2), he
 run_display() {
   if [ -n "${DISPLAY:-}" ]; then "$@"; else xvfb-run -a -s "-screen 0 1920x1080x24 -nolisten tcp" "$@"; fi
 }
+observers=(typical expert guesser left-biased)
 for ((i = 1; i <= N_OBSERVERS; i++)); do
-  pid=$(printf 'sub-%03d' "$i")
+  pid=$(printf 'sub-%03d' "$i"); obs=${observers[$(( (i - 1) % 4 ))]}
   run_display python -m experiment.two_afc --participant "$pid" --session 1 --stimuli "$SETS/demo-2afc" \
-    --data-root "$DATA" --simulate demo --seed "$i" --skip-if-complete
-  run_display python -m experiment.questionnaire --participant "$pid" --session 2 \
-    --stimuli "$SETS/demo-questionnaire" --data-root "$DATA" --simulate demo --seed "$i" --skip-if-complete
+    --data-root "$DATA" --config experiment/headless.toml --simulate "$obs" --sim-rt-scale 0.06 --seed "$i" --skip-if-complete
+  run_display python -m experiment.questionnaire --participant "$pid" --session 2 --stimuli "$SETS/demo-questionnaire" \
+    --data-root "$DATA" --config experiment/headless.toml --simulate "$obs" --sim-rt-scale 0.06 --seed "$i" --skip-if-complete
 done
 
 step "6/6 report"
-python -m analysis.report --study "$RUNS/demo" --stimuli "$SETS/demo-2afc" "$SETS/demo-questionnaire" \
-  --data-root "$DATA" --out "$REPORTS/demo"
+python -m analysis.report --runs "$RUNS" --study demo --stimuli "$SETS" --data-root "$DATA" --out "$REPORTS/demo"
 
 printf '\nDemo finished in %ss. Open the report: %s\n' "$(( $(date +%s) - start ))" "$(realpath "$REPORTS/demo/report.html")"
