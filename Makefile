@@ -40,4 +40,4 @@ test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/test.sh $(PYTEST_ARGS)
 
 clean-demo:
-	rm -rf runs/demo stimulus_sets/demo-2afc stimulus_sets/demo-questionnaire lab_data lab_private reports/demo
+	rm -rf runs/demo stimulus_sets/demo-2afc stimulus_sets/demo-questionnaire lab_data lab_private reports/demo reports/reference reference_data

@@ -12,14 +12,14 @@ step() { printf '\n== %s\n' "$*"; }
 RUNS=runs SETS=stimulus_sets DATA=lab_data PRIVATE=lab_private REPORTS=reports
 N_OBSERVERS=${N_OBSERVERS:-4}
 
-step "1/6 train the demo study (digits, model ensemble) -> $RUNS/demo"
+step "1/7 train the demo study (digits, model ensemble) -> $RUNS/demo"
 python -m model_runs sweep demo --runs-dir "$RUNS"
 python -m model_runs status "$RUNS/demo"
 
-step "2/6 dichotomous data difficulty -> $REPORTS/demo/ddd"
+step "2/7 dichotomous data difficulty -> $REPORTS/demo/ddd"
 python -m analysis.ddd "$RUNS/demo" --out "$REPORTS/demo/ddd"
 
-step "3/6 stimulus sets -> $SETS/demo-2afc, $SETS/demo-questionnaire"
+step "3/7 stimulus sets -> $SETS/demo-2afc, $SETS/demo-questionnaire"
 if [ ! -d "$SETS/demo-2afc" ]; then
   python -m stimuli build-2afc --study "$RUNS/demo" --tolerance 1 --pairs 20 --practice-pairs 4 \
     --seed 1 --name demo-2afc --sets-dir "$SETS"
@@ -33,7 +33,7 @@ for s in demo-2afc demo-questionnaire; do
   python -m stimuli preview "$SETS/$s" --out "$REPORTS/demo/$s-preview.png"
 done
 
-step "4/6 register $N_OBSERVERS simulated observers in $DATA (identities in $PRIVATE)"
+step "4/7 register $N_OBSERVERS simulated observers in $DATA (identities in $PRIVATE)"
 familiarity=(naive knows_cnns works_on_cnns naive naive knows_cnns)
 existing=$(python -c "from participants.registry import Registry; print(len(Registry('$DATA', '$PRIVATE').participants()))")
 for ((i = existing; i < N_OBSERVERS; i++)); do
@@ -43,7 +43,7 @@ for ((i = existing; i < N_OBSERVERS; i++)); do
     --data-root "$DATA" --private-root "$PRIVATE"
 done
 
-step "5/6 simulated sessions: 2AFC (session 1) and questionnaire (session 2), headless"
+step "5/7 simulated sessions: 2AFC (session 1) and questionnaire (session 2), headless"
 run_display() {
   if [ -n "${DISPLAY:-}" ]; then "$@"; else xvfb-run -a -s "-screen 0 1920x1080x24 -nolisten tcp" "$@"; fi
 }
@@ -56,7 +56,20 @@ for ((i = 1; i <= N_OBSERVERS; i++)); do
     --data-root "$DATA" --config experiment/headless.toml --simulate "$obs" --sim-rt-scale 0.06 --seed "$i" --skip-if-complete
 done
 
-step "6/6 report"
+step "6/7 report"
 python -m analysis.report --runs "$RUNS" --study demo --stimuli "$SETS" --data-root "$DATA" --out "$REPORTS/demo"
+
+step "7/7 the original study's published questionnaire data (../shared/reference) -> $REPORTS/reference"
+REFERENCE=${REFERENCE:-../shared/reference}
+if [ -d "$REFERENCE" ]; then
+  if [ ! -d reference_data/lab_data ]; then
+    python -m analysis.reference import --reference "$REFERENCE" --out-sets reference_data/stimulus_sets \
+      --data-root reference_data/lab_data
+  fi
+  python -m analysis.report --no-models --stimuli reference_data/stimulus_sets --data-root reference_data/lab_data \
+    --out "$REPORTS/reference"
+else
+  echo "skipped: no reference data at $REFERENCE"
+fi
 
 printf '\nDemo finished in %ss. Open the report: %s\n' "$(( $(date +%s) - start ))" "$(realpath "$REPORTS/demo/report.html")"
