@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -20,9 +21,13 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_node_is_this_host_with_its_cpus(slurm_cluster):
-    out = slurm_cluster.run("sinfo", "-h", "-N", "-o", "%N %c %T %P").stdout.split()
-    assert out == [slurm_cluster.node, str(os.cpu_count()), "idle", f"{slurm_cluster.partition}*"]
+def test_node_is_this_host_with_its_cpus_and_memory(slurm_cluster):
+    node, cpus, memory, state, partition = slurm_cluster.run("sinfo", "-h", "-N", "-o", "%N %c %m %T %P").stdout.split()
+    assert node == socket.gethostname().split(".")[0]
+    assert int(cpus) == slurm_cluster.cpus and int(cpus) in {os.cpu_count(), len(os.sched_getaffinity(0))}
+    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    assert 0.9 * total_mb <= int(memory) <= total_mb
+    assert (state, partition) == ("idle", f"{slurm_cluster.partition}*")
 
 
 def test_sbatch_wrap_runs_on_the_node(slurm_cluster, tmp_path):

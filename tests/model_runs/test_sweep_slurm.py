@@ -1,0 +1,152 @@
+"""`python -m model_runs sweep --executor slurm` against a real single-node Slurm (tests/slurm_cluster.py).
+
+The sweep runs as a user would type it, in a subprocess that reaches the test cluster through
+SLURM_CONF: one job-array task per model, every model lands complete in the store. A task
+requeued mid-run (as on preemption) resumes from its checkpoint and stores exactly the decisions
+of an uninterrupted local run (deterministic mode on CPU).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labutil.io import read_json
+from model_runs.store import open_study
+
+pytestmark = [pytest.mark.slurm, pytest.mark.timeout(420)]
+
+
+def _sweep_cmd(study: Path, runs: Path, cluster, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "model_runs", "sweep", str(study), "--executor", "slurm", "--runs-dir", str(runs),
+        "--partition", cluster.partition, "--cpus-per-task", "1", "--time-limit", "10",
+        "--threads", "1", "--device", "cpu", *extra,
+    ]
+
+
+def _check_decisions_match_labels(study) -> None:
+    labels = study.images["label"].to_numpy()
+    for model_id in study.model_ids():
+        e = study.epoch_decisions(model_id)
+        np.testing.assert_array_equal(e.correct, e.prediction == labels[None, :])
+
+
+def test_sweep_of_three_models_on_slurm_lands_in_the_store(slurm_cluster, study_file, tmp_path):
+    study_path = study_file(name="slurm-three", epochs=2, train_per_class=8, val_per_class=6)
+    runs = tmp_path / "runs"
+    t0 = time.monotonic()
+    out = subprocess.run(
+        _sweep_cmd(study_path, runs, slurm_cluster, "--quiet", "--log-dir", str(tmp_path / "sweep-logs")),
+        env=slurm_cluster.env, cwd=tmp_path, capture_output=True, text=True, timeout=360,
+    )
+    elapsed = time.monotonic() - t0
+    assert out.returncode == 0, f"sweep failed ({elapsed:.0f} s):\n{out.stdout}\n{out.stderr}\n{slurm_cluster.logs()}"
+    assert "3 of 3 models complete" in out.stdout
+
+    study = open_study(runs / "slurm-three")
+    ids = ["base", "init-1", "init-2"]
+    assert study.model_ids(status="complete") == ids
+    final = study.final_decisions()
+    assert final.model_ids == ids
+    assert final.correct.shape == (3, 60)  # 6 validation images for each of the 10 digits
+    assert final.correct.dtype == bool
+    assert list(final.epochs) == [2, 2, 2]
+    for model_id in ids:
+        assert study.committed_epochs(model_id) == [0, 1, 2]
+    _check_decisions_match_labels(study)
+
+    # Each model ran as its own task of one Slurm job array on this cluster.
+    workers = [study.run_info(m)["worker"] for m in ids]
+    assert len({w["slurm_array_job_id"] for w in workers}) == 1
+    assert sorted(w["slurm_array_task_id"] for w in workers) == ["0", "1", "2"]
+    array_id = workers[0]["slurm_array_job_id"]
+    slurm_cluster.wait_for(lambda: not slurm_cluster.active_jobs(), 60, "the array tasks to exit")
+    states = dict(slurm_cluster.jobs())
+    assert [states.get(f"{array_id}_{t}") for t in range(3)] == ["COMPLETED"] * 3
+
+    # A second sweep finds nothing to do and submits nothing.
+    again = subprocess.run(
+        _sweep_cmd(study_path, runs, slurm_cluster), env=slurm_cluster.env, cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "all 3 selected models are complete" in again.stdout
+    assert {j.split("_")[0] for j, _ in slurm_cluster.jobs()} == {array_id}
+
+
+def _wait_for_epochs(run_json: Path, proc: subprocess.Popen, n: int, timeout: float) -> dict:
+    """run.json once at least `n` epochs are committed and the model is still running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"sweep ended early:\n{proc.communicate()[0]}"
+        if run_json.is_file():
+            info = read_json(run_json)
+            if len(info.get("epochs", [])) >= n:
+                return info
+        time.sleep(0.1)
+    raise AssertionError(f"{run_json}: fewer than {n} committed epochs after {timeout:.0f} s")
+
+
+@pytest.mark.slow
+def test_requeued_task_resumes_from_checkpoint_with_the_decisions_of_a_local_run(slurm_cluster, study_file, tmp_path):
+    epochs = 8
+    study_path = study_file(
+        name="slurm-requeue", arch="small_cnn", epochs=epochs, batch_size=10, train_per_class=60, val_per_class=10,
+        conditions='[[conditions]]\nname = "base"\n\n[[conditions]]\nname = "init"\nvary = {init_seed = [1]}\n',
+    )  # two models, so that they run as a job array; "base" gets requeued
+    runs = tmp_path / "runs"
+    run_json = runs / "slurm-requeue" / "models" / "base" / "run.json"
+    proc = subprocess.Popen(
+        _sweep_cmd(study_path, runs, slurm_cluster, "--quiet"), env=slurm_cluster.env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        first = _wait_for_epochs(run_json, proc, 2, timeout=240)  # epoch 0 and epoch 1 committed
+        assert first["worker"]["slurm_array_task_id"] == "0"
+        task = first["worker"]["slurm_job_id"]
+        # Freeze the task (SIGSTOP), so that what it has stored cannot change any more, then requeue
+        # it as Slurm does on preemption: it is killed where it stands and goes back to pending
+        # (held, because it was suspended: release it).
+        slurm_cluster.run("scontrol", "suspend", task)
+        before = read_json(run_json)
+        slurm_cluster.run("scontrol", "requeue", task)
+        slurm_cluster.run("scontrol", "release", task)
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, f"{output}\n{slurm_cluster.logs()}"
+    assert before["status"] == "running" and 1 <= len(before["epochs"]) - 1 < epochs, before["epochs"]
+
+    study = open_study(runs / "slurm-requeue")
+    assert study.model_ids(status="complete") == ["base", "init-1"]
+    info = study.run_info("base")
+    assert info["status"] == "complete"
+    assert info["attempts"] == 2
+    slurm_cluster.wait_for(lambda: not slurm_cluster.active_jobs(), 60, "the array tasks to exit")
+    restarts = slurm_cluster.run("scontrol", "show", "job", task).stdout
+    assert "Restarts=1" in restarts and "JobState=COMPLETED" in restarts
+    assert study.committed_epochs("base") == list(range(epochs + 1))
+
+    # The same model trained in one go, locally, stores the same decisions and metrics.
+    ref_runs = tmp_path / "ref"
+    local = subprocess.run(
+        [sys.executable, "-m", "model_runs", "train", str(study_path), "--model", "base", "--runs-dir", str(ref_runs),
+         "--threads", "1", "--device", "cpu", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert local.returncode == 0, local.stderr
+    ref = open_study(ref_runs / "slurm-requeue")
+    got, want = study.epoch_decisions("base"), ref.epoch_decisions("base")
+    np.testing.assert_array_equal(got.epochs, want.epochs)
+    np.testing.assert_array_equal(got.prediction, want.prediction)
+    np.testing.assert_array_equal(got.correct, want.correct)
+    assert [e["val_loss"] for e in info["epochs"]] == [e["val_loss"] for e in ref.run_info("base")["epochs"]]
+    assert ref.run_info("base")["attempts"] == 1
