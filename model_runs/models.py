@@ -31,13 +31,13 @@ class ModelEntry:
 # Small networks (digits 8x8, Gaussian/CIFAR 32x32)
 
 
-def _linear(num_classes: int, in_channels: int, image_size: int, **_: Any) -> "nn.Module":
+def _linear(num_classes: int, in_channels: int, image_size: int) -> "nn.Module":
     import torch.nn as nn
 
     return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * image_size * image_size, num_classes))
 
 
-def _mlp(num_classes: int, in_channels: int, image_size: int, width: int = 64, depth: int = 1, dropout: float = 0.0, **_: Any) -> "nn.Module":
+def _mlp(num_classes: int, in_channels: int, image_size: int, width: int = 64, depth: int = 1, dropout: float = 0.0) -> "nn.Module":
     import torch.nn as nn
 
     layers: list[nn.Module] = [nn.Flatten()]
@@ -57,7 +57,7 @@ def _conv_bn(n_in: int, n_out: int, stride: int = 1) -> list["nn.Module"]:
     return [nn.Conv2d(n_in, n_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(n_out), nn.ReLU(inplace=True)]
 
 
-def _small_cnn(num_classes: int, in_channels: int, image_size: int, width: int = 16, **_: Any) -> "nn.Module":
+def _small_cnn(num_classes: int, in_channels: int, image_size: int, width: int = 16) -> "nn.Module":
     import torch.nn as nn
 
     return nn.Sequential(
@@ -71,7 +71,7 @@ def _small_cnn(num_classes: int, in_channels: int, image_size: int, width: int =
     )
 
 
-def _small_resnet(num_classes: int, in_channels: int, image_size: int, width: int = 16, blocks: int = 1, **_: Any) -> "nn.Module":
+def _small_resnet(num_classes: int, in_channels: int, image_size: int, width: int = 16, blocks: int = 1) -> "nn.Module":
     """A ResNet for small images: 3x3 stem, three stages of basic blocks (width, 2x, 4x), strides 1, 2, 2."""
     import torch.nn as nn
     from torchvision.models.resnet import BasicBlock
@@ -235,7 +235,11 @@ def load_weights(model: "nn.Module", weights: str | Path, arch: str) -> None:
         raise UserError(f"{path}: not a state dict")
     state = {k.removeprefix("module."): v for k, v in state.items()}
     target = model[1] if isinstance(model, torch.nn.Sequential) and type(model[0]).__name__ == "RepeatChannels" else model
-    result = target.load_state_dict(state, strict=False)
+    try:
+        result = target.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shapes that do not match
+        detail = [line.strip() for line in str(exc).splitlines() if "size mismatch" in line]
+        raise UserError(f"{path}: weights do not fit '{arch}' ({detail[0] if detail else 'shape mismatch'})") from None
     if result.missing_keys or result.unexpected_keys:
         missing = ", ".join(result.missing_keys[:3])
         unexpected = ", ".join(result.unexpected_keys[:3])

@@ -113,6 +113,16 @@ class ArrayPipeline:
         import torch
 
         images, labels = dataset.arrays(split)  # type: ignore[arg-type]
+        if not images.flags.writeable:  # a read-only memory map (gaussian cache): copy it, or index it lazily
+            if images.nbytes <= MAX_DEVICE_BYTES:
+                images = np.array(images)
+            else:
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    x = torch.from_numpy(images).permute(0, 3, 1, 2)
+                return x, torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(self.device)
         x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
         y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
         on_device = x.numel() <= MAX_DEVICE_BYTES
