@@ -25,7 +25,7 @@ def _run(model_factory: Any, dataset_config: dict[str, Any], num_classes: int, e
     model = model_factory(dataset, pipeline_image_size(pipeline, dataset), num_classes).to(device)
     if execution.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    result = evaluate(model, pipeline, eval_batch_size, device, execution.amp)
+    result = evaluate(model, pipeline, eval_batch_size, device, execution.amp, quiet=execution.quiet)
     return {"accuracy": result.accuracy, "loss": result.loss, "n_images": len(result.prediction), "dataset": dataset.name,
             "prediction": result.prediction}
 

@@ -58,12 +58,21 @@ def run_models(spec: StudySpec, study_dir: Path, model_ids: list[str], execution
 
 
 def run_one(spec: StudySpec, study: Study, dataset: Any, model_id: str, execution: Execution, stop_on_error: bool = False) -> ModelOutcome:
+    """Run one model; unless `stop_on_error`, a failure (user error or bug) becomes a failed outcome
+    and the caller goes on with the next model (a bug's traceback goes to stderr / the job log)."""
     try:
         info = run_model(spec, study, dataset, model_id, execution)
     except UserError as exc:
         if stop_on_error:
             raise
         return ModelOutcome(model_id, "failed", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug: keep its traceback, still train the other models
+        if stop_on_error:
+            raise
+        import traceback
+
+        traceback.print_exc()
+        return ModelOutcome(model_id, "failed", error=f"{type(exc).__name__}: {exc} (a bug; traceback above or in the job log)")
     epochs = info.get("epochs", [])
     return ModelOutcome(model_id, info.get("status", "?"), epochs[-1]["val_accuracy"] if epochs else None)
 

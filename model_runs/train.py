@@ -9,6 +9,7 @@ recorded seeds and the epoch number.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -116,9 +117,10 @@ def make_optimizer(model: "torch.nn.Module", entry: dict[str, Any]) -> tuple[Any
     return opt, sched
 
 
-def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "torch.device", amp: bool, probabilities: bool = False) -> EvalResult:
+def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "torch.device", amp: bool, probabilities: bool = False, quiet: bool = True) -> EvalResult:
     """Predictions for every validation image, gathered on the device and copied once."""
     import torch
+    from tqdm import tqdm
 
     model.eval()
     preds, probs = [], []
@@ -126,7 +128,9 @@ def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "
     correct = torch.zeros((), device=device, dtype=torch.int64)
     n = 0
     with torch.inference_mode(), _autocast(device, amp):
-        for x, y in pipeline.eval_batches(batch_size):
+        batches = tqdm(pipeline.eval_batches(batch_size), total=-(-pipeline.n("val") // batch_size), desc="  validation", unit="batch",
+                       leave=False, disable=quiet, dynamic_ncols=True)
+        for x, y in batches:
             logits = model(x).float()
             loss_sum += torch.nn.functional.cross_entropy(logits, y, reduction="sum").double()
             p = logits.argmax(1)
@@ -235,7 +239,7 @@ def run_model(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, ex
     def evaluate_and_commit(epoch: int, metrics: dict[str, Any], train_dec: Any = None) -> EvalResult:
         t0 = time.perf_counter()
         want_probs = entry["save_probabilities"] and epoch == total_epochs
-        result = evaluate(model, pipeline, entry["eval_batch_size"], device, execution.amp, want_probs)
+        result = evaluate(model, pipeline, entry["eval_batch_size"], device, execution.amp, want_probs, quiet=execution.quiet)
         timings["eval_s"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         if execution.log_decisions:
@@ -252,7 +256,11 @@ def run_model(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, ex
             evaluate_and_commit(start_epoch, pending)
         elif start_epoch == total_epochs and entry["save_probabilities"] and not (writer.dir / "probabilities.npy").is_file():
             evaluate_and_commit(start_epoch, _epoch_metrics(writer.info, start_epoch))
-        for epoch in range(start_epoch + 1, total_epochs + 1):
+        from tqdm import tqdm
+
+        epochs_bar = tqdm(range(start_epoch + 1, total_epochs + 1), desc=f"{model_id}", unit="epoch", disable=execution.quiet or total_epochs == 0,
+                          initial=start_epoch, total=total_epochs, dynamic_ncols=True)
+        for epoch in epochs_bar:
             t0 = time.perf_counter()
             metrics, train_dec = train_epoch(model, optimizer, scaler, pipeline, entry, indices, epoch, device, execution, model_id)
             scheduler.step()
@@ -265,8 +273,11 @@ def run_model(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, ex
             }
             save_checkpoint(writer.dir, epoch, state)
             timings["checkpoint_s"] += time.perf_counter() - t0
-            evaluate_and_commit(epoch, metrics, train_dec)
+            result = evaluate_and_commit(epoch, metrics, train_dec)
             writer.update(timings=_rounded(timings))
+            epochs_bar.set_postfix(train_loss=f"{metrics['train_loss']:.3f}" if metrics["train_loss"] is not None else "nan",
+                                   val_acc=f"{result.accuracy:.3f}")
+        epochs_bar.close()
     except UserError as exc:
         writer.finish("failed", error=str(exc), timings=_rounded(timings))
         raise
@@ -326,7 +337,7 @@ def train_epoch(
     seen = 0
     preds, sample_idx, labels = [], [], []
     n_batches = pipeline.n_train_batches(len(order), batch_size)
-    bar = tqdm(total=n_batches, desc=f"{model_id} epoch {epoch}/{entry['epochs']}", leave=False, disable=execution.quiet, unit="batch", dynamic_ncols=True)
+    bar = tqdm(total=n_batches, desc=f"  epoch {epoch}/{entry['epochs']}", leave=False, disable=execution.quiet, unit="batch", dynamic_ncols=True)
     last_post = time.monotonic()
     for step, (x, y, idx) in enumerate(pipeline.train_batches(order, batch_size, entry, epoch)):
         for xs, ys in zip(x.chunk(split), y.chunk(split)):
@@ -356,7 +367,7 @@ def train_epoch(
         "train_accuracy": float(correct.item()) / max(seen, 1),
         "lr": float(optimizer.param_groups[0]["lr"]),
     }
-    if not math_finite(metrics["train_loss"]):
+    if not math.isfinite(metrics["train_loss"]):  # diverged: JSON has no NaN
         metrics["train_loss"] = None
     train_dec = None
     if keep_train and preds:
@@ -365,9 +376,3 @@ def train_epoch(
         y_all = torch.cat(labels).cpu().numpy()
         train_dec = (i_all, p_all, p_all == y_all)
     return metrics, train_dec
-
-
-def math_finite(x: float) -> bool:
-    import math
-
-    return math.isfinite(x)
