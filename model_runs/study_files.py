@@ -73,7 +73,14 @@ class StudySpec:
     def with_location(self, location: dict[str, Any]) -> "StudySpec":
         """The same study with dataset locations (root, cache_dir) overridden where given."""
         dataset = dict(self.dataset)
-        dataset.update({k: v for k, v in location.items() if v is not None})
+        options = DATASETS[dataset["name"]].options
+        for key, value in location.items():
+            if value is None:
+                continue
+            if key not in options:
+                flag = {"root": "--data-root", "cache_dir": "--cache-dir"}.get(key, key)
+                raise UserError(f"{flag}: dataset '{dataset['name']}' has no '{key}' option")
+            dataset[key] = str(value)
         return StudySpec(self.name, self.description, self.preset, dataset, self.recipe, self.models, self.source, self.conditions)
 
 

@@ -159,3 +159,59 @@ def test_corrupt_validation_image_is_one_line_error(tmp_path: Path) -> None:
     study = open_study(tmp_path / "runs" / "folder")
     assert study.committed_epochs("base") == []
     assert study.run_info("base")["status"] == "failed"
+
+
+def _tree(root: Path, n: int = 3, size: int = 14) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for split in ("train", "val"):
+        for c in ("a", "b", "c"):
+            (root / split / c).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                level = {"a": 40, "b": 128, "c": 220}[c]
+                pixels = np.clip(rng.normal(level, 30, (size, size + i, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(root / split / c / f"{i}.png")
+
+
+def test_image_files_train_the_same_with_any_number_of_loader_workers(tmp_path: Path) -> None:
+    """Random-resized crops and flips are seeded per (seed, epoch, image): worker processes change nothing."""
+    _tree(tmp_path / "tree")
+    path = tmp_path / "files.toml"
+    path.write_text(
+        f'name = "files"\n[dataset]\nname = "imagefolder"\nroot = "{tmp_path / "tree"}"\nresize = 12\ncrop = 10\n'
+        '[recipe]\narch = "small_cnn"\nepochs = 2\nbatch_size = 4\neval_batch_size = 4\nlr = 0.05\nsave_train_decisions = true\n'
+        '[[conditions]]\nname = "base"\n'
+    )
+    spec = load_study(str(path))
+    for workers in (0, 2):
+        execution = Execution(device="cpu", threads=1, quiet=True, loader_workers=workers)
+        assert run_models(spec, tmp_path / f"w{workers}" / "files", ["base"], execution)[0].status == "complete"
+    a, b = (open_study(tmp_path / f"w{w}" / "files") for w in (0, 2))
+    assert a.images["image_id"].tolist()[:2] == ["val/a/0.png", "val/a/1.png"]
+    assert np.array_equal(a.epoch_decisions("base").prediction, b.epoch_decisions("base").prediction)
+    assert a.train_decisions_table("base").equals(b.train_decisions_table("base"))
+    assert [e["train_loss"] for e in a.run_info("base")["epochs"][1:]] == [e["train_loss"] for e in b.run_info("base")["epochs"][1:]]
+
+
+def test_evaluation_only_study_from_local_weights(tmp_path: Path, study_file: Callable[..., Path]) -> None:
+    import torch
+
+    trained = load_study(str(study_file(name="src", conditions='[[conditions]]\nname = "base"\n', epochs=2)))
+    run_models(trained, tmp_path / "src", ["base"], EXEC)
+    state = torch.load(tmp_path / "src" / "models" / "base" / "checkpoints" / "epoch-0002.pt", weights_only=True)
+    torch.save(state["model"], tmp_path / "weights.pth")
+    zoo = load_study(str(study_file(name="zoo", conditions=f'[[conditions]]\nname = "mine"\nweights = "{tmp_path / "weights.pth"}"\n', epochs=0)))
+    out = run_models(zoo, tmp_path / "zoo", ["mine"], EXEC)
+    assert out[0].status == "complete"
+    study = open_study(tmp_path / "zoo")
+    e = study.epoch_decisions("mine")
+    assert e.epochs.tolist() == [0]
+    assert np.array_equal(e.prediction[0], open_study(tmp_path / "src").epoch_decisions("base").prediction[-1])
+    assert study.probabilities("mine").shape == (60, 10)
+    assert not (study.model_dir("mine") / "checkpoints").exists()
+
+
+def test_data_root_for_a_builtin_dataset_is_refused(study_file: Callable[..., Path]) -> None:
+    with pytest.raises(UserError, match="--data-root: dataset 'digits' has no 'root' option"):
+        load_study(str(study_file()), {"root": "/data"})
