@@ -186,12 +186,12 @@ def run_sweep(
     if not wait:
         return []
     try:
-        watch(study, spec, todo, jobs, quiet)
+        gone = watch(study, spec, todo, jobs, quiet, on_slurm=executor == "slurm")
     except KeyboardInterrupt:
         for job in jobs:
             job.cancel(check=False)
         raise
-    return collect(jobs, todo, study, folder)
+    return collect(jobs, todo, study, folder, gone)
 
 
 def subprocess_error() -> type[Exception]:
@@ -200,14 +200,44 @@ def subprocess_error() -> type[Exception]:
     return subprocess.CalledProcessError
 
 
-def watch(study: Study, spec: StudySpec, todo: list[str], jobs: list[Any], quiet: bool) -> None:
-    """Show overall progress (committed epochs of all models) until every job has ended."""
+# squeue states of a job that will not run again (a requeued task is PENDING or REQUEUED instead;
+# PREEMPTED counts as unfinished, as in submitit, since a preempted task may come back).
+SLURM_ENDED = frozenset({"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"})
+
+
+def slurm_ended(jobs: list[Any]) -> set[str]:
+    """Ids of the Slurm jobs/array tasks that squeue reports ended or no longer lists; empty when
+    squeue fails. submitit learns of a task that died without a result (scancel, killed node) only
+    through sacct, which clusters without accounting lack: without this a sweep would wait forever."""
+    import subprocess
+
+    arrays = sorted({str(job.job_id).split("_")[0] for job in jobs})
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-o", "%i %T", "-j", ",".join(arrays)],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    if out.returncode != 0:
+        return set()
+    states = dict(line.split(None, 1) for line in out.stdout.splitlines() if len(line.split()) == 2)
+    return {str(job.job_id) for job in jobs if states.get(str(job.job_id), "COMPLETED") in SLURM_ENDED}
+
+
+def watch(study: Study, spec: StudySpec, todo: list[str], jobs: list[Any], quiet: bool, on_slurm: bool = False) -> set[str]:
+    """Show overall progress (committed epochs of all models) until every job has ended; returns
+    the ids of Slurm jobs that ended without a result file (cancelled, killed)."""
     from tqdm import tqdm
 
     totals = {m: spec.model(m)["epochs"] + 1 for m in todo}
     bar = tqdm(total=sum(totals.values()), desc=f"sweep {spec.name}", unit="epoch", disable=quiet, dynamic_ncols=True)
+    gone: set[str] = set()
+    next_squeue = time.monotonic() + 5
     while True:
-        finished = all(job.done() for job in jobs)
+        if on_slurm and time.monotonic() >= next_squeue:
+            waiting = [job for job in jobs if not job.done()]
+            gone |= {j for j in slurm_ended(waiting) if not _has_result(jobs, j)} if waiting else set()
+            next_squeue = time.monotonic() + 5
+        finished = all(str(job.job_id) in gone or job.done() for job in jobs)
         done, running, failed, complete = 0, [], 0, 0
         for m in todo:
             path = study.model_dir(m) / "run.json"
@@ -230,12 +260,20 @@ def watch(study: Study, spec: StudySpec, todo: list[str], jobs: list[Any], quiet
             break
         time.sleep(0.5)
     bar.close()
+    return gone
 
 
-def collect(jobs: list[Any], todo: list[str], study: Study, folder: Path) -> list[ModelOutcome]:
+def _has_result(jobs: list[Any], job_id: str) -> bool:
+    return any(str(job.job_id) == job_id and job.paths.result_pickle.exists() for job in jobs)
+
+
+def collect(jobs: list[Any], todo: list[str], study: Study, folder: Path, gone: set[str] | None = None) -> list[ModelOutcome]:
     """Outcomes of every model, from the jobs' results or, when a job died, from the store."""
     outcomes: dict[str, ModelOutcome] = {}
     for job in jobs:
+        if str(job.job_id) in (gone or set()) and not job.paths.result_pickle.exists():
+            print(f"warning: Slurm job {job.job_id} ended without a result (cancelled or killed; log: {job.paths.stderr})")
+            continue
         try:
             result = job.result()
         except Exception as exc:  # noqa: BLE001 - a crashed job; its models are read from the store below

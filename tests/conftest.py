@@ -21,8 +21,8 @@ except ImportError:  # tests/ became a package
 
 
 @pytest.fixture(scope="session")
-def slurm_cluster() -> Iterator[_slurm.SlurmCluster]:
-    """A running single-node Slurm; clients reach it with `cluster.env` (sets SLURM_CONF)."""
+def _slurm_session() -> Iterator[_slurm.SlurmCluster]:
+    """One cluster for the whole test session (it starts in about a second)."""
     missing = _slurm.missing_programs()
     if missing:
         message = f"Slurm test cluster needs {', '.join(missing)} (apt-get install slurmctld slurmd slurm-client munge)"
@@ -31,3 +31,11 @@ def slurm_cluster() -> Iterator[_slurm.SlurmCluster]:
         pytest.skip(message)
     with _slurm.slurm_cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture
+def slurm_cluster(_slurm_session: _slurm.SlurmCluster) -> Iterator[_slurm.SlurmCluster]:
+    """A running single-node Slurm; clients reach it with `cluster.env` (sets SLURM_CONF).
+    Jobs a test leaves behind are cancelled after it, so the next test finds the node free."""
+    yield _slurm_session
+    _slurm_session.cancel_all()

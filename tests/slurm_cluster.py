@@ -169,16 +169,20 @@ class SlurmCluster:
             parts.append(f"--- {log.name} ---\n" + "\n".join(text))
         return "\n".join(parts)
 
+    def cancel_all(self, timeout: float = 15) -> None:
+        """Cancel every pending or running job and wait (up to `timeout` s) until they are gone."""
+        with contextlib.suppress(Exception):
+            ids = {j.split("_")[0] for j, _ in self.active_jobs()}
+            if ids:
+                self.run("scancel", *sorted(ids), check=False)
+                deadline = time.monotonic() + timeout
+                while self.active_jobs() and time.monotonic() < deadline:
+                    time.sleep(0.3)
+
     def stop(self, timeout: float = 15) -> None:
         """Cancel all jobs, stop the daemons, and kill anything left that this cluster started."""
         if "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
-            with contextlib.suppress(Exception):
-                ids = {j.split("_")[0] for j, _ in self.active_jobs()}
-                if ids:
-                    self.run("scancel", *sorted(ids), check=False)
-                    deadline = time.monotonic() + timeout
-                    while self.active_jobs() and time.monotonic() < deadline:
-                        time.sleep(0.3)
+            self.cancel_all(timeout)
         for name in ("slurmd", "slurmctld", "munged"):
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is None:

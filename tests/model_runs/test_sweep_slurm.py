@@ -71,13 +71,14 @@ def test_sweep_of_three_models_on_slurm_lands_in_the_store(slurm_cluster, study_
     assert [states.get(f"{array_id}_{t}") for t in range(3)] == ["COMPLETED"] * 3
 
     # A second sweep finds nothing to do and submits nothing.
+    known = {j.split("_")[0] for j, _ in slurm_cluster.jobs()}
     again = subprocess.run(
         _sweep_cmd(study_path, runs, slurm_cluster), env=slurm_cluster.env, cwd=tmp_path, capture_output=True, text=True,
         timeout=120,
     )
     assert again.returncode == 0, again.stderr
     assert "all 3 selected models are complete" in again.stdout
-    assert {j.split("_")[0] for j, _ in slurm_cluster.jobs()} == {array_id}
+    assert {j.split("_")[0] for j, _ in slurm_cluster.jobs()} <= known
 
 
 def _wait_for_epochs(run_json: Path, proc: subprocess.Popen, n: int, timeout: float) -> dict:
@@ -91,6 +92,11 @@ def _wait_for_epochs(run_json: Path, proc: subprocess.Popen, n: int, timeout: fl
                 return info
         time.sleep(0.1)
     raise AssertionError(f"{run_json}: fewer than {n} committed epochs after {timeout:.0f} s")
+
+
+def _task_id(info: dict) -> str:
+    """The Slurm id (ARRAYJOB_TASK) of the array task that wrote this run.json."""
+    return f"{info['worker']['slurm_array_job_id']}_{info['worker']['slurm_array_task_id']}"
 
 
 @pytest.mark.slow
@@ -108,8 +114,8 @@ def test_requeued_task_resumes_from_checkpoint_with_the_decisions_of_a_local_run
     )
     try:
         first = _wait_for_epochs(run_json, proc, 2, timeout=240)  # epoch 0 and epoch 1 committed
-        assert first["worker"]["slurm_array_task_id"] == "0"
-        task = first["worker"]["slurm_job_id"]
+        task = _task_id(first)
+        assert task.endswith("_0")
         # Freeze the task (SIGSTOP), so that what it has stored cannot change any more, then requeue
         # it as Slurm does on preemption: it is killed where it stands and goes back to pending
         # (held, because it was suspended: release it).
@@ -150,3 +156,46 @@ def test_requeued_task_resumes_from_checkpoint_with_the_decisions_of_a_local_run
     np.testing.assert_array_equal(got.correct, want.correct)
     assert [e["val_loss"] for e in info["epochs"]] == [e["val_loss"] for e in ref.run_info("base")["epochs"]]
     assert ref.run_info("base")["attempts"] == 1
+
+
+@pytest.mark.slow
+def test_cancelled_task_ends_the_sweep_and_the_next_sweep_finishes_the_model(slurm_cluster, study_file, tmp_path):
+    study_path = study_file(
+        name="slurm-cancel", epochs=4, train_per_class=8, val_per_class=6,
+        conditions='[[conditions]]\nname = "base"\n\n[[conditions]]\nname = "init"\nvary = {init_seed = [1]}\n',
+    )
+    runs = tmp_path / "runs"
+    run_json = runs / "slurm-cancel" / "models" / "base" / "run.json"
+    proc = subprocess.Popen(
+        _sweep_cmd(study_path, runs, slurm_cluster, "--quiet"), env=slurm_cluster.env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        task = _task_id(_wait_for_epochs(run_json, proc, 1, timeout=240))
+        slurm_cluster.run("scontrol", "suspend", task)  # freeze it mid-run, then cancel it
+        slurm_cluster.run("scancel", task)
+        t0 = time.monotonic()
+        output, errors = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    # The sweep notices the task ended without a result (no sacct here: through squeue) and says so.
+    assert time.monotonic() - t0 < 60
+    assert proc.returncode == 2, f"{output}\n{errors}"
+    assert "ended without a result" in output
+    assert "1 of 2 models complete" in output
+    assert errors.strip().splitlines()[-1].startswith("error: 1 model(s) not complete; first: base")
+    study = open_study(runs / "slurm-cancel")
+    assert study.model_ids(status="complete") == ["init-1"]
+
+    again = subprocess.run(
+        _sweep_cmd(runs / "slurm-cancel", tmp_path / "unused", slurm_cluster, "--quiet"), env=slurm_cluster.env,
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert again.returncode == 0, f"{again.stdout}\n{again.stderr}"
+    assert "base: complete" in again.stdout and "1 of 1 models complete" in again.stdout
+    info = study.run_info("base")
+    assert info["status"] == "complete" and info["attempts"] == 2
+    assert study.committed_epochs("base") == [0, 1, 2, 3, 4]
+    _check_decisions_match_labels(study)
