@@ -240,10 +240,12 @@ def run_model(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, ex
         t0 = time.perf_counter()
         want_probs = entry["save_probabilities"] and epoch == total_epochs
         result = evaluate(model, pipeline, entry["eval_batch_size"], device, execution.amp, want_probs, quiet=execution.quiet)
-        timings["eval_s"] += time.perf_counter() - t0
+        eval_time = time.perf_counter() - t0
+        timings["eval_s"] += eval_time
         t0 = time.perf_counter()
         if execution.log_decisions:
-            writer.commit_epoch(epoch, result.prediction, {"val_loss": result.loss, **metrics}, train_decisions=train_dec)
+            epoch_metrics = {"val_loss": result.loss, **metrics, "eval_time_s": round(eval_time, 4)}
+            writer.commit_epoch(epoch, result.prediction, epoch_metrics, train_decisions=train_dec)
             if result.probabilities is not None:
                 writer.save_probabilities(result.probabilities)
         timings["commit_s"] += time.perf_counter() - t0
@@ -264,6 +266,7 @@ def run_model(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, ex
             t0 = time.perf_counter()
             metrics, train_dec = train_epoch(model, optimizer, scaler, pipeline, entry, indices, epoch, device, execution, model_id)
             scheduler.step()
+            metrics["train_time_s"] = round(time.perf_counter() - t0, 4)
             timings["train_s"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             state = {
@@ -273,8 +276,7 @@ def run_model(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, ex
             }
             save_checkpoint(writer.dir, epoch, state)
             timings["checkpoint_s"] += time.perf_counter() - t0
-            result = evaluate_and_commit(epoch, metrics, train_dec)
-            writer.update(timings=_rounded(timings))
+            result = evaluate_and_commit(epoch, metrics, train_dec)  # run.json gets totals at the end, per-epoch times here
             epochs_bar.set_postfix(train_loss=f"{metrics['train_loss']:.3f}" if metrics["train_loss"] is not None else "nan",
                                    val_acc=f"{result.accuracy:.3f}")
         epochs_bar.close()
