@@ -13,9 +13,9 @@ from analysis import difficulty as dif
 from analysis.ddd import main, summarise_table
 from labutil.errors import UserError, run_cli
 
-REFERENCE = Path("/work/shared/reference/imagenet_val_sota11_per_image.csv")
-if not REFERENCE.is_file():
-    REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "imagenet_val_sota11_per_image.csv"
+from reference_data import REFERENCE_DIR
+
+REFERENCE = REFERENCE_DIR / "imagenet_val_sota11_per_image.csv"
 
 
 def test_split_with_tolerance():

@@ -17,7 +17,7 @@ from analysis.sessions import load_sessions
 from labutil.errors import UserError, run_cli
 from stimuli.sets import open_verified_set, read_set, verify_set
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+from reference_data import REFERENCE_DIR as REFERENCE
 pytestmark = pytest.mark.skipif(not (REFERENCE / "experiment_two_results_long.csv").is_file(),
                                 reason=f"published reference data not found at {REFERENCE}")
 
