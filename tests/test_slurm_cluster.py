@@ -1,4 +1,7 @@
-"""The Slurm test harness itself: plain sbatch, submitit job arrays and requeue on the real cluster."""
+"""The Slurm test harness itself: the node, plain sbatch and submitit job arrays on the real cluster.
+
+Requeue and preemption are tested with the sweeps, in tests/model_runs/test_sweep_slurm.py.
+"""
 
 from __future__ import annotations
 
@@ -58,24 +61,3 @@ def _square(x: int) -> tuple[int, str | None]:
 def test_submitit_map_array(submitit_executor):
     jobs = submitit_executor.map_array(_square, [1, 2, 3])
     assert [job.result() for job in jobs] == [(1, "0"), (4, "1"), (9, "2")]
-
-
-def _start_then_finish(log: Path) -> list[str]:
-    """Record each start; the first start waits to be requeued, a restart returns at once."""
-    with log.open("a") as f:
-        f.write(f"{os.environ.get('SLURM_RESTART_COUNT', '0')}\n")
-    starts = log.read_text().split()
-    if len(starts) == 1:
-        time.sleep(120)
-    return starts
-
-
-@pytest.mark.slow
-def test_submitit_task_requeued_by_scontrol_runs_again(slurm_cluster, submitit_executor, tmp_path):
-    log = tmp_path / "starts.txt"
-    job = submitit_executor.submit(_start_then_finish, log)
-    _wait(log.exists, 60, "the first start")
-    t0 = time.monotonic()
-    slurm_cluster.run("scontrol", "requeue", job.job_id)
-    assert job.result() == ["0", "1"]
-    assert time.monotonic() - t0 < 60  # requeued jobs restart after seconds, not minutes

@@ -1,9 +1,10 @@
 """`python -m model_runs sweep --executor slurm` against a real single-node Slurm (tests/slurm_cluster.py).
 
 The sweep runs as a user would type it, in a subprocess that reaches the test cluster through
-SLURM_CONF: one job-array task per model, every model lands complete in the store. A task
-requeued mid-run (as on preemption) resumes from its checkpoint and stores exactly the decisions
-of an uninterrupted local run (deterministic mode on CPU).
+SLURM_CONF: one job-array task per model, every model lands complete in the store. Tasks
+interrupted mid-run (requeued by Slurm, or signalled and requeued by submitit) resume from their
+checkpoints and store exactly the decisions of uninterrupted local runs (deterministic, CPU); a
+task cancelled mid-run ends the sweep, and the next sweep finishes its model.
 """
 
 from __future__ import annotations
@@ -99,63 +100,96 @@ def _task_id(info: dict) -> str:
     return f"{info['worker']['slurm_array_job_id']}_{info['worker']['slurm_array_task_id']}"
 
 
+def _act_at_epoch(runs: Path, actions: dict, proc: subprocess.Popen, n: int, timeout: float) -> dict:
+    """Call actions[model_id](task id) as soon as `n` epochs of the model are committed; returns
+    {model_id: run.json as it stood right after the action}."""
+    seen: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < len(actions):
+        assert time.monotonic() < deadline, f"models {list(actions)} did not all reach {n} epochs: {list(seen)} did"
+        assert proc.poll() is None, f"sweep ended early:\n{proc.communicate()[0]}"
+        for model_id, action in actions.items():
+            run_json = runs / "models" / model_id / "run.json"
+            if model_id in seen or not run_json.is_file():
+                continue
+            info = read_json(run_json)
+            if len(info.get("epochs", [])) >= n:
+                action(_task_id(info))
+                seen[model_id] = read_json(run_json)
+        time.sleep(0.05)
+    return seen
+
+
 @pytest.mark.slow
-def test_requeued_task_resumes_from_checkpoint_with_the_decisions_of_a_local_run(slurm_cluster, study_file, tmp_path):
+def test_preempted_tasks_resume_from_checkpoint_with_the_decisions_of_a_local_run(slurm_cluster, study_file, tmp_path):
     epochs = 8
     study_path = study_file(
         name="slurm-requeue", arch="small_cnn", epochs=epochs, batch_size=10, train_per_class=60, val_per_class=10,
         conditions='[[conditions]]\nname = "base"\n\n[[conditions]]\nname = "init"\nvary = {init_seed = [1]}\n',
-    )  # two models, so that they run as a job array; "base" gets requeued
-    runs = tmp_path / "runs"
-    run_json = runs / "slurm-requeue" / "models" / "base" / "run.json"
-    proc = subprocess.Popen(
-        _sweep_cmd(study_path, runs, slurm_cluster, "--quiet"), env=slurm_cluster.env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    try:
-        first = _wait_for_epochs(run_json, proc, 2, timeout=240)  # epoch 0 and epoch 1 committed
-        task = _task_id(first)
-        assert task.endswith("_0")
-        # Freeze the task (SIGSTOP), so that what it has stored cannot change any more, then requeue
-        # it as Slurm does on preemption: it is killed where it stands and goes back to pending
-        # (held, because it was suspended: release it).
+    runs = tmp_path / "runs" / "slurm-requeue"
+    logs = tmp_path / "logs"
+    proc = subprocess.Popen(
+        _sweep_cmd(study_path, tmp_path / "runs", slurm_cluster, "--quiet", "--log-dir", str(logs)),
+        env=slurm_cluster.env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+    def freeze(task: str) -> None:  # SIGSTOP: nothing the task stored can change any more
         slurm_cluster.run("scontrol", "suspend", task)
-        before = read_json(run_json)
-        slurm_cluster.run("scontrol", "requeue", task)
-        slurm_cluster.run("scontrol", "release", task)
+
+    def preempt(task: str) -> None:  # as submitit's own tests preempt a job: SIGTERM, then USR2
+        slurm_cluster.run("scancel", "--signal=TERM", task)
+        slurm_cluster.run("scancel", "--signal=USR2", task)
+
+    try:
+        # Both tasks run at once (2 CPUs); each is interrupted mid-run, after epochs 0 and 1.
+        before = _act_at_epoch(runs, {"base": freeze, "init-1": preempt}, proc, 2, timeout=240)
+        requeued, signalled = _task_id(before["base"]), _task_id(before["init-1"])
+        # "base" is requeued by Slurm, as on preemption with PreemptMode=REQUEUE: killed where it
+        # stands, back to pending (held, because it was suspended: release it). "init-1" caught
+        # USR2 (what Slurm sends 90 s before the time limit), saved its submitit state and requeued
+        # itself (counted as a timeout: its 10 min limit is too short for submitit to call it a preemption).
+        slurm_cluster.run("scontrol", "requeue", requeued)
+        slurm_cluster.run("scontrol", "release", requeued)
         output, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, f"{output}\n{slurm_cluster.logs()}"
-    assert before["status"] == "running" and 1 <= len(before["epochs"]) - 1 < epochs, before["epochs"]
+    for info in before.values():
+        assert info["status"] == "running" and 1 <= len(info["epochs"]) - 1 < epochs, info["epochs"]
+    signal_log = "".join(p.read_text() for p in logs.glob(f"{signalled}/*_log.out"))
+    assert "Caught signal SIGUSR2" in signal_log and f"Requeued job {signalled}" in signal_log
 
-    study = open_study(runs / "slurm-requeue")
+    study = open_study(runs)
     assert study.model_ids(status="complete") == ["base", "init-1"]
-    info = study.run_info("base")
-    assert info["status"] == "complete"
-    assert info["attempts"] == 2
     slurm_cluster.wait_for(lambda: not slurm_cluster.active_jobs(), 60, "the array tasks to exit")
-    restarts = slurm_cluster.run("scontrol", "show", "job", task).stdout
-    assert "Restarts=1" in restarts and "JobState=COMPLETED" in restarts
-    assert study.committed_epochs("base") == list(range(epochs + 1))
+    for model_id, task in (("base", requeued), ("init-1", signalled)):
+        info = study.run_info(model_id)
+        assert info["status"] == "complete" and info["attempts"] == 2, model_id
+        assert study.committed_epochs(model_id) == list(range(epochs + 1))
+        job = slurm_cluster.run("scontrol", "show", "job", task).stdout
+        assert "Restarts=1" in job and "JobState=COMPLETED" in job, job
 
-    # The same model trained in one go, locally, stores the same decisions and metrics.
+    # The same models trained in one go, locally, store the same decisions and losses.
     ref_runs = tmp_path / "ref"
     local = subprocess.run(
-        [sys.executable, "-m", "model_runs", "train", str(study_path), "--model", "base", "--runs-dir", str(ref_runs),
+        [sys.executable, "-m", "model_runs", "train", str(study_path), "--runs-dir", str(ref_runs),
          "--threads", "1", "--device", "cpu", "--quiet"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert local.returncode == 0, local.stderr
     ref = open_study(ref_runs / "slurm-requeue")
-    got, want = study.epoch_decisions("base"), ref.epoch_decisions("base")
-    np.testing.assert_array_equal(got.epochs, want.epochs)
-    np.testing.assert_array_equal(got.prediction, want.prediction)
-    np.testing.assert_array_equal(got.correct, want.correct)
-    assert [e["val_loss"] for e in info["epochs"]] == [e["val_loss"] for e in ref.run_info("base")["epochs"]]
-    assert ref.run_info("base")["attempts"] == 1
+    for model_id in ("base", "init-1"):
+        got, want = study.epoch_decisions(model_id), ref.epoch_decisions(model_id)
+        np.testing.assert_array_equal(got.epochs, want.epochs)
+        np.testing.assert_array_equal(got.prediction, want.prediction)
+        np.testing.assert_array_equal(got.correct, want.correct)
+        losses = [e["val_loss"] for e in study.run_info(model_id)["epochs"]]
+        assert losses == [e["val_loss"] for e in ref.run_info(model_id)["epochs"]]
+        assert ref.run_info(model_id)["attempts"] == 1
+    assert not np.array_equal(study.epoch_decisions("base").prediction, study.epoch_decisions("init-1").prediction)
 
 
 @pytest.mark.slow
