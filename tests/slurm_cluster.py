@@ -75,6 +75,7 @@ SlurmUser={user}
 SlurmdUser={user}
 AuthType=auth/munge
 CredType=cred/munge
+# cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
 AuthInfo=socket={root}/munge/munge.socket,cred_expire=5
 StateSaveLocation={root}/state
 SlurmdSpoolDir={root}/spool
@@ -130,7 +131,10 @@ class SlurmCluster:
     def run(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run a Slurm client command (sinfo, squeue, ...) against this cluster; text output."""
         cmd = [_which(args[0]) or args[0], *args[1:]]
-        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=check, timeout=timeout)
+        out = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and out.returncode != 0:
+            raise ClusterError(f"{' '.join(args)} exited with {out.returncode}: {out.stderr.strip() or out.stdout.strip()}")
+        return out
 
     def node_state(self) -> str:
         """The node's state as sinfo reports it ('idle', 'mixed', 'down*', ...), '' if unknown."""
@@ -290,10 +294,19 @@ def start_cluster(root: Path, timeout: float = 60) -> SlurmCluster:
 def slurm_cluster(root: Path | None = None, timeout: float = 60) -> Iterator[SlurmCluster]:
     """A running cluster for the duration of the `with` block; always torn down, even on failure."""
     tmp = None
-    if root is None:
+    if root is not None:
+        cluster = start_cluster(root, timeout=timeout)
+    else:
         base = "/tmp" if len(tempfile.gettempdir()) > 40 else None
-        tmp = root = Path(tempfile.mkdtemp(prefix="slurm-", dir=base))
-    cluster = start_cluster(root, timeout=timeout)
+        for attempt in range(2):  # a second try with other ports, should another program take one meanwhile
+            tmp = Path(tempfile.mkdtemp(prefix="slurm-", dir=base))
+            try:
+                cluster = start_cluster(tmp, timeout=timeout)
+                break
+            except ClusterError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if attempt == 1 or missing_programs():
+                    raise
     try:
         yield cluster
     finally:
