@@ -136,12 +136,9 @@ class _Writer:
 
 def read_count_table(path: str | Path, correct_col: str, n_models: int, label_col: str | None = None) -> pd.DataFrame:
     """A per-image table with an integer models-correct column in 0..n_models (validated)."""
-    from analysis.label_issues import read_table
+    from labutil.tables import read_table
 
-    df = read_table(path)
-    for col in [correct_col] + ([label_col] if label_col else []):
-        if col not in df.columns:
-            raise UserError(f"{path}: no column '{col}' (columns: {', '.join(map(str, df.columns))})")
+    df = read_table(path, required=[correct_col] + ([label_col] if label_col else []))
     if df.empty:
         raise UserError(f"{path}: no rows")
     values = pd.to_numeric(df[correct_col], errors="coerce")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from labutil.errors import UserError
+from labutil.tables import read_table
 
 #: Columns tried, in order, to match a table's rows to the study's `image_id`s.
 ID_COLUMNS: tuple[str, ...] = ("image_id", "filepath", "source_image_id")
@@ -85,23 +86,9 @@ def label_issues_from_study_probabilities(study: object) -> np.ndarray:
     return label_issues_from_probabilities(labels, total / used)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (or .tsv, tab-separated) table; a missing/unreadable file is a UserError."""
-    path = Path(path)
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    try:
-        return pd.read_csv(path, sep=sep, na_values=["n/a"], low_memory=False)
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as exc:
-        raise UserError(f"{path}: not a readable table ({type(exc).__name__})") from None
-
-
 def label_issues_from_table(path: str | Path, image_ids: Sequence[str], column: str = "label_error_mturk") -> np.ndarray:
     """Flags from a table's 0/1 `column`, aligned to `image_ids`; images not in the table are False."""
-    df = read_table(path)
-    if column not in df.columns:
-        raise UserError(f"{path}: no column '{column}' (columns: {', '.join(map(str, df.columns))})")
+    df = read_table(path, required=[column])
     try:
         flags = df[column].fillna(0).astype(int).to_numpy()
     except (ValueError, TypeError):

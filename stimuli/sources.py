@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from labutil.errors import UserError
+from labutil.tables import read_table
 from stimuli.sets import sha256_file
 
 if TYPE_CHECKING:
@@ -163,14 +164,11 @@ def from_table(
         raise UserError("with --table give exactly one of --n-models N or --n-models-column COLUMN")
     if crop > resize:
         raise UserError(f"--crop {crop} must not exceed --resize {resize}")
-    raw = read_table(path)
     id_col = columns.image_id or columns.path
     wanted = [columns.correct, columns.path, columns.label, columns.class_name, id_col]
     if columns.n_models is not None:
         wanted.append(columns.n_models)
-    missing = [c for c in dict.fromkeys(wanted) if c not in raw.columns]
-    if missing:
-        raise UserError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(raw.columns)})")
+    raw = read_table(path, required=list(dict.fromkeys(wanted)), as_strings=True)
     n_correct = _int_column(raw, columns.correct, path)
     n_mod = (
         _int_column(raw, columns.n_models, path)
@@ -231,17 +229,6 @@ def from_table(
         return [str(root / str(files[r])) for r in rows["row"] if not (root / str(files[r])).is_file()]
 
     return Source(df, provenance, rendering, pixels, table=raw, missing_files=missing_files)
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV (or TSV, by extension .tsv/.tab) table as strings, empty cells as ''."""
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: unreadable table ({str(exc).strip().splitlines()[0]})") from None
 
 
 def _int_column(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:

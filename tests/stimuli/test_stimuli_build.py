@@ -16,7 +16,7 @@ from stimuli.checks import check_set
 from stimuli.sets import read_set
 from stimuli.sources import from_study
 
-from conftest import CLASS_NAMES, synthetic_pixels
+from stimuli_data import CLASS_NAMES, synthetic_pixels
 
 
 def _source(study: Study, **kw):  # noqa: ANN202
@@ -147,7 +147,7 @@ def test_study_on_real_digits_renders_the_dataset_pixels(tmp_path: Path, capsys)
     from labutil.errors import run_cli
     from stimuli.cli import main
 
-    from conftest import write_counts_study
+    from stimuli_data import write_counts_study
 
     dataset = {"name": "digits", "train_per_class": 150, "val_per_class": 12, "seed": 0}
     ds = datasets.open_dataset(dataset)
@@ -170,7 +170,7 @@ def test_study_on_real_digits_renders_the_dataset_pixels(tmp_path: Path, capsys)
 
 def test_cleanlab_marks_are_excluded(tmp_path: Path, counts: np.ndarray, labels: np.ndarray) -> None:
     pytest.importorskip("analysis.label_issues")
-    from conftest import write_counts_study
+    from stimuli_data import write_counts_study
 
     # confident probabilities for the given label, except images 0, 6, 90, 96: confidently another class
     probs = np.full((len(labels), 6), 0.01)

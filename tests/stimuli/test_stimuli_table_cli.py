@@ -104,7 +104,7 @@ def test_user_errors_are_one_line(jpeg_table: Path, tmp_path: Path, capsys, extr
 
 
 def test_cli_study_source_and_existing_name(study, tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
-    from conftest import synthetic_pixels
+    from stimuli_data import synthetic_pixels
     from stimuli import sources
 
     monkeypatch.setattr(sources._DatasetPixels, "__call__", lambda self, i: synthetic_pixels(i))

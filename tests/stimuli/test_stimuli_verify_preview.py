@@ -18,7 +18,7 @@ from stimuli.preview import COLOURS, FRAME, PAD
 from stimuli.sets import read_set
 from stimuli.sources import from_study
 
-from conftest import synthetic_pixels
+from stimuli_data import synthetic_pixels
 
 
 @pytest.fixture

@@ -1,0 +1,33 @@
+"""Reading user-supplied tables (CSV, or TSV by extension) with one-line errors naming the file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from labutil.errors import UserError
+
+
+def read_table(path: str | Path, required: Sequence[str] = (), as_strings: bool = False) -> pd.DataFrame:
+    """Read a CSV (or `.tsv`/`.tab`, tab-separated) table.
+
+    `as_strings` keeps every cell as text ('' for empty), for callers that validate values
+    themselves; otherwise pandas infers types and `n/a` is missing. A missing or unreadable file,
+    or a missing `required` column, is a UserError naming the file.
+    """
+    path = Path(path)
+    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    options = {"dtype": str, "keep_default_na": False} if as_strings else {"na_values": ["n/a"], "low_memory": False}
+    try:
+        df = pd.read_csv(path, sep=sep, **options)
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: not a readable table ({detail})") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise UserError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(map(str, df.columns))})")
+    return df
