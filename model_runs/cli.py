@@ -26,7 +26,7 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N (default: auto)")
     g.add_argument("--amp", action="store_true", help="mixed precision: float16 autocast on CUDA (bfloat16 on CPU)")
     g.add_argument("--channels-last", action="store_true", help="channels_last memory format (faster convolutions on recent GPUs)")
-    g.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice; sweeps split the cores)")
+    g.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice; local sweeps split the cores, Slurm tasks use --cpus-per-task)")
     g.add_argument("--loader-workers", type=int, default=4, help="DataLoader processes for image-file datasets (default: 4)")
 
 

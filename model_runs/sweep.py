@@ -160,6 +160,8 @@ def run_sweep(
         jobs = [ex.submit(LocalWorker(str(Path(study_dir).resolve()), str(folder), location, worker_exec)) for _ in range(workers)]
     elif executor == "slurm":
         slurm = slurm or SlurmOptions()
+        if worker_exec.threads <= 0:  # torch would take every core of the node, not the task's share
+            worker_exec.threads = slurm.cpus_per_task
         ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm", slurm_python=slurm.python, slurm_max_num_timeout=slurm.max_requeues)
         params: dict[str, Any] = {
             "name": f"model_runs-{spec.name}", "timeout_min": slurm.time_limit_min, "cpus_per_task": slurm.cpus_per_task,
