@@ -8,7 +8,6 @@ readers only ever see committed epochs, so a killed run never leaves a half-writ
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +28,8 @@ RUN_FILE = "run.json"
 DECISIONS_FILE = "decisions.parquet"
 TRAIN_DECISIONS_FILE = "train_decisions.parquet"
 PROBABILITIES_FILE = "probabilities.npy"
-PARTS_DIR = "decisions.parts"
-TRAIN_PARTS_DIR = "train_decisions.parts"
+PARTS_PREFIX = "decisions"  # running runs: decisions.epoch-NNNN.parquet beside run.json
+TRAIN_PARTS_PREFIX = "train_decisions"
 
 Status = Literal["pending", "running", "complete", "failed"]
 STATUSES: tuple[str, ...] = ("pending", "running", "complete", "failed")
@@ -209,7 +208,7 @@ class Study:
         if path.is_file():
             df = pq.read_table(path).to_pandas()
         else:
-            parts = sorted((mdir / TRAIN_PARTS_DIR).glob("epoch-*.parquet"))
+            parts = sorted(mdir.glob(f"{TRAIN_PARTS_PREFIX}.epoch-*.parquet"))
             if not parts:
                 return None
             df = pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
@@ -225,7 +224,7 @@ class Study:
                 filt = [("epoch", "in", wanted)] if epochs is not None else None
                 table = pq.read_table(final, columns=columns, filters=filt)
             else:
-                parts = [mdir / PARTS_DIR / _part_name(e) for e in wanted]
+                parts = [mdir / _part_name(PARTS_PREFIX, e) for e in wanted]
                 missing = [p for p in parts if not p.is_file()]
                 if missing:
                     raise UserError(f"{missing[0]}: committed epoch has no decisions file")
@@ -236,8 +235,8 @@ class Study:
         return table
 
 
-def _part_name(epoch: int) -> str:
-    return f"epoch-{epoch:04d}.parquet"
+def _part_name(prefix: str, epoch: int) -> str:
+    return f"{prefix}.epoch-{epoch:04d}.parquet"
 
 
 def _dense(table: pa.Table, n: int, column: str, where: Path) -> np.ndarray:
@@ -309,10 +308,12 @@ def _comparable(definition: dict[str, Any]) -> Any:
     return tomllib.loads(dumps_toml(definition))
 
 
-def _write_parquet(path: Path, table: pa.Table, row_group_size: int | None = None) -> None:
+def _write_parquet(path: Path, table: pa.Table, row_group_size: int | None = None, part: bool = False) -> None:
+    """Write a Parquet file atomically; an epoch `part` is uncompressed (it is consolidated with
+    zstd when the run completes) and leaves the folder's fsync to the run.json write that commits it."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, row_group_size=row_group_size, compression="zstd")
-    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    pq.write_table(table, sink, row_group_size=row_group_size, compression="none" if part else "zstd")
+    atomic_write_bytes(path, sink.getvalue().to_pybytes(), sync_dir=not part)
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,7 +393,7 @@ class ModelWriter:
             },
             schema=DECISIONS_SCHEMA,
         )
-        _write_parquet(self.dir / PARTS_DIR / _part_name(epoch), table)
+        _write_parquet(self.dir / _part_name(PARTS_PREFIX, epoch), table, part=True)
         if train_decisions is not None:
             sample_index, train_pred, train_correct = train_decisions
             ttable = pa.table(
@@ -403,7 +404,7 @@ class ModelWriter:
                     "correct": pa.array(np.asarray(train_correct, dtype=bool)),
                 }
             )
-            _write_parquet(self.dir / TRAIN_PARTS_DIR / _part_name(epoch), ttable)
+            _write_parquet(self.dir / _part_name(TRAIN_PARTS_PREFIX, epoch), ttable, part=True)
         info = self.info
         info["epochs"] = [e for e in info.get("epochs", []) if int(e["epoch"]) != epoch]
         accuracy = float(np.mean(prediction == self._labels))
@@ -423,15 +424,16 @@ class ModelWriter:
         """Mark the run complete (consolidating per-epoch parts into one Parquet file) or failed."""
         info = self.info
         if status == "complete":
-            self._consolidate(PARTS_DIR, DECISIONS_FILE, [int(e["epoch"]) for e in info["epochs"]])
-            self._consolidate(TRAIN_PARTS_DIR, TRAIN_DECISIONS_FILE, [int(e["epoch"]) for e in info["epochs"]])
+            self._consolidate(PARTS_PREFIX, DECISIONS_FILE, [int(e["epoch"]) for e in info["epochs"]])
+            self._consolidate(TRAIN_PARTS_PREFIX, TRAIN_DECISIONS_FILE, [int(e["epoch"]) for e in info["epochs"]])
         info.update(fields)
         info["status"] = status
         info["finished"] = _now()
         self._write_info(info)
         if status == "complete":
-            for parts in (PARTS_DIR, TRAIN_PARTS_DIR):
-                shutil.rmtree(self.dir / parts, ignore_errors=True)
+            for prefix in (PARTS_PREFIX, TRAIN_PARTS_PREFIX):
+                for f in self.dir.glob(f"{prefix}.epoch-*.parquet"):
+                    f.unlink()
 
     def update(self, **fields: Any) -> None:
         """Merge fields into run.json (timings, device, ...)."""
@@ -439,8 +441,8 @@ class ModelWriter:
         info.update(fields)
         self._write_info(info)
 
-    def _consolidate(self, parts_dir: str, out_name: str, epochs: list[int]) -> None:
-        files = [self.dir / parts_dir / _part_name(e) for e in epochs]
+    def _consolidate(self, prefix: str, out_name: str, epochs: list[int]) -> None:
+        files = [self.dir / _part_name(prefix, e) for e in epochs]
         files = [f for f in files if f.is_file()]
         if not files:
             return
@@ -449,16 +451,17 @@ class ModelWriter:
         _write_parquet(self.dir / out_name, table, row_group_size=rows_per_epoch)
 
     def _drop_uncommitted(self, info: dict[str, Any]) -> None:
-        committed = {_part_name(int(e["epoch"])) for e in info.get("epochs", [])}
-        for parts in (PARTS_DIR, TRAIN_PARTS_DIR):
-            for f in (self.dir / parts).glob("epoch-*.parquet"):
+        epochs = [int(e["epoch"]) for e in info.get("epochs", [])]
+        for prefix in (PARTS_PREFIX, TRAIN_PARTS_PREFIX):
+            committed = {_part_name(prefix, e) for e in epochs}
+            for f in self.dir.glob(f"{prefix}.epoch-*.parquet"):
                 if f.name not in committed:
                     f.unlink()
         (self.dir / DECISIONS_FILE).unlink(missing_ok=True)
 
     def _write_info(self, info: dict[str, Any]) -> None:
         info["updated"] = _now()
-        write_json(self.dir / RUN_FILE, info)
+        write_json(self.dir / RUN_FILE, info, fast=True)
 
 
 def _now() -> str:

@@ -53,8 +53,8 @@ def test_final_and_epoch_decisions(tmp_path: Path) -> None:
     assert study.run_info("a")["epochs"][1]["val_accuracy"] == pytest.approx(4 / 6)
     # the complete run is consolidated into one file, the running one keeps its parts
     assert (study.model_dir("a") / "decisions.parquet").is_file()
-    assert not (study.model_dir("a") / "decisions.parts").exists()
-    assert (study.model_dir("b") / "decisions.parts" / "epoch-0001.parquet").is_file()
+    assert not list(study.model_dir("a").glob("decisions.epoch-*.parquet"))
+    assert (study.model_dir("b") / "decisions.epoch-0001.parquet").is_file()
 
 
 def test_uncommitted_epoch_is_invisible_and_dropped_on_resume(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_uncommitted_epoch_is_invisible_and_dropped_on_resume(tmp_path: Path) ->
     assert study.committed_epochs("a") == [0]
     assert study.epoch_decisions("a").correct.shape == (1, 6)
     ModelWriter(study, "a").start({"condition": "base", "config": {"seed": "a"}})
-    assert not (study.model_dir("a") / "decisions.parts" / "epoch-0001.parquet").exists()
+    assert not (study.model_dir("a") / "decisions.epoch-0001.parquet").exists()
 
 
 def test_refuses_other_study_and_other_config(tmp_path: Path) -> None:
