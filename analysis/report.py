@@ -43,6 +43,10 @@ class ReportConfig:
     runs: Path = Path("runs")
     study: str | None = None
     no_models: bool = False
+    model_table: Path | None = None  # per-image models-correct table instead of a decisions store
+    model_table_correct_col: str = "sota_n_correct"
+    model_table_n_models: int = 11
+    model_table_label_col: str | None = "label_error_mturk"
     stimuli: list[Path] = field(default_factory=lambda: [Path("stimulus_sets")])
     data_root: Path = Path("lab_data")
     out: Path = Path("reports")
@@ -129,12 +133,6 @@ def _places(stimuli: list[Path]) -> str:
 # Section: models and DDD
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
 def _flatten(d: dict[str, Any], prefix: str = "", depth: int = 2) -> dict[str, Any]:
     """Nested headline dicts to `a.b` keys with scalar values (deeper levels are left out)."""
     out: dict[str, Any] = {}
@@ -152,55 +150,47 @@ def _flatten(d: dict[str, Any], prefix: str = "", depth: int = 2) -> dict[str, A
 
 def section_models(ctx: Context) -> H.Section:
     sec = H.Section("models", "Models and dichotomous data difficulty")
-    cfg = ctx.cfg
-    if cfg.no_models:
+    result = _models_result(ctx, sec)
+    if result is None:
         sec.available = False
-        sec.add(H.missing("Models section left out (--no-models)."))
         return sec
+    headline = _flatten(result.headline)
+    sec.add(H.heading("Headline numbers"))
+    sec.add(H.key_values([(k, v) for k, v in headline.items() if k not in ("study", "source")]))
+    for k, v in headline.items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            ctx.numbers[f"models.{k}"] = float(v)
+    for note in result.notes:
+        sec.add(H.paragraph(str(note), "note"))
+    for fig in result.figures:
+        ctx.figures.append({"name": fig.name, "png": fig.png, "svg": fig.svg, "caption": fig.caption})
+        sec.add(H.figure(fig.png, fig.caption or fig.name, fig.name, fig.svg))
+    for tab in result.tables:
+        csv_name = f"{ctx.work.name}/{Path(tab.csv).resolve().relative_to(ctx.work.resolve())}"  # written by analysis.ddd
+        sec.add(H.table(tab.frame, caption=tab.name, max_rows=0, csv_name=csv_name))  # folded: the figures come first
+    return sec
+
+
+def _models_result(ctx: Context, sec: H.Section) -> Any:
+    """The DDD analysis of the decisions store, or of a per-image models-correct table; None (with
+    a note in the section) when neither is there."""
+    from analysis.ddd import analyse_study, summarise_table
+
+    cfg = ctx.cfg
+    if cfg.model_table is not None:
+        ctx.provenance.append(("per-image model table", str(cfg.model_table)))
+        return summarise_table(cfg.model_table, cfg.model_table_correct_col, cfg.model_table_n_models,
+                               cfg.tolerance, label_col=cfg.model_table_label_col, out_dir=ctx.work / "models")
+    if cfg.no_models:
+        sec.add(H.missing("Models section left out (--no-models)."))
+        return None
     study = find_study(cfg.runs, cfg.study)
     if study is None:
-        sec.available = False
         sec.add(H.missing(f"No decisions store found under {cfg.runs}/ (a folder with study.toml): the models "
-                          "section is left out. Train or import models, or pass --runs / --study."))
-        return sec
-    try:
-        from analysis.ddd import analyse_study
-    except ImportError as exc:
-        sec.available = False
-        sec.add(H.missing(f"analysis.ddd is not available ({exc}); the models section is left out."))
-        return sec
+                          "section is left out. Train or import models, or pass --runs / --study or --model-table."))
+        return None
     ctx.provenance.append(("decisions store", str(study)))
-    result = analyse_study(study, ctx.work / "models", tolerance=cfg.tolerance, base=cfg.base)
-    headline = _flatten(dict(_get(result, "headline", None) or {}))
-    if headline:
-        sec.add(H.heading("Headline numbers"))
-        sec.add(H.key_values([(k, v) for k, v in headline.items() if k != "study"]))
-        for k, v in headline.items():
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                ctx.numbers[f"models.{k}"] = float(v)
-    for note in _get(result, "notes", []) or []:
-        sec.add(H.paragraph(str(note), "note"))
-    for fig in _get(result, "figures", []) or []:
-        png, svg = _get(fig, "png"), _get(fig, "svg")
-        if png is None or not Path(png).is_file():
-            continue
-        ctx.figures.append({"name": _get(fig, "name"), "png": png, "svg": svg, "caption": _get(fig, "caption", "")})
-        sec.add(H.figure(png, _get(fig, "caption", "") or str(_get(fig, "name")), str(_get(fig, "name")), svg))
-    for tab in _get(result, "tables", []) or []:
-        name = str(_get(tab, "name"))
-        df = next((d for d in (_get(tab, "frame"), _get(tab, "df"), _get(tab, "data"), _get(tab, "table"))
-                   if isinstance(d, pd.DataFrame)), None)
-        if df is None and _get(tab, "csv") is not None and Path(_get(tab, "csv")).is_file():
-            df = pd.read_csv(_get(tab, "csv"))
-        if df is None:
-            continue
-        csv = _get(tab, "csv")
-        if csv is not None and Path(csv).is_file() and ctx.work.resolve() in Path(csv).resolve().parents:
-            csv_name = f"{ctx.work.name}/{Path(csv).resolve().relative_to(ctx.work.resolve())}"  # by analysis.ddd
-        else:
-            csv_name = ctx.save_table(f"models_{name}", df)
-        sec.add(H.table(df, caption=name, max_rows=0, csv_name=csv_name))  # folded: the figures come first
-    return sec
+    return analyse_study(study, ctx.work / "models", tolerance=cfg.tolerance, base=cfg.base)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -471,7 +461,11 @@ def check_inputs(cfg: ReportConfig) -> None:
     malformed session file (one line naming the file and row)."""
     from participants.layout import find_sessions, read_session
 
-    if not cfg.no_models:
+    if cfg.model_table is not None:
+        from labutil.tables import read_table
+
+        read_table(cfg.model_table, required=[cfg.model_table_correct_col])
+    elif not cfg.no_models:
         find_study(cfg.runs, cfg.study)
     for tsv in find_sessions(cfg.data_root):
         read_session(tsv)
@@ -532,6 +526,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="study name under --runs, or a study folder (default: the only study under --runs)")
     p.add_argument("--no-models", action="store_true",
                    help="leave out the models section (e.g. for the imported reference data, which has no decisions store)")
+    p.add_argument("--model-table", type=Path, default=None, metavar="CSV",
+                   help="per-image table of how many models were correct (e.g. ../shared/reference/"
+                        "imagenet_val_sota11_per_image.csv), analysed instead of a decisions store: the split and "
+                        "histogram only")
+    p.add_argument("--model-table-correct-col", default="sota_n_correct",
+                   help="--model-table column with the models-correct count (default: %(default)s)")
+    p.add_argument("--model-table-n-models", type=int, default=11,
+                   help="number of models behind --model-table (default: %(default)s)")
+    p.add_argument("--model-table-label-col", default="label_error_mturk",
+                   help="--model-table column marking label errors (0/1), drawn as red bars; '' for none (default: %(default)s)")
     p.add_argument("--stimuli", type=Path, nargs="+", default=[Path("stimulus_sets")], metavar="PATH",
                    help="stimulus sets: folders of sets and/or set folders; the sessions' sets are looked up "
                         "here by name (default: stimulus_sets)")
@@ -567,7 +571,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--name '{args.name}': use letters, digits, '.', '_' or '-' (it names files)")
     if args.n_boot < 100:
         raise UserError(f"--n-boot {args.n_boot}: use at least 100 resamples")
-    cfg = ReportConfig(runs=args.runs, study=args.study, no_models=args.no_models, stimuli=args.stimuli, data_root=args.data_root,
+    cfg = ReportConfig(runs=args.runs, study=args.study, no_models=args.no_models, model_table=args.model_table,
+                       model_table_correct_col=args.model_table_correct_col, model_table_n_models=args.model_table_n_models,
+                       model_table_label_col=args.model_table_label_col or None,
+                       stimuli=args.stimuli, data_root=args.data_root,
                        out=args.out, name=args.name, set_2afc=args.set_2afc, set_questionnaire=args.set_questionnaire,
                        tolerance=args.tolerance, base=args.base, include_incomplete=args.include_incomplete,
                        include_pilot=args.include_pilot,

@@ -66,8 +66,8 @@ if [ -d "$REFERENCE" ]; then
     python -m analysis.reference import --reference "$REFERENCE" --out-sets reference_data/stimulus_sets \
       --data-root reference_data/lab_data
   fi
-  python -m analysis.report --no-models --stimuli reference_data/stimulus_sets --data-root reference_data/lab_data \
-    --out "$REPORTS/reference"
+  python -m analysis.report --model-table "$REFERENCE/imagenet_val_sota11_per_image.csv" \
+    --stimuli reference_data/stimulus_sets --data-root reference_data/lab_data --out "$REPORTS/reference"
 else
   echo "skipped: no reference data at $REFERENCE"
 fi

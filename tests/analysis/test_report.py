@@ -255,3 +255,23 @@ def test_models_section_from_a_decisions_store(structured_study, tmp_path):
     comp = pd.read_csv(out / "tables" / "comparison_with_paper.csv").set_index("quantity")
     assert comp.loc["share of trivial images (k = 1)", "this_data_unrounded"] == pytest.approx(np.mean(n_right >= m - 1))
     assert comp.loc["share of impossible images (k = 1)", "this_data_unrounded"] == pytest.approx(np.mean(n_right <= 1))
+
+
+def test_model_table_instead_of_a_store(tmp_path: Path) -> None:
+    """A per-image models-correct table gives the split, the histogram and the paper comparison."""
+    table = tmp_path / "per_image.csv"
+    # 4 models, k = 1: trivial >= 3 correct (4 images), impossible <= 1 (5 images), in-between 1
+    pd.DataFrame({"n_ok": [4, 4, 4, 3, 2, 1, 0, 0, 0, 0], "bad_label": [0] * 9 + [1]}).to_csv(table, index=False)
+    code = run_cli(report_main, ["--model-table", str(table), "--model-table-correct-col", "n_ok",
+                                 "--model-table-n-models", "4", "--model-table-label-col", "bad_label",
+                                 "--stimuli", str(tmp_path / "none"), "--data-root", str(tmp_path / "none"),
+                                 "--out", str(tmp_path / "reports")])
+    assert code == 0
+    files = tmp_path / "reports" / "report_files"
+    comparison = pd.read_csv(files / "tables" / "comparison_with_paper.csv").set_index("quantity")
+    assert comparison.loc["share of trivial images (k = 1)", "this_data_unrounded"] == pytest.approx(0.4)
+    assert comparison.loc["share of in-between images (k = 1)", "this_data_unrounded"] == pytest.approx(0.1)
+    assert comparison.loc["share of impossible images (k = 1)", "this_data_unrounded"] == pytest.approx(0.5)
+    assert (files / "models" / "histogram.png").is_file()
+    hist = pd.read_csv(files / "models" / "histogram.csv").set_index("n_correct")
+    assert hist["n_images"].tolist() == [4, 1, 1, 1, 3] and hist["n_label_issues"].tolist() == [1, 0, 0, 0, 0]
