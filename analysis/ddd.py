@@ -146,7 +146,7 @@ def read_count_table(path: str | Path, correct_col: str, n_models: int, label_co
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise UserError(
-            f"{path}: row {row + 2}: column '{correct_col}' must be an integer 0..{n_models} (found {df[correct_col].iloc[row]!r})"
+            f"{path}: row {row + 2}: column '{correct_col}' must be an integer 0..{n_models} (found '{df[correct_col].iloc[row]}')"
         )
     df[correct_col] = values.astype(np.int64)
     return df
@@ -179,7 +179,7 @@ def summarise_table(
         flags = pd.to_numeric(df[label_col].fillna(0), errors="coerce")
         if not flags.isin([0, 1]).all():
             row = int(np.flatnonzero(~flags.isin([0, 1]).to_numpy())[0])
-            raise UserError(f"{table}: row {row + 2}: column '{label_col}' must be 0 or 1 (found {df[label_col].iloc[row]!r})")
+            raise UserError(f"{table}: row {row + 2}: column '{label_col}' must be 0 or 1 (found '{df[label_col].iloc[row]}')")
         issues = flags.to_numpy() == 1
     if exclude_label_issues:
         df, issues = df.loc[~issues], np.zeros(int((~issues).sum()), bool)
@@ -418,7 +418,8 @@ def analyse_study(
         w.table(acc_frame, "accuracy_per_epoch")
         w.table(flips, "flips")
         trained = flips[flips["from_epoch"] >= 1]
-        headline["flip_share"] = float(trained["flip_share"].mean()) if len(trained) else float("nan")
+        # mean over models of each model's mean (models with more epochs do not weigh more)
+        headline["flip_share"] = float(trained.groupby("model_id")["flip_share"].mean().mean()) if len(trained) else float("nan")
         headline["flip_share_all_transitions"] = float(flips["flip_share"].mean()) if len(flips) else float("nan")
         w.figure(lambda: figs.decision_map_figure(ep.map_correct, ep.epochs[map_model], f"{title}: decisions of {map_model}"),
                  "decision_map", f"Decisions of {map_model} on every image over epochs; images sorted by accuracy over epochs")

@@ -89,12 +89,10 @@ def label_issues_from_study_probabilities(study: object) -> np.ndarray:
 def label_issues_from_table(path: str | Path, image_ids: Sequence[str], column: str = "label_error_mturk") -> np.ndarray:
     """Flags from a table's 0/1 `column`, aligned to `image_ids`; images not in the table are False."""
     df = read_table(path, required=[column])
-    try:
-        flags = df[column].fillna(0).astype(int).to_numpy()
-    except (ValueError, TypeError):
-        raise UserError(f"{path}: column '{column}' must hold 0/1 values") from None
-    if not np.isin(flags, (0, 1)).all():
+    values = pd.to_numeric(df[column].fillna(0), errors="coerce")
+    if not values.isin([0, 1]).all():  # checked before any cast, so 0.7 is refused, not truncated
         raise UserError(f"{path}: column '{column}' must hold 0/1 values")
+    flags = values.to_numpy().astype(int)
     ids = list(image_ids)
     for key in ID_COLUMNS:
         if key in df.columns:

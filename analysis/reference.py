@@ -180,9 +180,6 @@ def import_reference(reference: Path, sets_root: Path, data_root: Path, name: st
     meta["reference"]["fig6_equalized_subset"]["reproduced_by_seeded_draw"] = reproduced
     sset = write_set(set_path, meta, stimuli, set_trials, images={})
 
-    tables = hashlib.sha256()  # same recipe as the experiment programs' StimulusSet.TablesSHA256
-    for table in ("stimuli.tsv", "trials.tsv"):
-        tables.update(table.encode() + b"\0" + (sset.path / table).read_bytes())
     written = []
     for obs, rows in sorted(sessions.items()):
         pid = f"sub-{obs:03d}"
@@ -190,7 +187,7 @@ def import_reference(reference: Path, sets_root: Path, data_root: Path, name: st
         writer.start({
             "TaskName": "questionnaire",
             "ExpectedTrials": len(rows),
-            "StimulusSet": {"Name": sset.name, "Path": str(sset.path), "TablesSHA256": tables.hexdigest()},
+            "StimulusSet": {"Name": sset.name, "Path": str(sset.path), "TablesSHA256": sset.tables_sha256},
             "Source": {"dataset": f"Meding et al. (ICLR 2022), {SOURCE_REPO}", "file": str(results_csv),
                        "sha256": _sha256(results_csv), "observer": obs, "sheet": f"subj{obs}"},
             "Notes": "imported from published answers: reaction times were not published (n/a); the six "

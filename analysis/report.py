@@ -57,6 +57,7 @@ class ReportConfig:
     base: str = "base"
     include_incomplete: bool = False
     include_pilot: bool = False
+    include_simulated: bool = False
     balance_seed: int = 1312
     seed: int = 0
     n_boot: int = 2000
@@ -111,9 +112,10 @@ def find_study(runs: Path, study: str | None) -> Path | None:
     return found[0] if found else None
 
 
-def open_set(stimuli: list[Path], name: str | None) -> Any:
+def open_set(stimuli: list[Path], name: str | None, checksum: str | None = None) -> Any:
     """The stimulus set of that name: one of the given set folders, or inside a given folder of
-    sets; None if absent."""
+    sets; None if absent. A set whose tables differ from those the sessions recorded (`checksum`)
+    is refused: the sessions' answers would be matched to the wrong images."""
     from stimuli.sets import read_set
 
     if not name:
@@ -121,7 +123,11 @@ def open_set(stimuli: list[Path], name: str | None) -> Any:
     for path in stimuli:
         for cand in (Path(path), Path(path) / name):
             if cand.name == name and (cand / "set.json").is_file():
-                return read_set(cand)
+                sset = read_set(cand)
+                if checksum is not None and sset.tables_sha256 != checksum:
+                    raise UserError(f"{cand}: not the version of set '{name}' the sessions ran on (its tables' checksum "
+                                    "differs from the sessions' records); give the set they used with --stimuli")
+                return sset
     return None
 
 
@@ -224,13 +230,13 @@ def section_2afc(ctx: Context) -> H.Section:
     sec = H.Section("2afc", "2AFC experiment: which image is harder for a network?")
     cfg = ctx.cfg
     loaded = load_sessions(cfg.data_root, "2afc", stimulus_set=cfg.set_2afc, include_incomplete=cfg.include_incomplete,
-                           include_pilot=cfg.include_pilot)
+                           include_pilot=cfg.include_pilot, include_simulated=cfg.include_simulated)
     if not loaded.sessions:
         sec.available = False
         sec.add(H.missing(f"No usable 2AFC sessions under {cfg.data_root}/: this section is left out."))
         sec.parts += _exclusion_parts(ctx, loaded, "2afc") if len(loaded.excluded) else []
         return sec
-    sset = open_set(cfg.stimuli, loaded.stimulus_set)
+    sset = open_set(cfg.stimuli, loaded.stimulus_set, loaded.set_checksum)
     ctx.provenance.append(("2AFC sessions", f"{len(loaded.sessions)} under {cfg.data_root}"))
     ctx.provenance.append(("2AFC stimulus set", f"{loaded.stimulus_set} ({'found' if sset is not None else 'not found'} in {_places(cfg.stimuli)})"))
     if sset is None:
@@ -306,13 +312,14 @@ def section_questionnaire(ctx: Context) -> H.Section:
     sec = H.Section("questionnaire", "Questionnaire: what do trivial and impossible images look like?")
     cfg = ctx.cfg
     loaded = load_sessions(cfg.data_root, "questionnaire", stimulus_set=cfg.set_questionnaire,
-                           include_incomplete=cfg.include_incomplete, include_pilot=cfg.include_pilot)
+                           include_incomplete=cfg.include_incomplete, include_pilot=cfg.include_pilot,
+                           include_simulated=cfg.include_simulated)
     if not loaded.sessions:
         sec.available = False
         sec.add(H.missing(f"No usable questionnaire sessions under {cfg.data_root}/: this section is left out."))
         sec.parts += _exclusion_parts(ctx, loaded, "questionnaire") if len(loaded.excluded) else []
         return sec
-    sset = open_set(cfg.stimuli, loaded.stimulus_set)
+    sset = open_set(cfg.stimuli, loaded.stimulus_set, loaded.set_checksum)
     if sset is None:
         sec.available = False
         sec.add(H.missing(f"Stimulus set '{loaded.stimulus_set}' not found in {_places(cfg.stimuli)}: without the images' "
@@ -447,6 +454,7 @@ def methods_section(ctx: Context, started: float) -> H.Section:
              ("data root", str(cfg.data_root)), ("difficulty tolerance (models section)", cfg.tolerance),
              ("bootstrap seed", cfg.seed), ("balancing seed", cfg.balance_seed),
              ("incomplete sessions included", cfg.include_incomplete), ("pilot sessions included", cfg.include_pilot),
+             ("simulated sessions included", cfg.include_simulated),
              *ctx.provenance]
     sec.add(H.key_values(pairs))
     sec.add(H.heading("Software"))
@@ -459,7 +467,7 @@ def methods_section(ctx: Context, started: float) -> H.Section:
 def check_inputs(cfg: ReportConfig) -> None:
     """Fail early, before any output, on a user error in the inputs: an ambiguous study or a
     malformed session file (one line naming the file and row)."""
-    from participants.layout import find_sessions, read_session
+    from analysis.sessions import read_sessions
 
     if cfg.model_table is not None:
         from labutil.tables import read_table
@@ -467,8 +475,7 @@ def check_inputs(cfg: ReportConfig) -> None:
         read_table(cfg.model_table, required=[cfg.model_table_correct_col])
     elif not cfg.no_models:
         find_study(cfg.runs, cfg.study)
-    for tsv in find_sessions(cfg.data_root):
-        read_session(tsv)
+    read_sessions(cfg.data_root)
 
 
 def build_report(cfg: ReportConfig) -> Path:
@@ -557,6 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also analyse incomplete and aborted sessions (default: left out and listed)")
     p.add_argument("--include-pilot", action="store_true",
                    help="also analyse pilot sessions (run with --pilot; default: left out and listed)")
+    p.add_argument("--include-simulated", action="store_true",
+                   help="also analyse sessions of simulated observers (run with --simulate, e.g. by the demo; "
+                        "default: left out and listed)")
     p.add_argument("--balance-seed", type=int, default=1312,
                    help="seed of the draw that balances the questionnaire's difficulty subsets; 1312 reproduces "
                         "the paper's Fig. 6 subset (default: %(default)s)")
@@ -577,7 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        stimuli=args.stimuli, data_root=args.data_root,
                        out=args.out, name=args.name, set_2afc=args.set_2afc, set_questionnaire=args.set_questionnaire,
                        tolerance=args.tolerance, base=args.base, include_incomplete=args.include_incomplete,
-                       include_pilot=args.include_pilot,
+                       include_pilot=args.include_pilot, include_simulated=args.include_simulated,
                        balance_seed=args.balance_seed, seed=args.seed, n_boot=args.n_boot)
     started = time.perf_counter()
     path = build_report(cfg)

@@ -1,9 +1,12 @@
 """Loading the sessions of one task for analysis, with every exclusion listed, never silent.
 
 Sessions are read through `participants.layout` (which validates every row). By default only
-`complete` sessions are analysed; incomplete and aborted ones, sessions whose row count falls
-short of the sidecar's `ExpectedTrials`, pilot sessions (`Pilot: true`), repeated sessions of a participant (the first complete
-one is kept) and sessions run on another stimulus set are listed in `excluded` with a reason.
+`complete` sessions of people are analysed; incomplete and aborted ones (also unreadable ones,
+such as a crash's torn last line), sessions whose row count differs from the sidecar's
+`ExpectedTrials`, sessions with a repeated trial number or no recorded stimulus set, pilot
+sessions (`Pilot: true`), simulated observers (`Simulated: true`), repeated sessions of a
+participant (the first is kept) and sessions run on another stimulus set, or on another version
+of it (tables' checksum), are listed in `excluded` with a reason.
 Practice trials are dropped (and counted) unless asked for.
 """
 
@@ -15,25 +18,38 @@ from typing import Any
 
 import pandas as pd
 
-from participants.layout import Session, find_sessions, read_session
+from labutil.errors import UserError
+from participants.layout import Session, find_sessions, read_session, read_sidecar, session_name_parts
 
 EXCLUDED_COLUMNS = ["participant_id", "session", "task", "status", "n_rows", "stimulus_set", "reason", "path"]
 
 
-def session_set_name(meta: dict[str, Any]) -> str | None:
-    """Name of the stimulus set a session ran on, from its sidecar (`StimulusSet`: {name, path})."""
+def _set_ref(meta: dict[str, Any]) -> dict[str, Any]:
     ref = meta.get("StimulusSet", meta.get("stimulus_set"))
-    if isinstance(ref, dict):
-        name = ref.get("name") or ref.get("Name")
-        path = ref.get("path") or ref.get("Path")
-        if name:
-            return str(name)
-        if path:
-            return Path(str(path)).name
-        return None
-    if isinstance(ref, str) and ref:
-        return Path(ref).name
-    return None
+    if isinstance(ref, str):
+        return {"Path": ref}
+    return ref if isinstance(ref, dict) else {}
+
+
+def session_set_name(meta: dict[str, Any]) -> str | None:
+    """Name of the stimulus set a session ran on, from its sidecar (`StimulusSet`: {Name, Path})."""
+    ref = _set_ref(meta)
+    name = ref.get("name") or ref.get("Name")
+    path = ref.get("path") or ref.get("Path")
+    if name:
+        return str(name)
+    return Path(str(path)).name if path else None
+
+
+def session_set_checksum(meta: dict[str, Any]) -> str | None:
+    """The checksum of the set's tables recorded by the session (`StimulusSet.TablesSHA256`)."""
+    value = _set_ref(meta).get("TablesSHA256")
+    return str(value) if value else None
+
+
+def _flag(value: Any) -> bool:
+    """A sidecar's boolean (`true`, or the strings 'true'/'1'); anything else is false."""
+    return value is True or (isinstance(value, int | str) and str(value).strip().lower() in ("true", "1"))
 
 
 @dataclass
@@ -47,6 +63,7 @@ class LoadedSessions:
     excluded: pd.DataFrame  # one row per session left out: EXCLUDED_COLUMNS
     practice_rows: int  # practice rows found (dropped from `trials` unless include_practice)
     stimulus_set: str | None  # the set all included sessions ran on (None if unrecorded)
+    set_checksum: str | None = None  # its tables' checksum as the sessions recorded it
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -56,7 +73,7 @@ class LoadedSessions:
     @property
     def n_simulated(self) -> int:
         """Included sessions run by a simulated observer (`Simulated: true`), not by a person."""
-        return sum(bool(s.meta.get("Simulated")) for s in self.sessions)
+        return sum(_flag(s.meta.get("Simulated")) for s in self.sessions)
 
 
 def _expected_rows(meta: dict[str, Any]) -> int | None:
@@ -67,6 +84,49 @@ def _expected_rows(meta: dict[str, Any]) -> int | None:
         return None
 
 
+def read_sessions(data_root: str | Path, task: str | None = None) -> tuple[list[Session], list[dict[str, Any]]]:
+    """Every session (of `task`) under the data root, and exclusion rows for the unreadable ones.
+
+    A malformed file of a session marked complete is the reader's one-line UserError naming the
+    file and row; one of a session that is not complete (crashed or still running, so a torn last
+    line is expected) is left out and listed instead.
+    """
+    sessions, unreadable = [], []
+    for path in find_sessions(Path(data_root), task):
+        try:
+            sessions.append(read_session(path))
+        except UserError as exc:
+            status = str(read_sidecar(path).get("SessionStatus", "incomplete"))
+            if status == "complete":
+                raise
+            pid, ses, tsk = session_name_parts(path)
+            unreadable.append({"participant_id": pid, "session": ses, "task": tsk, "status": status, "n_rows": None,
+                               "stimulus_set": "n/a", "reason": f"unreadable {status} session: {exc}", "path": str(path)})
+    return sessions, unreadable
+
+
+def _problem(s: Session, include_incomplete: bool, include_pilot: bool, include_simulated: bool) -> str | None:
+    """Why a session may not enter the analysis, or None."""
+    trials = s.trials["trial"]
+    if trials.duplicated().any():
+        return f"trial {int(trials[trials.duplicated()].iloc[0])} recorded more than once"
+    if session_set_name(s.meta) is None:
+        return "no stimulus set recorded in the sidecar"
+    if not include_incomplete:
+        expected = _expected_rows(s.meta)
+        if not s.complete:
+            return f"session status '{s.status}' (only complete sessions are analysed)"
+        if expected is None:
+            return "marked complete but records no ExpectedTrials"
+        if len(s.trials) != expected:
+            return f"marked complete but has {len(s.trials)} of {expected} expected rows"
+    if _flag(s.meta.get("Pilot")) and not include_pilot:
+        return "pilot session (not analysed unless asked for)"
+    if _flag(s.meta.get("Simulated")) and not include_simulated:
+        return "simulated observer (not analysed unless asked for)"
+    return None
+
+
 def load_sessions(
     data_root: str | Path,
     task: str,
@@ -74,16 +134,17 @@ def load_sessions(
     include_incomplete: bool = False,
     include_practice: bool = False,
     include_pilot: bool = False,
+    include_simulated: bool = False,
 ) -> LoadedSessions:
     """Read every session of `task` under the data root and decide which enter the analysis.
 
     `stimulus_set` restricts the analysis to sessions run on that set; by default the set used by
-    most complete sessions is chosen (sessions on other sets are listed as excluded).
-    A malformed session file raises the reader's one-line UserError naming the file and row.
+    most usable sessions is chosen. Sessions on another set, or on another version of the chosen
+    set (its tables' checksum differs: the set was rebuilt under the same name), are listed as
+    excluded. A malformed file of a complete session raises the reader's one-line UserError.
     """
     root = Path(data_root)
-    found = [read_session(p) for p in find_sessions(root, task)]
-    excluded: list[dict[str, Any]] = []
+    found, excluded = read_sessions(root, task)
 
     def exclude(s: Session, reason: str) -> None:
         excluded.append({
@@ -94,27 +155,29 @@ def load_sessions(
 
     usable: list[Session] = []
     for s in found:
-        expected = _expected_rows(s.meta)
-        if not s.complete and not include_incomplete:
-            exclude(s, f"session status '{s.status}' (only complete sessions are analysed)")
-        elif s.complete and expected is not None and len(s.trials) < expected and not include_incomplete:
-            exclude(s, f"marked complete but has {len(s.trials)} of {expected} expected rows")
-        elif s.meta.get("Pilot") and not include_pilot:
-            exclude(s, "pilot session (not analysed unless asked for)")
+        problem = _problem(s, include_incomplete, include_pilot, include_simulated)
+        if problem:
+            exclude(s, problem)
         else:
             usable.append(s)
 
-    if stimulus_set is None:
-        names = pd.Series([session_set_name(s.meta) for s in usable], dtype=object).dropna()
-        if not names.empty:
-            counts = names.value_counts()
-            stimulus_set = str(sorted(counts[counts == counts.max()].index)[0])
+    keys = pd.Series([(session_set_name(s.meta), session_set_checksum(s.meta)) for s in usable], dtype=object)
+    if stimulus_set is not None:
+        keys = keys[[k[0] == stimulus_set for k in keys]]
+    chosen_key = None
+    if not keys.empty:
+        counts = keys.value_counts()
+        chosen_key = sorted(counts[counts == counts.max()].index, key=lambda k: (k[0], k[1] or ""))[0]
+    stimulus_set = chosen_key[0] if chosen_key else stimulus_set
+    checksum = chosen_key[1] if chosen_key else None
     chosen: list[Session] = []
     seen: dict[str, Session] = {}
     for s in usable:
-        name = session_set_name(s.meta)
-        if stimulus_set is not None and name is not None and name != stimulus_set:
+        name, sha = session_set_name(s.meta), session_set_checksum(s.meta)
+        if name != stimulus_set:
             exclude(s, f"ran on stimulus set '{name}', the analysis uses '{stimulus_set}'")
+        elif sha != checksum:
+            exclude(s, f"ran on another version of stimulus set '{name}' (its tables' checksum differs)")
         elif s.participant_id in seen:
             exclude(s, f"repeat: {s.participant_id} already has an analysed session (ses-{seen[s.participant_id].session:02d})")
         else:
@@ -135,5 +198,5 @@ def load_sessions(
     return LoadedSessions(
         task=task, data_root=root, sessions=chosen, trials=trials,
         excluded=pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS), practice_rows=practice_rows,
-        stimulus_set=stimulus_set,
+        stimulus_set=stimulus_set, set_checksum=checksum,
     )

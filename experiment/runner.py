@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from experiment.config import LabConfig, config_sha256, key_label, load_config, visual_angle_deg
-from experiment.session import SessionPlan, console_prompt, plan_session, session_is_complete, set_tables_sha256
+from experiment.session import SessionPlan, console_prompt, plan_session, session_is_complete
 from labutil.errors import UserError
 from labutil.versions import software_versions
 from participants.layout import SessionWriter, session_label
@@ -123,13 +123,13 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def fill_from_dialog(args: argparse.Namespace, task: str) -> None:
     """Ask for participant, session and stimuli in a PsychoPy dialog when any is missing."""
-    if args.participant and args.session and args.stimuli:
+    if args.participant is not None and args.session is not None and args.stimuli is not None:
         return
     if args.simulate:
         raise UserError("--participant, --session and --stimuli are required with --simulate")
     from psychopy import gui
 
-    info: dict[str, Any] = {"participant": args.participant or "sub-", "session": args.session or 1,
+    info: dict[str, Any] = {"participant": args.participant or "sub-", "session": 1 if args.session is None else args.session,
                             "stimuli": str(args.stimuli or "")}
     dlg = gui.DlgFromDict(info, title=f"trivial or impossible: {task}", order=["participant", "session", "stimuli"])
     if not dlg.OK:
@@ -378,7 +378,7 @@ def _sidecar_fields(plan: SessionPlan, cfg: LabConfig, task: Task, size_px: list
         "SessionStatus": "incomplete",
         "ExpectedTrials": len(plan.order),
         "StimulusSet": {"Name": s.name, "Path": str(s.path.resolve()), "Kind": s.kind,
-                        "TablesSHA256": set_tables_sha256(s), "SetSeed": s.meta.get("seed")},
+                        "TablesSHA256": s.tables_sha256, "SetSeed": s.meta.get("seed")},
         "TrialOrder": plan.order,
         "TrialOrderSeed": plan.seed,
         "LabConfig": cfg.as_dict(),

@@ -31,7 +31,7 @@ from participants.layout import (
     sidecar_path,
 )
 from participants.registry import Registry
-from stimuli.sets import STIMULI_FILE, TRIALS_FILE, StimulusSet, open_verified_set
+from stimuli.sets import TRIALS_FILE, StimulusSet, open_verified_set
 
 
 def default_seed(pid: str, session: int, task: str) -> int:
@@ -46,14 +46,6 @@ def trial_order(trials: pd.DataFrame, seed: int) -> list[int]:
     test = trials.loc[trials["phase"] == "test", "trial"].astype(int).to_numpy()
     rng = np.random.default_rng(seed)
     return practice + [int(t) for t in rng.permutation(test)]
-
-
-def set_tables_sha256(stimset: StimulusSet) -> str:
-    """Checksum of the set's two tables (which hold every image's SHA-256): identifies its content."""
-    h = hashlib.sha256()
-    for name in (STIMULI_FILE, TRIALS_FILE):
-        h.update(name.encode() + b"\0" + (stimset.path / name).read_bytes())
-    return h.hexdigest()
 
 
 def session_is_complete(data_root: Path, participant: str, session: int, task: str) -> bool:
@@ -155,7 +147,7 @@ def _plan_resume(task: str, data_root: Path, participant: str, session: int, tsv
     if seed is not None and seed != recorded_seed:
         raise UserError(f"--seed {seed}: the session was started with seed {recorded_seed}; resume without --seed")
     recorded_set = meta.get("StimulusSet", {}).get("TablesSHA256")
-    if recorded_set != set_tables_sha256(stimset):
+    if recorded_set != stimset.tables_sha256:
         raise UserError(f"{stimset.path}: not the stimulus set this session was started with "
                         f"({meta.get('StimulusSet', {}).get('Path')})")
     n_rows = _complete_rows(tsv)

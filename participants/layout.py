@@ -211,14 +211,19 @@ class Session:
 _NAME = re.compile(r"^(sub-\d{3,})_ses-(\d+)_task-([A-Za-z0-9]+)_beh\.tsv$")
 
 
+def session_name_parts(tsv: str | Path) -> tuple[str, int, str]:
+    """(participant_id, session, task) from a session file name `sub-XXX_ses-XX_task-T_beh.tsv`."""
+    m = _NAME.match(Path(tsv).name)
+    if not m:
+        raise UserError(f"{tsv}: not a session file name (sub-XXX_ses-XX_task-T_beh.tsv)")
+    return m.group(1), int(m.group(2)), m.group(3)
+
+
 def read_session(tsv: str | Path) -> Session:
     """Read and validate a session TSV; a missing column, bad value or truncated line is a
     UserError naming the file and row."""
     tsv = Path(tsv)
-    m = _NAME.match(tsv.name)
-    if not m:
-        raise UserError(f"{tsv}: not a session file name (sub-XXX_ses-XX_task-T_beh.tsv)")
-    pid, ses, task = m.group(1), int(m.group(2)), m.group(3)
+    pid, ses, task = session_name_parts(tsv)
     if task not in COLUMNS:
         raise UserError(f"{tsv}: unknown task '{task}'")
     try:
@@ -247,9 +252,16 @@ def read_session(tsv: str | Path) -> Session:
             rec[col] = _parse(rec[col], kind, tsv, i, col)
         records.append(rec)
     df = pd.DataFrame.from_records(records, columns=header)
-    side = sidecar_path(tsv)
+    return Session(tsv, pid, ses, task, df, read_sidecar(tsv))
+
+
+def read_sidecar(tsv: str | Path) -> dict[str, Any]:
+    """The session's `_beh.json` record ({} if absent); anything but a JSON object is a UserError."""
+    side = sidecar_path(Path(tsv))
     meta = read_json(side) if side.is_file() else {}
-    return Session(tsv, pid, ses, task, df, meta)
+    if not isinstance(meta, dict):
+        raise UserError(f"{side}: not a JSON object")
+    return meta
 
 
 def _parse(value: str, kind: str, tsv: Path, row: int, col: str) -> Any:

@@ -57,7 +57,8 @@ for ((i = 1; i <= N_OBSERVERS; i++)); do
 done
 
 step "6/7 report"
-python -m analysis.report --runs "$RUNS" --study demo --stimuli "$SETS" --data-root "$DATA" --out "$REPORTS/demo"
+python -m analysis.report --runs "$RUNS" --study demo --stimuli "$SETS" --data-root "$DATA" --out "$REPORTS/demo" \
+  --include-simulated
 
 step "7/7 the original study's published questionnaire data (../shared/reference) -> $REPORTS/reference"
 REFERENCE=${REFERENCE:-../shared/reference}

@@ -68,6 +68,15 @@ class StimulusSet:
         """False for a set imported without its images (`"images": "not included"` in set.json)."""
         return self.meta.get("images") != IMAGES_NOT_INCLUDED
 
+    @property
+    def tables_sha256(self) -> str:
+        """Checksum of the set's two tables (which hold every image's SHA-256): identifies its
+        content. Sessions record it, so an analysis can tell a rebuilt set of the same name."""
+        h = hashlib.sha256()
+        for name in (STIMULI_FILE, TRIALS_FILE):
+            h.update(name.encode() + b"\0" + (self.path / name).read_bytes())
+        return h.hexdigest()
+
     def image_path(self, stim_id: str) -> Path:
         """Absolute path of one stimulus image."""
         row = self.stimuli.loc[self.stimuli["stim_id"] == stim_id]

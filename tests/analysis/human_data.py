@@ -51,7 +51,7 @@ def write_2afc_session(data_root: Path, pid: str, sset: StimulusSet, correct: Se
     """A 2AFC session on `sset`: practice trials, then test trial i answered `correct[i]`."""
     writer = SessionWriter(beh_path(data_root, pid, session, "2afc"), "2afc")
     test = sset.test_trials()
-    writer.start({"StimulusSet": {"Name": sset.name, "Path": str(sset.path)},
+    writer.start({"StimulusSet": {"Name": sset.name, "Path": str(sset.path), "TablesSHA256": sset.tables_sha256},
                   "ExpectedTrials": len(sset.trials)})
     rows = [(r, c) for r, c in zip(sset.practice_trials().to_dict("records"), practice_correct)]
     idx = list(order) if order is not None else list(range(len(correct)))
@@ -88,7 +88,9 @@ def write_questionnaire_session(data_root: Path, pid: str, sset: StimulusSet, an
                                 session: int = 1, status: str = "complete", practice: bool = True) -> Path:
     """A questionnaire session: answers[stim_id] = (n_categories, main_category, unusual)."""
     writer = SessionWriter(beh_path(data_root, pid, session, "questionnaire"), "questionnaire")
-    writer.start({"StimulusSet": {"Name": sset.name, "Path": str(sset.path)}})
+    n_rows = (len(sset.practice_trials()) if practice else 0) + len(answers)
+    writer.start({"StimulusSet": {"Name": sset.name, "Path": str(sset.path), "TablesSHA256": sset.tables_sha256},
+                  "ExpectedTrials": n_rows})
     trial_of = dict(zip(sset.trials["stim_id"], sset.trials["trial"]))
     if practice:
         for t in sset.practice_trials().itertuples():

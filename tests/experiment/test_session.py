@@ -54,10 +54,9 @@ def _start(lab: dict[str, Path], rows: int, status: str = "incomplete", tail: by
     plan = _plan(lab)
     tsv = plan.tsv
     w = SessionWriter(tsv, "2afc")
-    from experiment.session import set_tables_sha256
 
     w.start({"TrialOrder": plan.order, "TrialOrderSeed": plan.seed,
-             "StimulusSet": {"TablesSHA256": set_tables_sha256(plan.stimset), "Path": str(plan.stimset.path)}})
+             "StimulusSet": {"TablesSHA256": plan.stimset.tables_sha256, "Path": str(plan.stimset.path)}})
     trials = plan.trials_by_number
     for t in plan.order[:rows]:
         tr = trials[t]
