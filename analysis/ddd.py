@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labutil.errors import UserError, run_cli
+from labutil.errors import ArgumentParser, UserError, run_cli
 
 __all__ = ["DDDResult", "FigureOut", "TableOut", "analyse_study", "summarise_table", "main"]
 
@@ -510,7 +510,7 @@ def _image_statistics(w: _Writer, study: Any, sd: Any, share: np.ndarray, ep: An
 
 
 def _study_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m analysis.ddd",
         description="Dichotomous data difficulty of a study's models: writes every figure (PNG + SVG) and table (CSV). "
         "Use 'python -m analysis.ddd summary --help' for the split from a per-image table.",
@@ -538,7 +538,7 @@ def _study_parser() -> argparse.ArgumentParser:
 
 
 def _summary_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m analysis.ddd summary",
         description="Trivial / in-between / impossible shares from a per-image table with a models-correct count.",
     )

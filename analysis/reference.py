@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from labutil.errors import UserError, run_cli
+from labutil.errors import ArgumentParser, UserError, run_cli
 from labutil.versions import software_versions
 
 DEFAULT_REFERENCE = Path("../shared/reference")
@@ -201,7 +201,7 @@ def import_reference(reference: Path, sets_root: Path, data_root: Path, name: st
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m analysis.reference",
         description="Import the original study's published questionnaire data (8 observers, 300 images, "
                     "11 models) as a stimulus set without images plus one questionnaire session per observer, "

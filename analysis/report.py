@@ -30,7 +30,7 @@ import pandas as pd
 
 from analysis import report_html as H
 from analysis.paper import PAPER
-from labutil.errors import UserError, run_cli
+from labutil.errors import ArgumentParser, UserError, run_cli
 from labutil.versions import software_versions
 
 SECTIONS = ("models", "2afc", "questionnaire", "paper")
@@ -522,7 +522,7 @@ def _move_into_place(tmp: Path, out: Path, name: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m analysis.report",
         description="Build one self-contained HTML report (figures embedded; figures also as PNG and SVG, every "
                     "table as CSV) from a decisions store, stimulus sets and session data. Sections: models and DDD, "

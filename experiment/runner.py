@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from experiment.config import LabConfig, config_sha256, key_label, load_config, visual_angle_deg
 from experiment.session import SessionPlan, console_prompt, plan_session, session_is_complete
-from labutil.errors import UserError
+from labutil.errors import ArgumentParser, UserError
 from labutil.versions import software_versions
 from participants.layout import SessionWriter, session_label
 from participants.registry import Registry
@@ -86,7 +86,7 @@ class RunContext:
 
 
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = ArgumentParser(prog=prog, description=description)
     p.add_argument("--participant", help="registered participant id, e.g. sub-001 (asked in a dialog if left out)")
     p.add_argument("--session", type=int, help="session number, e.g. 1 (asked in a dialog if left out)")
     p.add_argument("--stimuli", type=Path, help="stimulus set folder, e.g. stimulus_sets/demo-2afc "

@@ -135,7 +135,10 @@ class Study:
         model_ids: list[str] | None = None,
         epoch: int | Literal["final"] = "final",
     ) -> DecisionMatrix:
-        """Correctness of every (or the given) complete model at its final (or a fixed) epoch."""
+        """Correctness of every (or the given) model at its final epoch, or at a fixed epoch.
+
+        At "final", every model must be complete (a running or failed run's last epoch is not final).
+        """
         ids = self.model_ids(status="complete") if model_ids is None else list(model_ids)
         if not ids:
             raise UserError(f"{self.path}: no complete models in this study")
@@ -146,6 +149,9 @@ class Study:
             committed = self.committed_epochs(model_id)
             if not committed:
                 raise UserError(f"{self.model_dir(model_id)}: no committed epochs")
+            if epoch == "final" and (status := self.run_info(model_id).get("status")) != "complete":
+                raise UserError(f"{self.model_dir(model_id)}: model is {status}, not complete: its last stored epoch "
+                                f"({committed[-1]}) is not its final one; ask for an epoch explicitly to use it")
             e = committed[-1] if epoch == "final" else int(epoch)
             if e not in committed:
                 raise UserError(f"{self.model_dir(model_id)}: epoch {e} not stored (have {committed[0]}..{committed[-1]})")

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from labutil.errors import ArgumentParser
+
 from participants.registry import (
     DEFAULT_DATA_ROOT,
     DEFAULT_PRIVATE_ROOT,
@@ -24,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--private-root", default=str(DEFAULT_PRIVATE_ROOT),
                         help="restricted folder (mode 0700) for names, e-mail, consent and payments; must lie "
                              "outside the data root (default: %(default)s)")
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m participants",
         description="Participant registry: pseudonymous ids and demographics in the data root; identities, "
                     "consent and compensation in a restricted folder outside it.")

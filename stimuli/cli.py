@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from labutil.errors import UserError
+from labutil.errors import ArgumentParser, UserError
 
 DEFAULT_SETS_DIR = "stimulus_sets"
 DEFAULT_REPORTS_DIR = "reports"
@@ -26,7 +26,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m stimuli",
         description="Choose trivial / in-between / impossible images by model difficulty and write frozen, "
         "verifiable stimulus sets (set.json, stimuli.tsv, trials.tsv, images/*.png; see docs/formats.md).",

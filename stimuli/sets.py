@@ -165,11 +165,14 @@ def write_set(
         with_images = meta.get("images") != IMAGES_NOT_INCLUDED
         if with_images:
             (tmp / IMAGES_DIR).mkdir()
+        listed = set(stim["stim_id"])
         for stim_id, data in images.items():
-            if stim_id in set(stim["stim_id"]):
+            if stim_id in listed:
                 _write_synced(tmp / IMAGES_DIR / f"{stim_id}.png", data)
-        _write_synced(tmp / STIMULI_FILE, _tsv(stim))
-        _write_synced(tmp / TRIALS_FILE, _tsv(trials))
+        tables = {STIMULI_FILE: _tsv(stim), TRIALS_FILE: _tsv(trials)}
+        for name, data in tables.items():
+            _write_synced(tmp / name, data)
+        record["tables_sha256"] = {name: sha256_bytes(data) for name, data in tables.items()}
         write_json(tmp / SET_FILE, record)
         if with_images:
             fsync_dir(tmp / IMAGES_DIR)
@@ -271,13 +274,25 @@ def verify_set(path: str | Path) -> list[str]:
     except UserError as exc:
         return [str(exc)]
     problems = _check_tables(sset.meta, sset.stimuli, sset.trials)
+    for extra in sorted(path.iterdir()):
+        if extra.name not in (SET_FILE, STIMULI_FILE, TRIALS_FILE, IMAGES_DIR):
+            problems.append(f"{extra}: not part of a stimulus set")
+    recorded = sset.meta.get("tables_sha256")
+    if not isinstance(recorded, dict):
+        problems.append(f"{path / SET_FILE}: records no checksums of its tables (tables_sha256)")
+    else:
+        for name in (STIMULI_FILE, TRIALS_FILE):
+            if recorded.get(name) != sha256_file(path / name):
+                problems.append(f"{path / name}: checksum mismatch (table changed since the set was written)")
     if not sset.has_images:  # imported table: nothing to checksum, and no stray images allowed
         if (path / IMAGES_DIR).exists():
             problems.append(f"{path / IMAGES_DIR}: images folder in a set marked images '{IMAGES_NOT_INCLUDED}'")
         return problems
     for row in sset.stimuli.itertuples():
         file = path / row.file
-        if not file.is_file():
+        if row.file != f"{IMAGES_DIR}/{Path(row.file).name}":
+            problems.append(f"{path / STIMULI_FILE}: file '{row.file}' of {row.stim_id} lies outside {IMAGES_DIR}/")
+        elif not file.is_file():
             problems.append(f"{file}: missing")
         elif sha256_file(file) != row.sha256:
             problems.append(f"{file}: checksum mismatch (file changed since the set was written)")

@@ -43,7 +43,9 @@ def test_final_and_epoch_decisions(tmp_path: Path) -> None:
     study = open_study(tmp_path / "s")
     assert study.model_ids() == ["a", "b"]
     assert study.model_ids(status="complete") == ["a"]
-    m = study.final_decisions(["a", "b"])
+    with pytest.raises(UserError, match="model is running, not complete"):
+        study.final_decisions(["a", "b"])
+    m = study.final_decisions(["a", "b"], epoch=1)
     assert m.correct.dtype == bool and m.correct.shape == (2, 6)
     np.testing.assert_array_equal(m.correct[0], [True, True, True, False, True, False])
     np.testing.assert_array_equal(m.correct[1], [True, True, False, True, False, True])

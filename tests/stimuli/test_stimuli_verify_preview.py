@@ -55,7 +55,21 @@ def test_verify_checks_design_of_built_sets(pair_set: Path) -> None:
     df.loc[trivial, "n_correct"] = "5"  # 5/11 is in-between at tolerance 1
     df.to_csv(stim, sep="\t", index=False, lineterminator="\n")
     problems = check_set(str(pair_set))
-    assert problems == [f"{stim}: {df.loc[trivial, 'stim_id']} is 'trivial' but 5/11 correct is 'in-between' at tolerance 1"]
+    assert problems == [f"{stim}: checksum mismatch (table changed since the set was written)",
+                        f"{stim}: {df.loc[trivial, 'stim_id']} is 'trivial' but 5/11 correct is 'in-between' at tolerance 1"]
+
+
+def test_verify_finds_a_consistent_edit_of_the_trial_table_and_stray_files(pair_set: Path) -> None:
+    trials = pair_set / "trials.tsv"
+    df = pd.read_csv(trials, sep="\t", dtype=str, keep_default_na=False)
+    row = df.index[df["phase"] == "test"][0]  # swap the sides of one pair, consistently
+    df.loc[row, ["left_stim", "right_stim"]] = df.loc[row, ["right_stim", "left_stim"]].to_numpy()
+    df.loc[row, "impossible_side"] = "left" if df.loc[row, "impossible_side"] == "right" else "right"
+    df.to_csv(trials, sep="\t", index=False, lineterminator="\n")
+    (pair_set / "notes.txt").write_text("x")
+    problems = check_set(str(pair_set))
+    assert f"{trials}: checksum mismatch (table changed since the set was written)" in problems
+    assert f"{pair_set / 'notes.txt'}: not part of a stimulus set" in problems
 
 
 def test_preview_2afc_frames_pairs_by_difficulty(pair_set: Path, tmp_path: Path) -> None:
