@@ -11,6 +11,7 @@ from typing import Any
 from labutil.errors import UserError
 from labutil.io import read_json
 from model_runs.datasets import LOCATION_KEYS, open_dataset
+from model_runs.model_lock import ModelBusy
 from model_runs.store import RUN_FILE, STUDY_FILE, Study, open_study
 from model_runs.study_files import StudySpec, study_from_definition
 from model_runs.train import Execution, prepare_study, run_model
@@ -18,7 +19,8 @@ from model_runs.train import Execution, prepare_study, run_model
 
 @dataclass
 class ModelOutcome:
-    """What happened to one model in a run: complete | failed, with the error's one line."""
+    """What happened to one model in a run: complete | failed | busy (another live process trains
+    it; skipped), with the error's one line."""
 
     model_id: str
     status: str
@@ -62,6 +64,10 @@ def run_one(spec: StudySpec, study: Study, dataset: Any, model_id: str, executio
     and the caller goes on with the next model (a bug's traceback goes to stderr / the job log)."""
     try:
         info = run_model(spec, study, dataset, model_id, execution)
+    except ModelBusy as exc:
+        if stop_on_error:
+            raise
+        return ModelOutcome(model_id, "busy", error=str(exc))
     except UserError as exc:
         if stop_on_error:
             raise

@@ -16,6 +16,7 @@ from typing import Any
 
 from labutil.errors import UserError
 from labutil.io import atomic_write_text
+from model_runs.model_lock import busy_message
 from model_runs.runner import ModelOutcome, model_status, prepare, run_one, spec_from_study_dir
 from model_runs.store import Study, open_study
 from model_runs.study_files import StudySpec
@@ -116,8 +117,19 @@ class ModelTask(_checkpointable_base()):  # type: ignore[misc]
 
 
 def todo_models(study: Study, spec: StudySpec, model_ids: list[str] | None) -> list[str]:
-    """The selected models that are not complete yet, in study order."""
-    return [m["model_id"] for m in spec.select(model_ids) if model_status(study, m["model_id"]) != "complete"]
+    """The selected models that are not complete yet, in study order; a model that another live
+    process is training (its lock is held) is skipped with a message."""
+    todo = []
+    for m in spec.select(model_ids):
+        model_id = m["model_id"]
+        if model_status(study, model_id) == "complete":
+            continue
+        busy = busy_message(model_id, study.model_dir(model_id))
+        if busy:
+            print(f"skipping {busy}")
+            continue
+        todo.append(model_id)
+    return todo
 
 
 def sweep_folder(study_dir: Path, log_dir: str | None) -> Path:
@@ -145,7 +157,11 @@ def run_sweep(
     todo = todo_models(study, spec, model_ids)
     if not todo:
         if not quiet:
-            print(f"{study_dir}: all {len(spec.select(model_ids))} selected models are complete")
+            selected = spec.select(model_ids)
+            if all(model_status(study, m["model_id"]) == "complete" for m in selected):
+                print(f"{study_dir}: all {len(selected)} selected models are complete")
+            else:
+                print(f"{study_dir}: nothing to train; the selected models are complete or busy")
         return []
     folder = sweep_folder(study_dir, log_dir)
     location = spec.dataset_location()

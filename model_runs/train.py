@@ -23,6 +23,7 @@ from labutil.errors import UserError
 from labutil.versions import software_versions
 from model_runs.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
 from model_runs.datasets import Dataset, open_dataset
+from model_runs.model_lock import model_lock
 from model_runs.pipeline import epoch_order, make_pipeline, seed_from, training_subset
 from model_runs.store import ModelWriter, Study, create_study
 from model_runs.study_files import StudySpec
@@ -181,6 +182,15 @@ def run_model(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, ex
         if study.run_info(model_id).get("config") != config:
             raise UserError(f"{existing}: model exists with a different configuration; remove it or use another id")
         return study.run_info(model_id)
+    with model_lock(model_id, study.model_dir(model_id)):  # one writer per model; ModelBusy if taken
+        return _run_model_locked(spec, study, dataset, model_id, execution, entry, writer, config)
+
+
+def _run_model_locked(
+    spec: StudySpec, study: Study, dataset: Dataset, model_id: str, execution: Execution, entry: dict[str, Any], writer: ModelWriter,
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """The body of `run_model`, run while this process holds the model's lock."""
     t_setup = time.perf_counter()
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import torch
