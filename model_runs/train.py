@@ -231,6 +231,7 @@ def _run_model_locked(
 
     start_epoch = 0
     pending: dict[str, Any] | None = None  # metrics of a checkpointed but uncommitted epoch
+    pending_train: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # and its training decisions
     usable = {e: p for e, p in list_checkpoints(writer.dir).items() if e <= last + 1 and e <= total_epochs}
     if usable:
         epoch, path = max(usable.items())
@@ -243,6 +244,7 @@ def _run_model_locked(
         start_epoch = epoch
         if epoch > last:
             pending = dict(state.get("metrics", {}))
+            pending_train = _train_decisions_from_state(state.get("train_decisions"))
     indices = training_subset(train_labels, entry["train_fraction"], entry["train_part"], entry["subset_seed"]) if total_epochs else np.zeros(0, dtype=np.int64)
     timings["setup_s"] = timings.get("setup_s", 0.0) + time.perf_counter() - t_setup
 
@@ -265,7 +267,7 @@ def _run_model_locked(
         if start_epoch == 0 and last < 0:
             evaluate_and_commit(0, {})
         elif pending is not None:
-            evaluate_and_commit(start_epoch, pending)
+            evaluate_and_commit(start_epoch, pending, pending_train)
         elif start_epoch == total_epochs and entry["save_probabilities"] and not (writer.dir / "probabilities.npy").is_file():
             evaluate_and_commit(start_epoch, _epoch_metrics(writer.info, start_epoch))
         from tqdm import tqdm
@@ -282,7 +284,7 @@ def _run_model_locked(
             state = {
                 "model_id": model_id, "config": config, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-                "rng": {"torch": torch.get_rng_state()}, "metrics": metrics,
+                "rng": {"torch": torch.get_rng_state()}, "metrics": metrics, "train_decisions": _train_decisions_state(train_dec),
             }
             save_checkpoint(writer.dir, epoch, state)
             timings["checkpoint_s"] += time.perf_counter() - t0
@@ -300,6 +302,27 @@ def _run_model_locked(
     timings["total_s"] = sum(v for k, v in timings.items() if k.endswith("_s") and k != "total_s")
     writer.finish("complete", timings=_rounded(timings))
     return writer.info
+
+
+def _train_decisions_state(train_dec: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> dict[str, Any]:
+    """An epoch's training decisions as tensors for its checkpoint ({} when not kept), so that a run
+    resumed from a checkpoint of an uncommitted epoch commits them with that epoch."""
+    import torch
+
+    if train_dec is None:
+        return {}
+    sample_index, prediction, correct = train_dec
+    return {
+        "sample_index": torch.from_numpy(np.asarray(sample_index, dtype=np.int32)),
+        "prediction": torch.from_numpy(np.asarray(prediction, dtype=np.int32)),
+        "correct": torch.from_numpy(np.asarray(correct, dtype=bool)),
+    }
+
+
+def _train_decisions_from_state(state: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    if not state:
+        return None
+    return state["sample_index"].numpy(), state["prediction"].numpy(), state["correct"].numpy()
 
 
 def _epoch_metrics(info: dict[str, Any], epoch: int) -> dict[str, Any]:
