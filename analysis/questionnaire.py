@@ -211,9 +211,10 @@ def agreement(r: pd.DataFrame, seed: int, n_boot: int = 1000) -> tuple[pd.DataFr
         pk.insert(0, "question", q)
         pairwise.append(pk)
         k = pk["kappa"].dropna()
-        rows.append({"question": q, "measure": "cohen_kappa_pairwise_mean", "value": float(k.mean()) if len(k) else float("nan"),
-                     "ci_low": float(k.min()) if len(k) else float("nan"), "ci_high": float(k.max()) if len(k) else float("nan"),
-                     "n_items": int(m.shape[0]), "n_raters": len(raters)})
+        nan = float("nan")
+        rows.append({"question": q, "measure": "cohen_kappa_pairwise_mean", "value": float(k.mean()) if len(k) else nan,
+                     "ci_low": nan, "ci_high": nan, "min": float(k.min()) if len(k) else nan,
+                     "max": float(k.max()) if len(k) else nan, "n_items": int(m.shape[0]), "n_raters": len(raters)})
     return pd.DataFrame(rows), pd.concat(pairwise, ignore_index=True)
 
 

@@ -364,7 +364,7 @@ def section_questionnaire(ctx: Context) -> H.Section:
         sec.add(ctx.figure_html(figs[f"{p}_categories_vs_accuracy"]))
         ctx.save_table(f"{p}_correlation", tables[f"{p}_correlation"])
         sec.add(H.table(tables[f"{p}_agreement"], caption="Agreement between observers (bootstrap 95 % CI over images, "
-                        f"seed {cfg.seed}; for the pairwise Cohen's kappa: lowest and highest pair)",
+                        f"seed {cfg.seed}; min and max: the lowest and highest pair of the pairwise Cohen's kappa)",
                         csv_name=ctx.save_table(f"{p}_agreement", tables[f"{p}_agreement"])))
         ctx.save_table(f"{p}_pairwise_kappa", tables[f"{p}_pairwise_kappa"])
         sec.add(H.table(tables[f"{p}_items"], caption="Per image", max_rows=0, csv_name=ctx.save_table(f"{p}_items", tables[f"{p}_items"])))
@@ -389,7 +389,7 @@ def comparison_table(numbers: dict[str, float], reference_data: bool) -> pd.Data
         if key.startswith("q_"):
             value, extra = numbers.get(f"{key}@fig6"), numbers.get(f"{key}@all")
         elif key.startswith("ddd_"):
-            value, extra = _ddd_number(numbers, key), None
+            value, extra = numbers.get(DDD_KEYS[key]), None
         else:
             value, extra = numbers.get(key), None
         if value is None or not np.isfinite(value):
@@ -413,11 +413,6 @@ def comparison_table(numbers: dict[str, float], reference_data: bool) -> pd.Data
 
 DDD_KEYS = {"ddd_trivial": "models.shares.trivial", "ddd_in_between": "models.shares.in-between",
             "ddd_impossible": "models.shares.impossible", "ddd_flips": "models.flip_share"}
-
-
-def _ddd_number(numbers: dict[str, float], key: str) -> float | None:
-    """The models section's headline share for trivial / in-between / impossible / flips."""
-    return numbers.get(DDD_KEYS[key])
 
 
 def section_paper(ctx: Context) -> H.Section:

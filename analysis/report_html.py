@@ -68,10 +68,6 @@ def heading(text: str, level: int = 3) -> str:
     return f"<h{level}>{esc(text)}</h{level}>"
 
 
-def bullet_list(items: list[str]) -> str:
-    return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
-
-
 def fmt(value: Any, digits: int = 4) -> str:
     """Numbers to short text: floats with `digits` significant decimals, NaN as n/a."""
     if value is None:

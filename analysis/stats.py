@@ -108,15 +108,3 @@ def pearson(x: Any, y: Any, confidence: float = 0.95) -> Correlation:
     res = pearsonr(a, b)
     ci = res.confidence_interval(confidence)
     return Correlation(float(res.statistic), float(ci.low), float(ci.high), float(res.pvalue), int(a.size))
-
-
-def bootstrap_mean_ci(values: Any, seed: int, n_boot: int = 2000, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of `values` (resampling the values), seeded."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
-    a = (1 - confidence) / 2
-    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))

@@ -301,7 +301,3 @@ def make_monitor(cfg: MonitorConfig) -> Any:
     mon.setSizePix(list(cfg.resolution_px))
     return mon
 
-
-def image_size_deg(size_px: int, monitor: Any) -> float:
-    """Visual angle of a square image of `size_px` pixels on a psychopy Monitor."""
-    return visual_angle_deg(size_px, monitor.getWidth(), monitor.getSizePix()[0], monitor.getDistance())

@@ -111,6 +111,7 @@ def test_agreement_matches_statsmodels_and_sklearn(quest):
     expect = [cohen_kappa_score(main[:, i], main[:, j]) for i, j in ((0, 1), (0, 2), (1, 2))]
     assert pk["kappa"].to_numpy() == pytest.approx(expect, abs=1e-12)
     assert ag.loc[("main_category", "cohen_kappa_pairwise_mean"), "value"] == pytest.approx(np.mean(expect))
+    assert ag.loc[("main_category", "cohen_kappa_pairwise_mean"), ["min", "max"]].tolist() == pytest.approx([min(expect), max(expect)])
     assert np.isfinite(ag.loc[("n_categories", "krippendorff_alpha_interval"), "value"])
     assert np.isfinite(ag.loc[("n_categories", "icc_2_1"), "value"])
 

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as st
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.stats import binomial_test, bootstrap_mean_ci, clopper_pearson, pearson, proportion, summarize
+from analysis.stats import binomial_test, clopper_pearson, pearson, proportion, summarize
 
 
 @pytest.mark.parametrize("k,n", [(120, 149), (0, 10), (10, 10), (7, 9), (1, 1)])
@@ -60,8 +60,3 @@ def test_pearson_matches_scipy_and_fisher_z_interval():
 def test_pearson_undefined_for_constant_input():
     assert math.isnan(pearson([1, 1, 1, 1], [1, 2, 3, 4]).r)
 
-
-def test_bootstrap_mean_ci_is_seeded_and_brackets_the_mean():
-    x = np.arange(20, dtype=float)
-    a, b = bootstrap_mean_ci(x, seed=5), bootstrap_mean_ci(x, seed=5)
-    assert a == b and a[0] < x.mean() < a[1]

@@ -74,10 +74,10 @@ def test_visual_angle_of_the_default_lab() -> None:
 def test_visual_angle_agrees_with_psychopy_monitor() -> None:
     from psychopy.tools.monitorunittools import pix2deg
 
-    from experiment.config import image_size_deg, make_monitor
+    from experiment.config import make_monitor
 
     mon = make_monitor(load_config().monitor)
-    ours = image_size_deg(224, mon)
+    ours = visual_angle_deg(224, mon.getWidth(), mon.getSizePix()[0], mon.getDistance())
     # PsychoPy's pix2deg uses the small-angle approximation: within 0.1 % at 6 deg.
     assert ours == pytest.approx(float(pix2deg(224, mon)), rel=1e-3)
     assert ours == pytest.approx(6.2093, abs=1e-4)
