@@ -170,6 +170,56 @@ def check_model_name(name: str, where: str = "") -> None:
     raise UserError(f"{where}unknown model '{name}' (see `python -m model_runs list models`)")
 
 
+# Set by the recipe and the dataset, never through model_options.
+_FIXED_OPTIONS = frozenset({"num_classes", "in_channels", "image_size", "weights", "progress", "pretrained", "in_chans"})
+
+
+def _named_parameters(fn: Callable[..., Any]) -> tuple[set[str], bool]:
+    """Keyword parameter names of a callable, and whether it also takes **kwargs."""
+    import inspect
+
+    params = inspect.signature(fn).parameters.values()
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
+    return names, any(p.kind == p.VAR_KEYWORD for p in params)
+
+
+def model_option_names(name: str) -> set[str] | None:
+    """The `model_options` keys an architecture accepts (from its builder's signature, for
+    torchvision also the model class's), or None when they cannot be known without building it (timm)."""
+    if name.startswith("timm:") or name not in MODELS:
+        return None
+    names, var_kw = _named_parameters(MODELS[name].build)
+    if MODELS[name].family == "torchvision":
+        import torchvision.models as tvm
+
+        builder = getattr(tvm, name)
+        names, var_kw = _named_parameters(builder)
+        cls = _return_class(builder)
+        if var_kw and cls is not None:
+            class_names, var_kw = _named_parameters(cls.__init__)
+            names |= class_names
+    return None if var_kw else names - _FIXED_OPTIONS
+
+
+def _return_class(fn: Callable[..., Any]) -> type | None:
+    """The class a torchvision builder returns (its return annotation), if it is one."""
+    import inspect
+
+    ret = inspect.signature(fn).return_annotation
+    return ret if isinstance(ret, type) else None
+
+
+def check_model_options(name: str, options: dict[str, Any], where: str = "") -> None:
+    """A one-line error for a `model_options` key the architecture does not take (before anything runs)."""
+    known = model_option_names(name)
+    if known is None:
+        return
+    for key in options:
+        if key in _FIXED_OPTIONS or key not in known:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise UserError(f"{where}model_options: '{key}' is not an option of '{name}' (options: {allowed})")
+
+
 def create_model(
     name: str,
     num_classes: int,

@@ -17,7 +17,7 @@ from typing import Any
 from labutil.errors import UserError
 from labutil.io import read_toml
 from model_runs.datasets import DATASETS, LOCATION_KEYS, validate_dataset_config
-from model_runs.models import check_model_name
+from model_runs.models import check_model_name, check_model_options
 from model_runs.recipes import RECIPE_KEYS, check_recipe, check_value, resolve_recipe
 
 STUDY_KEYS = ("name", "description", "preset", "dataset", "recipe", "conditions")
@@ -146,6 +146,7 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
         raise UserError(f"{where}: model id '{dupes[0]}' made by two conditions; rename one")
     for m in models:
         check_model_name(m["arch"], f"{where} model '{m['model_id']}': ")
+        check_model_options(m["arch"], m["model_options"], f"{where} model '{m['model_id']}': ")
         check_recipe(m, f"{where} model '{m['model_id']}'")
     description = raw.get("description", "")
     if not isinstance(description, str):

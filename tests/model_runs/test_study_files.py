@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -95,3 +96,27 @@ def test_unknown_study_and_missing_file(tmp_path: Path) -> None:
     bad.write_text("name = [")
     with pytest.raises(UserError, match=r"bad\.toml: not valid TOML"):
         load_study(str(bad))
+
+
+@pytest.mark.parametrize(
+    ("arch", "options", "bad"),
+    [("mlp", "{widht = 32}", "widht"), ("small_cnn", "{width = 8, depth = 2}", "depth"), ("resnet18", "{zero_init_residul = true}", "zero_init_residul"),
+     ("linear", "{width = 4}", "width"), ("mlp", "{num_classes = 3}", "num_classes")],
+)
+def test_model_options_typo_is_refused_before_anything_is_written(tmp_path: Path, study_file: Callable[..., Path], arch: str, options: str,
+                                                                   bad: str) -> None:
+    from model_runs.cli import main
+
+    path = study_file(arch=arch, extra=f"model_options = {options}")
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))} model 'base': model_options: '{bad}' is not an option of '{arch}'") as err:
+        load_study(str(path))
+    assert "\n" not in str(err.value)
+    with pytest.raises(UserError, match=f"'{bad}'"):
+        main(["train", str(path), "--runs-dir", str(tmp_path / "runs"), "--device", "cpu", "--threads", "1", "--quiet"])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_valid_model_options_are_accepted(study_file: Callable[..., Path]) -> None:
+    assert load_study(str(study_file(arch="mlp", extra="model_options = {width = 8, depth = 2, dropout = 0.1}"))).models[0]["model_options"]["depth"] == 2
+    spec = load_study(str(study_file(arch="resnet18", extra="model_options = {zero_init_residual = true}")))
+    assert spec.models[0]["model_options"] == {"zero_init_residual": True}
