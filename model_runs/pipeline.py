@@ -21,6 +21,7 @@ from model_runs.datasets import ArrayDataset, Dataset, FileDataset, load_rgb, re
 
 if TYPE_CHECKING:
     import torch
+    from PIL import Image
 
 # Keep array datasets on the device up to this size; larger ones are copied batch by batch.
 MAX_DEVICE_BYTES = 2 * 1024**3
@@ -76,11 +77,82 @@ class Normalizer:
         return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
 
 
+def random_resized_crop_boxes(n: int, h: int, w: int, generator: "torch.Generator", scale: tuple[float, float] = (0.08, 1.0),
+                              ratio: tuple[float, float] = (3 / 4, 4 / 3), attempts: int = 10) -> "torch.Tensor":
+    """(top, left, height, width) of n crops drawn as torchvision's RandomResizedCrop.get_params does:
+    area share in `scale`, log-uniform aspect `ratio`, first of `attempts` that fits, else the centre
+    crop of the whole image clamped to `ratio`."""
+    import math
+
+    import torch
+
+    area = h * w
+    target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, attempts, generator=generator, dtype=torch.float64))
+    log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(n, attempts, generator=generator, dtype=torch.float64)
+    aspect = torch.exp(log_r)
+    cw = torch.round(torch.sqrt(target * aspect)).long()
+    ch = torch.round(torch.sqrt(target / aspect)).long()
+    fits = (cw > 0) & (cw <= w) & (ch > 0) & (ch <= h)
+    first = torch.argmax(fits.int(), dim=1)
+    rows = torch.arange(n)
+    ok = fits[rows, first]
+    in_ratio = w / h
+    if in_ratio < ratio[0]:
+        fw, fh = w, int(round(w / ratio[0]))
+    elif in_ratio > ratio[1]:
+        fw, fh = int(round(h * ratio[1])), h
+    else:
+        fw, fh = w, h
+    cw = torch.where(ok, cw[rows, first], torch.full((n,), fw))
+    ch = torch.where(ok, ch[rows, first], torch.full((n,), fh))
+    u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
+    top = torch.where(ok, torch.floor(u[:, 0] * (h - ch + 1)).long(), torch.full((n,), (h - fh) // 2))
+    left = torch.where(ok, torch.floor(u[:, 1] * (w - cw + 1)).long(), torch.full((n,), (w - fw) // 2))
+    return torch.stack([top, left, ch, cw], dim=1)
+
+
+def _source_index(boxes_start: "torch.Tensor", boxes_len: "torch.Tensor", out: int, device: "torch.device") -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+    """Bilinear (align_corners=False) source rows/cols of a crop resized to `out` pixels, per sample:
+    (lower index, upper index, weight of the upper one), as torch.nn.functional.interpolate computes them."""
+    import torch
+
+    length = boxes_len.to(device).view(-1, 1).double()
+    src = ((torch.arange(out, device=device, dtype=torch.float64) + 0.5) * length / out - 0.5).clamp(min=0)
+    lo = torch.minimum(src.floor(), length - 1)
+    hi = torch.minimum(lo + 1, length - 1)
+    start = boxes_start.to(device).view(-1, 1)
+    return lo.long() + start, hi.long() + start, (src - lo).float()
+
+
+def resized_crop_batch(x: "torch.Tensor", boxes: "torch.Tensor") -> "torch.Tensor":
+    """Crop each uint8 NCHW image to its (top, left, height, width) box and resize it back to H x W
+    (bilinear, align_corners=False, like interpolate on the crop), vectorised."""
+    import torch
+
+    n, c, h, w = x.shape
+    r0, r1, wr = _source_index(boxes[:, 0], boxes[:, 2], h, x.device)
+    c0, c1, wc = _source_index(boxes[:, 1], boxes[:, 3], w, x.device)
+    b = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+    ch = torch.arange(c, device=x.device).view(1, c, 1, 1)
+    xf = x.float()
+
+    def at(r: "torch.Tensor", col: "torch.Tensor") -> "torch.Tensor":
+        return xf[b, ch, r.view(n, 1, h, 1), col.view(n, 1, 1, w)]
+
+    wr4, wc4 = wr.view(n, 1, h, 1), wc.view(n, 1, 1, w)
+    top = at(r0, c0) * (1 - wc4) + at(r0, c1) * wc4
+    bottom = at(r1, c0) * (1 - wc4) + at(r1, c1) * wc4
+    return (top * (1 - wr4) + bottom * wr4).round_().clamp_(0, 255).to(torch.uint8)
+
+
 def augment_batch(x: "torch.Tensor", kind: str, pad: int, generator: "torch.Generator") -> "torch.Tensor":
-    """Random shifts (zero padding + crop) and/or horizontal flips of a uint8 NCHW batch, vectorised."""
+    """Random shifts (zero padding + crop), random resized crops and/or horizontal flips of a uint8
+    NCHW batch, vectorised."""
     import torch
 
     n, _, h, w = x.shape
+    if kind == "random_resized_crop_flip":
+        x = resized_crop_batch(x, random_resized_crop_boxes(n, h, w, generator))
     if kind in ("shift", "shift_flip") and pad > 0:
         offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).to(x.device)
         padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
@@ -184,6 +256,16 @@ class _EpochSampler:
         return -(-len(self.order) // self.batch_size)
 
 
+def shift_image(img: "Image.Image", dy: int, dx: int) -> "Image.Image":
+    """The image moved by (dy, dx) pixels, zero-filled, same size: out[i, j] = img[i + dy, j + dx],
+    the same shift as zero padding + crop in `augment_batch`."""
+    from PIL import Image
+
+    out = Image.new(img.mode, img.size)
+    out.paste(img, (-dx, -dy))
+    return out
+
+
 def _file_dataset_class() -> type:
     import torch
     import torch.utils.data
@@ -191,8 +273,9 @@ def _file_dataset_class() -> type:
     class FileImages(torch.utils.data.Dataset):
         """Images from files: (uint8 CHW tensor, label, index); training crops are seeded per sample."""
 
-        def __init__(self, samples: list[tuple[str, int]], train: bool, resize: int, crop: int, aug_seed: int, augment: str) -> None:
+        def __init__(self, samples: list[tuple[str, int]], train: bool, resize: int, crop: int, aug_seed: int, augment: str, pad: int = 0) -> None:
             self.samples = samples
+            self.pad = pad
             self.train = train
             self.resize = resize
             self.crop = crop
@@ -217,6 +300,9 @@ def _file_dataset_class() -> type:
                         img = F.resized_crop(img, top, left, h, w, [self.crop, self.crop], antialias=True)
                     else:
                         img = resize_center_crop(img, self.resize, self.crop)
+                    if self.augment in ("shift", "shift_flip") and self.pad > 0:
+                        dy, dx = (int(v) for v in torch.randint(0, 2 * self.pad + 1, (2,)))
+                        img = shift_image(img, dy - self.pad, dx - self.pad)
                     if self.augment != "shift" and torch.rand(1).item() < 0.5:
                         img = F.hflip(img)
             else:
@@ -259,7 +345,7 @@ class FilePipeline:
     def train_batches(self, order: np.ndarray, batch_size: int, recipe: dict[str, Any], epoch: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]]:
         if self._train_loader is None or self._sampler is None or self._sampler.batch_size != batch_size:
             resize, crop = self.dataset.eval_sizes
-            data = _file_dataset_class()(self.train_samples, True, resize, crop, recipe["aug_seed"], recipe["augment"])
+            data = _file_dataset_class()(self.train_samples, True, resize, crop, recipe["aug_seed"], recipe["augment"], recipe["augment_pad"])
             self._sampler = _EpochSampler(batch_size)
             self._train_loader = self._loader(data, batch_sampler=self._sampler)
         self._sampler.order = order
