@@ -9,17 +9,18 @@ from labutil.errors import UserError
 from model_runs.checkpoints import load_checkpoint
 from model_runs.datasets import open_dataset
 from model_runs.pipeline import make_pipeline
-from model_runs.train import Execution, check_labels, evaluate, pipeline_image_size, resolve_device
+from model_runs.train import Execution, check_labels, eval_options, evaluate, pipeline_image_size, resolve_device
 
 
-def _run(model_factory: Any, dataset_config: dict[str, Any], num_classes: int, execution: Execution, eval_batch_size: int) -> dict[str, Any]:
+def _run(model_factory: Any, dataset_config: dict[str, Any], num_classes: int, execution: Execution, eval_batch_size: int,
+         eval_opts: dict[str, Any] | None = None) -> dict[str, Any]:
     import torch
 
     if execution.threads > 0:
         torch.set_num_threads(execution.threads)
     device = resolve_device(execution.device)
     dataset = open_dataset(dataset_config)
-    pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=False)
+    pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=False, **(eval_opts or {}))
     num_classes = num_classes or dataset.n_classes
     check_labels(pipeline.labels("val"), num_classes, f"{dataset.name} validation split")
     model = model_factory(dataset, pipeline_image_size(pipeline, dataset), num_classes).to(device)
@@ -46,7 +47,7 @@ def evaluate_checkpoint(path: Path, execution: Execution, location: dict[str, An
         model.load_state_dict(state["model"])
         return model
 
-    out = _run(factory, {**config["dataset"], **location}, int(config.get("num_classes", 0)), execution, int(config.get("eval_batch_size", 256)))
+    out = _run(factory, {**config["dataset"], **location}, int(config.get("num_classes", 0)), execution, int(config.get("eval_batch_size", 256)), eval_options(config))
     out["what"] = f"{path} (model {state.get('model_id', '?')}, epoch {state.get('epoch', '?')})"
     return out
 

@@ -273,8 +273,10 @@ def _file_dataset_class() -> type:
     class FileImages(torch.utils.data.Dataset):
         """Images from files: (uint8 CHW tensor, label, index); training crops are seeded per sample."""
 
-        def __init__(self, samples: list[tuple[str, int]], train: bool, resize: int, crop: int, aug_seed: int, augment: str, pad: int = 0) -> None:
+        def __init__(self, samples: list[tuple[str, int]], train: bool, resize: int, crop: int, aug_seed: int, augment: str, pad: int = 0,
+                     interpolation: str = "bilinear") -> None:
             self.samples = samples
+            self.interpolation = interpolation
             self.pad = pad
             self.train = train
             self.resize = resize
@@ -299,14 +301,14 @@ def _file_dataset_class() -> type:
                         top, left, h, w = RandomResizedCrop.get_params(img, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3))
                         img = F.resized_crop(img, top, left, h, w, [self.crop, self.crop], antialias=True)
                     else:
-                        img = resize_center_crop(img, self.resize, self.crop)
+                        img = resize_center_crop(img, self.resize, self.crop, self.interpolation)
                     if self.augment in ("shift", "shift_flip") and self.pad > 0:
                         dy, dx = (int(v) for v in torch.randint(0, 2 * self.pad + 1, (2,)))
                         img = shift_image(img, dy - self.pad, dx - self.pad)
                     if self.augment != "shift" and torch.rand(1).item() < 0.5:
                         img = F.hflip(img)
             else:
-                img = resize_center_crop(img, self.resize, self.crop)
+                img = resize_center_crop(img, self.resize, self.crop, self.interpolation)
             return F.pil_to_tensor(img), label, index
 
     return FileImages
@@ -315,8 +317,11 @@ def _file_dataset_class() -> type:
 class FilePipeline:
     """DataLoader pipeline over image files; normalisation on the device."""
 
-    def __init__(self, dataset: FileDataset, device: "torch.device", channels_last: bool = False, workers: int = 4, need_train: bool = True) -> None:
+    def __init__(self, dataset: FileDataset, device: "torch.device", channels_last: bool = False, workers: int = 4, need_train: bool = True,
+                 eval_resize: int = 0, eval_interpolation: str = "bilinear") -> None:
         self.dataset = dataset
+        # the model's evaluation transform (as FileDataset.eval_pixels): resize (0 = dataset's), crop, interpolation
+        self.eval_transform = (eval_resize or dataset.eval_sizes[0], dataset.eval_sizes[1], eval_interpolation)
         self.device = device
         self.workers = workers
         self.normalize = Normalizer(dataset.mean, dataset.std, device, channels_last)
@@ -344,8 +349,8 @@ class FilePipeline:
 
     def train_batches(self, order: np.ndarray, batch_size: int, recipe: dict[str, Any], epoch: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]]:
         if self._train_loader is None or self._sampler is None or self._sampler.batch_size != batch_size:
-            resize, crop = self.dataset.eval_sizes
-            data = _file_dataset_class()(self.train_samples, True, resize, crop, recipe["aug_seed"], recipe["augment"], recipe["augment_pad"])
+            resize, crop, interpolation = self.eval_transform
+            data = _file_dataset_class()(self.train_samples, True, resize, crop, recipe["aug_seed"], recipe["augment"], recipe["augment_pad"], interpolation)
             self._sampler = _EpochSampler(batch_size)
             self._train_loader = self._loader(data, batch_sampler=self._sampler)
         self._sampler.order = order
@@ -353,8 +358,8 @@ class FilePipeline:
         yield from self._iterate(self._train_loader, with_index=True)
 
     def eval_batches(self, batch_size: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
-        resize, crop = self.dataset.eval_sizes
-        data = _file_dataset_class()(self.val_samples, False, resize, crop, 0, "none")
+        resize, crop, interpolation = self.eval_transform
+        data = _file_dataset_class()(self.val_samples, False, resize, crop, 0, "none", 0, interpolation)
         for x, y, _ in self._iterate(self._loader(data, batch_size=batch_size), with_index=True):
             yield x, y
 
@@ -373,10 +378,12 @@ class FilePipeline:
         return -(-n // batch_size)
 
 
-def make_pipeline(dataset: Dataset, device: "torch.device", channels_last: bool = False, workers: int = 4, need_train: bool = True) -> ArrayPipeline | FilePipeline:
-    """The pipeline that suits the dataset: in-memory index batching or a file DataLoader."""
+def make_pipeline(dataset: Dataset, device: "torch.device", channels_last: bool = False, workers: int = 4, need_train: bool = True,
+                  eval_resize: int = 0, eval_interpolation: str = "bilinear") -> ArrayPipeline | FilePipeline:
+    """The pipeline that suits the dataset: in-memory index batching or a file DataLoader (with the
+    model's evaluation resize and interpolation)."""
     if isinstance(dataset, ArrayDataset):
         return ArrayPipeline(dataset, device, channels_last, need_train)
     if isinstance(dataset, FileDataset):
-        return FilePipeline(dataset, device, channels_last, workers, need_train)
+        return FilePipeline(dataset, device, channels_last, workers, need_train, eval_resize, eval_interpolation)
     raise TypeError(f"no pipeline for {type(dataset).__name__}")

@@ -29,6 +29,8 @@ RECIPE_KEYS: dict[str, tuple[Any, str]] = {
     "lr_step": (30, "divide the learning rate every lr_step epochs ..."),
     "lr_gamma": (0.1, "... by multiplying it with lr_gamma"),
     "augment": ("random_resized_crop_flip", "training augmentation: none | flip | shift | shift_flip | random_resized_crop_flip"),
+    "eval_resize": (0, "image-file datasets: evaluation resize of the shorter side; 0 = the dataset's 'resize' option (256)"),
+    "eval_interpolation": ("bilinear", "image-file datasets: interpolation of the evaluation resize: bilinear | bicubic"),
     "augment_pad": (4, "pixels of padding for the 'shift' augmentations"),
     "train_fraction": (1.0, "share of the training split used: 1.0, or 0.5 for half data / disjoint halves"),
     "train_part": (0, "which part of the split when train_fraction < 1 (0 or 1 for disjoint halves)"),
@@ -62,6 +64,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 AUGMENTATIONS = ("none", "flip", "shift", "shift_flip", "random_resized_crop_flip")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+INTERPOLATIONS = ("bilinear", "bicubic")
+# Keys added after stores were first written: a stored model entry without them means the default.
+LATER_KEYS = ("eval_resize", "eval_interpolation")
 
 
 def check_value(key: str, value: Any, where: str) -> Any:
@@ -76,6 +81,8 @@ def check_value(key: str, value: Any, where: str) -> Any:
     bad = (
         (key == "augment" and value not in AUGMENTATIONS)
         or (key == "optimizer" and value not in OPTIMIZERS)
+        or (key == "eval_interpolation" and value not in INTERPOLATIONS)
+        or (key == "eval_resize" and value < 0)
         or (key in ("batch_size", "eval_batch_size", "batch_split", "lr_step") and value < 1)
         or (key in ("epochs", "num_classes", "augment_pad", "train_part") and value < 0)
         or (key == "train_fraction" and not 0 < value <= 1)

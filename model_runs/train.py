@@ -167,6 +167,11 @@ def _worker() -> dict[str, Any]:
     return out
 
 
+def eval_options(entry: dict[str, Any]) -> dict[str, Any]:
+    """A model's evaluation resize/interpolation for image-file datasets (defaults for older stores)."""
+    return {"eval_resize": int(entry.get("eval_resize", 0)), "eval_interpolation": str(entry.get("eval_interpolation", "bilinear"))}
+
+
 def model_config(spec: StudySpec, entry: dict[str, Any]) -> dict[str, Any]:
     """Everything that defines a model's run (compared on resume): its study entry and the dataset."""
     return {"study": spec.name, **entry, "dataset": spec.dataset_definition()}
@@ -199,7 +204,8 @@ def _run_model_locked(
     if execution.threads > 0:
         torch.set_num_threads(execution.threads)
     set_determinism(entry["deterministic"], device)
-    pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=entry["epochs"] > 0)
+    pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=entry["epochs"] > 0,
+                             **eval_options(entry))
     num_classes = entry["num_classes"] or dataset.n_classes
     check_labels(pipeline.labels("val"), num_classes, f"{dataset.name} validation split")
     train_labels = pipeline.labels("train")

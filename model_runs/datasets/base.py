@@ -142,12 +142,12 @@ class FileDataset(Dataset):
     def train_labels(self) -> np.ndarray:
         return np.array([label for _, label in self.samples("train")], dtype=np.int64)
 
-    def eval_pixels(self, image_index: int) -> Image.Image:
+    def eval_pixels(self, image_index: int, resize: int = 0, interpolation: str = "bilinear") -> Image.Image:
+        """The image as evaluated: a model's `eval_resize` (0 = the dataset's) and `eval_interpolation`."""
         samples = self.samples("val")
         if not 0 <= image_index < len(samples):
             raise UserError(f"{self.name}: image_index {image_index} outside 0..{len(samples) - 1}")
-        resize, crop = self.eval_sizes
-        return resize_center_crop(load_rgb(samples[image_index][0]), resize, crop)
+        return resize_center_crop(load_rgb(samples[image_index][0]), resize or self.eval_sizes[0], self.eval_sizes[1], interpolation)
 
 
 def load_rgb(path: str | Path) -> Image.Image:
@@ -162,14 +162,17 @@ def load_rgb(path: str | Path) -> Image.Image:
         raise UserError(f"{path}: unreadable or corrupt image ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 
-def resize_center_crop(img: Image.Image, resize: int, crop: int) -> Image.Image:
-    """torchvision's Resize(resize) (shorter side, bilinear, antialiased) then CenterCrop(crop), in PIL."""
+_RESAMPLE = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+
+
+def resize_center_crop(img: Image.Image, resize: int, crop: int, interpolation: str = "bilinear") -> Image.Image:
+    """torchvision's Resize(resize, interpolation) (shorter side, antialiased) then CenterCrop(crop), in PIL."""
     w, h = img.size
     short, long = (w, h) if w <= h else (h, w)
     new_short, new_long = resize, int(resize * long / short)
     new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
     if (new_w, new_h) != (w, h):
-        img = img.resize((new_w, new_h), Image.BILINEAR)
+        img = img.resize((new_w, new_h), _RESAMPLE[interpolation])
     w, h = img.size
     if crop > w or crop > h:
         raise UserError(f"crop {crop} larger than the resized image {w}x{h}")
