@@ -1,8 +1,8 @@
 """Render stimuli: the pixels a network was evaluated on, scaled for display, as lossless PNG.
 
-The evaluation transform reproduces torchvision's `Resize(256)` + `CenterCrop(224)` on PIL images
-in plain PIL (no torch import), so a stimulus shows exactly what the network saw, before
-normalisation. Small images (digits) are enlarged with nearest neighbour, so no pixel is invented.
+The evaluation transform is model_runs.datasets' own (torchvision's `Resize(256)` +
+`CenterCrop(224)` in plain PIL, no torch import), so a stimulus shows exactly what the network saw,
+before normalisation. Small images (digits) are enlarged with nearest neighbour, so no pixel is invented.
 """
 
 from __future__ import annotations
@@ -21,43 +21,14 @@ if TYPE_CHECKING:
 
 
 def load_evaluated_file(path: Path, resize: int, crop: int, where: str = "") -> Image.Image:
-    """Open an image file as RGB and apply the evaluation transform; a missing/bad file is a UserError."""
-    from PIL import Image, UnidentifiedImageError
+    """Open an image file as RGB and apply the networks' evaluation transform (the same code as
+    `model_runs.datasets`); a missing or bad file is a UserError naming it (and `where`)."""
+    from model_runs.datasets.base import load_rgb, resize_center_crop
 
-    prefix = f"{where}: " if where else ""
     try:
-        with Image.open(path) as im:
-            rgb = im.convert("RGB")
-    except FileNotFoundError:
-        raise UserError(f"{prefix}source image {path} not found") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"{prefix}source image {path} unreadable ({exc})") from None
-    return evaluation_transform(rgb, resize, crop)
-
-
-def resized_size(width: int, height: int, shorter: int) -> tuple[int, int]:
-    """(width, height) after resizing the shorter side to `shorter`, as torchvision computes it."""
-    if width <= height:
-        return shorter, int(shorter * height / width)
-    return int(shorter * width / height), shorter
-
-
-def evaluation_transform(image: Image.Image, resize: int = 256, crop: int = 224) -> Image.Image:
-    """Shorter side to `resize` (bilinear, antialiased), then the centre `crop` x `crop` square."""
-    from PIL import Image
-
-    size = resized_size(image.width, image.height, resize)
-    resized = image.resize(size, Image.BILINEAR)
-    return centre_crop(resized, crop)
-
-
-def centre_crop(image: Image.Image, crop: int) -> Image.Image:
-    """The centre square, offsets rounded as torchvision's CenterCrop does."""
-    if crop > image.width or crop > image.height:
-        raise ValueError(f"crop {crop} larger than image {image.size}")
-    top = int(round((image.height - crop) / 2.0))
-    left = int(round((image.width - crop) / 2.0))
-    return image.crop((left, top, left + crop, top + crop))
+        return resize_center_crop(load_rgb(path), resize, crop)
+    except UserError as exc:
+        raise UserError(f"{where}: source {exc}" if where else str(exc)) from None
 
 
 def display_scale(image: Image.Image, display_size: int) -> Image.Image:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from labutil.errors import run_cli
 from stimuli.cli import main
-from stimuli.render import evaluation_transform, resized_size
+from model_runs.datasets.base import resize_center_crop
 from stimuli.sets import read_set
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,17 +25,11 @@ def _build(table: Path, sets: Path, *extra: str) -> int:
     return run_cli(main, ["build-2afc", "--table", str(table), *TABLE_ARGS, "--sets-dir", str(sets), *extra])
 
 
-def test_resized_size_matches_torchvision_rule() -> None:
-    assert resized_size(500, 375, 256) == (341, 256)  # int(256 * 500 / 375) = 341
-    assert resized_size(333, 500, 256) == (256, 384)
-    assert resized_size(300, 300, 256) == (256, 256)
-
-
 def test_crop_offsets_hand_computed(tmp_path: Path) -> None:
     # 512 x 256: no resize; centre crop 224 starts at x = (512 - 224) / 2 = 144, y = (256 - 224) / 2 = 16
     yy, xx = np.mgrid[0:256, 0:512]
     img = Image.fromarray(np.stack([xx % 256, yy, xx // 256], axis=-1).astype(np.uint8))
-    out = np.asarray(evaluation_transform(img, 256, 224))
+    out = np.asarray(resize_center_crop(img, 256, 224))
     assert out.shape == (224, 224, 3)
     assert tuple(out[0, 0]) == (144, 16, 0) and tuple(out[223, 223]) == ((144 + 223) % 256, 16 + 223, 1)
 
