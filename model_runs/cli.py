@@ -9,16 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from labutil.errors import UserError
+from labutil.errors import ArgumentParser, UserError
 
 DEFAULT_RUNS = "runs"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line and exit status 2 (like every UserError)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UserError(f"{self.prog}: {message}")
 
 
 def _execution_options(p: argparse.ArgumentParser) -> None:
@@ -51,8 +44,8 @@ def _slurm_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m model_runs", description="Train and evaluate model ensembles and record every decision in a decisions store.")
-    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=_Parser)
+    parser = ArgumentParser(prog="python -m model_runs", description="Train and evaluate model ensembles and record every decision in a decisions store.")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=ArgumentParser)
 
     p = sub.add_parser("list", help="list shipped studies, datasets and models", description="List shipped studies, datasets (with their options) and model architectures.")
     p.add_argument("what", nargs="?", choices=("studies", "datasets", "models", "all"), default="all", help="what to list (default: all)")
