@@ -8,7 +8,7 @@ per-image decision logging, measured against the same training without logging i
 "Logging" is what the decisions store adds to an ordinary training run that evaluates on the
 validation set after every epoch: gathering every image's prediction and committing it
 (Parquet file + run.json, both written atomically and fsynced). The baseline trains and evaluates
-identically but stores no per-image decisions. Runs alternate (logged, unlogged, ...) to share the
+identically but stores no per-image decisions. Runs alternate in ABBA order to share the
 machine's load fairly; medians are reported. Goal: logging under 5 % of epoch time.
 """
 
@@ -88,9 +88,9 @@ def logging_share(workload: str, repeats: int, tmp: Path) -> dict[str, float]:
     model_id = spec.models[0]["model_id"]
     train_once(spec, tmp / "warmup", model_id, log=True)  # imports, dataset cache, allocator warm-up
     logged, plain = [], []
-    for r in range(repeats):
-        logged.append(train_once(spec, tmp / f"log{r}", model_id, log=True))
-        plain.append(train_once(spec, tmp / f"plain{r}", model_id, log=False))
+    for r in range(repeats):  # ABBA order, so neither variant always runs first
+        for log in ((True, False) if r % 2 == 0 else (False, True)):
+            (logged if log else plain).append(train_once(spec, tmp / f"{'log' if log else 'plain'}{r}", model_id, log=log))
     epochs = logged[0]["epochs"] + 1  # epoch 0 (before training) is evaluated and committed too
     t_log = statistics.median(t["loop_s"] for t in logged) / epochs
     t_plain = statistics.median(t["loop_s"] for t in plain) / epochs

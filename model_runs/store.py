@@ -336,10 +336,15 @@ class ModelWriter:
         self.model_id = model_id
         self.dir = study.model_dir(model_id)
         self._labels = study.images["label"].to_numpy()
+        self._info: dict[str, Any] | None = None
 
     @property
     def info(self) -> dict[str, Any]:
-        return read_json(self.dir / RUN_FILE)
+        """run.json as this writer last wrote it (read from disk once; the model's one writer holds
+        its lock, so no other process changes the file). Changes count once passed to a write."""
+        if self._info is None:
+            self._info = read_json(self.dir / RUN_FILE)
+        return self._info
 
     def start(self, info: dict[str, Any]) -> dict[str, Any]:
         """Create run.json for a new run, or reopen an existing one with the same config (for resume).
@@ -468,6 +473,7 @@ class ModelWriter:
     def _write_info(self, info: dict[str, Any]) -> None:
         info["updated"] = _now()
         write_json(self.dir / RUN_FILE, info, fast=True)
+        self._info = info
 
 
 def _now() -> str:
