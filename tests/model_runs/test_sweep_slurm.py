@@ -195,7 +195,9 @@ def test_preempted_tasks_resume_from_checkpoint_with_the_decisions_of_a_local_ru
 @pytest.mark.slow
 def test_cancelled_task_ends_the_sweep_and_the_next_sweep_finishes_the_model(slurm_cluster, study_file, tmp_path):
     study_path = study_file(
-        name="slurm-cancel", epochs=4, train_per_class=8, val_per_class=6,
+        # epochs long enough (small CNN, 600 training images, batches of 10) that the task is still
+        # training when it is frozen and cancelled after its first epoch
+        name="slurm-cancel", arch="small_cnn", epochs=4, batch_size=10, train_per_class=60, val_per_class=10,
         conditions='[[conditions]]\nname = "base"\n\n[[conditions]]\nname = "init"\nvary = {init_seed = [1]}\n',
     )
     runs = tmp_path / "runs"
