@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from labutil.errors import ArgumentParser, UserError, run_cli
+from labutil.tables import read_table
 from labutil.versions import software_versions
 
 DEFAULT_REFERENCE = Path("../shared/reference")
@@ -53,16 +54,9 @@ def _sha256(path: Path) -> str:
 
 
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype={"trial": str})
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found (is --reference the folder with the published data?)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: unreadable ({exc})") from None
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)}")
-    return df
+    if not path.is_file():
+        raise UserError(f"{path}: file not found (is --reference the folder with the published data?)")
+    return read_table(path, required=columns, dtype={"trial": str})
 
 
 def stim_id(trial: str) -> str:

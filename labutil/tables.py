@@ -10,16 +10,18 @@ import pandas as pd
 from labutil.errors import UserError
 
 
-def read_table(path: str | Path, required: Sequence[str] = (), as_strings: bool = False) -> pd.DataFrame:
+def read_table(
+    path: str | Path, required: Sequence[str] = (), as_strings: bool = False, dtype: dict[str, type] | None = None
+) -> pd.DataFrame:
     """Read a CSV (or `.tsv`/`.tab`, tab-separated) table.
 
     `as_strings` keeps every cell as text ('' for empty), for callers that validate values
-    themselves; otherwise pandas infers types and `n/a` is missing. A missing or unreadable file,
+    themselves; otherwise pandas infers types (`dtype` fixes some columns' types) and `n/a` is missing. A missing or unreadable file,
     or a missing `required` column, is a UserError naming the file.
     """
     path = Path(path)
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    options = {"dtype": str, "keep_default_na": False} if as_strings else {"na_values": ["n/a"], "low_memory": False}
+    options: dict = {"dtype": str, "keep_default_na": False} if as_strings else {"na_values": ["n/a"], "low_memory": False, "dtype": dtype}
     try:
         df = pd.read_csv(path, sep=sep, **options)
     except FileNotFoundError:
