@@ -223,20 +223,32 @@ def _simulated_note(loaded: Any) -> list[str]:
                         "observers (--simulate), not by people.", "missing")]
 
 
-def section_2afc(ctx: Context) -> H.Section:
+def _sessions_and_set(ctx: Context, sec: H.Section, task: str, set_name: str | None) -> tuple[Any, Any] | None:
+    """The task's analysed sessions and the stimulus set they ran on (None if not found); None,
+    with the section marked missing and the left-out sessions listed, when no session is usable."""
     from analysis.sessions import load_sessions
+
+    cfg = ctx.cfg
+    loaded = load_sessions(cfg.data_root, task, stimulus_set=set_name, include_incomplete=cfg.include_incomplete,
+                           include_pilot=cfg.include_pilot, include_simulated=cfg.include_simulated)
+    if not loaded.sessions:
+        sec.available = False
+        sec.add(H.missing(f"No usable {task.upper() if task == '2afc' else task} sessions under {cfg.data_root}/: "
+                          "this section is left out."))
+        sec.parts += _exclusion_parts(ctx, loaded, task) if len(loaded.excluded) else []
+        return None
+    return loaded, open_set(cfg.stimuli, loaded.stimulus_set, loaded.set_checksum)
+
+
+def section_2afc(ctx: Context) -> H.Section:
     from analysis.two_afc import analyse_two_afc, two_afc_figures
 
     sec = H.Section("2afc", "2AFC experiment: which image is harder for a network?")
     cfg = ctx.cfg
-    loaded = load_sessions(cfg.data_root, "2afc", stimulus_set=cfg.set_2afc, include_incomplete=cfg.include_incomplete,
-                           include_pilot=cfg.include_pilot, include_simulated=cfg.include_simulated)
-    if not loaded.sessions:
-        sec.available = False
-        sec.add(H.missing(f"No usable 2AFC sessions under {cfg.data_root}/: this section is left out."))
-        sec.parts += _exclusion_parts(ctx, loaded, "2afc") if len(loaded.excluded) else []
+    found = _sessions_and_set(ctx, sec, "2afc", cfg.set_2afc)
+    if found is None:
         return sec
-    sset = open_set(cfg.stimuli, loaded.stimulus_set, loaded.set_checksum)
+    loaded, sset = found
     ctx.provenance.append(("2AFC sessions", f"{len(loaded.sessions)} under {cfg.data_root}"))
     ctx.provenance.append(("2AFC stimulus set", f"{loaded.stimulus_set} ({'found' if sset is not None else 'not found'} in {_places(cfg.stimuli)})"))
     if sset is None:
@@ -307,19 +319,13 @@ QUESTION_KEYS = {("main_category", "yes"): "q_main_yes", ("main_category", "mayb
 
 def section_questionnaire(ctx: Context) -> H.Section:
     from analysis.questionnaire import analyse_questionnaire, questionnaire_figures, select_items
-    from analysis.sessions import load_sessions
 
     sec = H.Section("questionnaire", "Questionnaire: what do trivial and impossible images look like?")
     cfg = ctx.cfg
-    loaded = load_sessions(cfg.data_root, "questionnaire", stimulus_set=cfg.set_questionnaire,
-                           include_incomplete=cfg.include_incomplete, include_pilot=cfg.include_pilot,
-                           include_simulated=cfg.include_simulated)
-    if not loaded.sessions:
-        sec.available = False
-        sec.add(H.missing(f"No usable questionnaire sessions under {cfg.data_root}/: this section is left out."))
-        sec.parts += _exclusion_parts(ctx, loaded, "questionnaire") if len(loaded.excluded) else []
+    found = _sessions_and_set(ctx, sec, "questionnaire", cfg.set_questionnaire)
+    if found is None:
         return sec
-    sset = open_set(cfg.stimuli, loaded.stimulus_set, loaded.set_checksum)
+    loaded, sset = found
     if sset is None:
         sec.available = False
         sec.add(H.missing(f"Stimulus set '{loaded.stimulus_set}' not found in {_places(cfg.stimuli)}: without the images' "
