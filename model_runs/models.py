@@ -148,11 +148,6 @@ MODELS: dict[str, ModelEntry] = {
 }
 
 
-def model_names() -> list[str]:
-    """Registered architecture names (timm models are addressed as `timm:<name>` when timm is installed)."""
-    return list(MODELS)
-
-
 def timm_available() -> bool:
     import importlib.util
 

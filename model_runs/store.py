@@ -32,7 +32,6 @@ PARTS_PREFIX = "decisions"  # running runs: decisions.epoch-NNNN.parquet beside 
 TRAIN_PARTS_PREFIX = "train_decisions"
 
 Status = Literal["pending", "running", "complete", "failed"]
-STATUSES: tuple[str, ...] = ("pending", "running", "complete", "failed")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 IMAGES_SCHEMA = pa.schema(

@@ -25,16 +25,11 @@ __all__ = [
     "ArrayDataset",
     "Dataset",
     "FileDataset",
-    "dataset_names",
     "load_rgb",
     "open_dataset",
     "resize_center_crop",
     "validate_dataset_config",
 ]
-
-
-def dataset_names() -> list[str]:
-    return list(DATASETS)
 
 
 def validate_dataset_config(config: dict[str, Any], where: str = "[dataset]") -> dict[str, Any]:

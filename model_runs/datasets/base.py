@@ -79,10 +79,6 @@ class Dataset(ABC):
     def eval_pixels(self, image_index: int) -> Image.Image:
         """The pixels the network sees when evaluating this validation image, before normalisation."""
 
-    def n_train(self) -> int:
-        """Number of training samples."""
-        return len(self.train_labels())
-
     @abstractmethod
     def train_labels(self) -> np.ndarray:
         """Labels of the training split (int64), in the split's fixed order."""
