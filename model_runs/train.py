@@ -290,7 +290,7 @@ def _run_model_locked(
             state = {
                 "model_id": model_id, "config": config, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-                "rng": {"torch": torch.get_rng_state()}, "metrics": metrics, "train_decisions": _train_decisions_state(train_dec),
+                "metrics": metrics, "train_decisions": _train_decisions_state(train_dec),
             }
             save_checkpoint(writer.dir, epoch, state)
             timings["checkpoint_s"] += time.perf_counter() - t0
