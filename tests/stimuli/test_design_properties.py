@@ -89,3 +89,35 @@ def test_draw_depends_on_the_candidates_not_their_order() -> None:
         a = draw(pool, 12, np.random.default_rng(seed), class_balance=True)
         b = draw(pool.iloc[::-1], 12, np.random.default_rng(seed), class_balance=True)
         assert a["row"].tolist() == b["row"].tolist()
+
+
+def _difficulty_pools(n: int, n_classes: int) -> dict[str, pd.DataFrame]:
+    return {d: _pool(n, n_classes, d[:2], offset=1000 * i) for i, d in enumerate(["trivial", "in-between", "impossible"])}
+
+
+def test_questionnaire_design_record_and_index() -> None:
+    from stimuli.selection import design_questionnaire
+
+    practice = {"trivial": 1, "in-between": 1, "impossible": 0}
+    rows, rec = design_questionnaire(_difficulty_pools(30, 3), 4, practice, np.random.default_rng(0))
+    assert rec == {"test_per_difficulty": 4, "practice_images": 2, "practice_per_difficulty": practice,
+                   "class_balance": False}
+    assert rows.index.tolist() == list(range(14)) and rows.columns.tolist() == ["phase", "difficulty", "row"]
+    assert rows["phase"].tolist() == ["practice"] * 2 + ["test"] * 12
+
+
+def test_questionnaire_class_balance_reaches_every_difficulty() -> None:
+    from stimuli.selection import design_questionnaire
+
+    # 40 images of class 0 and 4 of each of classes 1-4 per difficulty: a plain draw of 10 is mostly
+    # class 0; a class-balanced one takes 2 of each class
+    pools = {d: pd.DataFrame({"source_image_id": [f"{d}{i:03d}" for i in range(56)],
+                              "label": [0] * 40 + [1, 2, 3, 4] * 4, "row": np.arange(56) + 1000 * k})
+             for k, d in enumerate(["trivial", "in-between", "impossible"])}
+    none = dict.fromkeys(pools, 0)
+    for seed in range(5):
+        rows, rec = design_questionnaire(pools, 10, none, np.random.default_rng(seed), class_balance=True)
+        assert rec["class_balance"] is True
+        for k, d in enumerate(pools):
+            labels = pools[d].set_index("row").loc[rows.loc[rows["difficulty"] == d, "row"], "label"]
+            assert labels.value_counts().to_dict() == {0: 2, 1: 2, 2: 2, 3: 2, 4: 2}

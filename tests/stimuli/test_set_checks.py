@@ -94,3 +94,8 @@ def test_a_pair_whose_other_image_is_not_trivial_is_refused(built) -> None:  # n
     stimuli.loc[stimuli["stim_id"] == other, "difficulty"] = "in-between"
     problems = _check_tables(built.meta, stimuli, built.trials)
     assert problems == [f"{TRIALS_FILE}: trial {row['trial']}: impossible_side does not match the stimuli difficulties"]
+
+
+def test_a_built_set_without_provenance_is_still_checked(built) -> None:  # noqa: ANN001
+    meta = {k: v for k, v in built.meta.items() if k != "provenance"}
+    assert design_problems(dataclasses.replace(built, meta=meta)) == []
