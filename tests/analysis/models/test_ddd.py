@@ -21,7 +21,7 @@ FINAL = {
 EPOCH1 = [1, 1, 0, 0, 0, 0, 0, 0]
 FIGURES = {
     "histogram", "kappa_matrix", "kappa_matrix_inbetween", "consistency_conditions", "consistency_conditions_inbetween",
-    "decision_map", "decision_overlay", "flips", "accuracy_per_epoch", "agreement", "class_accuracy",
+    "decision_map", "decision_overlay", "flips", "label_flips", "accuracy_per_epoch", "agreement", "class_accuracy",
 }
 
 
@@ -50,10 +50,20 @@ def test_tiny_study_pinned(make_study, tmp_path):
     conds = res.table("consistency_conditions")
     assert conds["condition"].tolist() == ["base", "seed", "arch"]  # base first, then as in study.toml
     assert conds.set_index("condition").loc["seed", "kappa_mean"] == pytest.approx(0.5)
-    # flips: e1 -> e2 changes 3, 3, 2, 3 of 8 images
-    assert h["flip_share"] == pytest.approx(11 / 32)
+    # flips: e1 -> e2 changes 3, 3, 2, 3 of 8 images; e0 -> e1 changes 2 of 8 for every model. A wrong
+    # decision here always predicts label + 1, so labels flip exactly when correctness does.
+    assert h["correctness_flip_share"] == pytest.approx(11 / 32)
+    assert h["label_flip_share"] == pytest.approx(11 / 32)
+    # all transitions, averaged the same way: per model (2/8 + f_m) / 2, then the mean over models
+    assert h["correctness_flip_share_all_transitions"] == pytest.approx((8 / 32 + 11 / 32) / 2)
+    assert h["label_flip_share_all_transitions"] == pytest.approx((8 / 32 + 11 / 32) / 2)
     flips = res.table("flips")
-    assert flips[(flips.model_id == "base-a")]["flip_share"].tolist() == pytest.approx([0.25, 0.375])
+    assert flips[(flips.model_id == "base-a")]["correctness_flip_share"].tolist() == pytest.approx([0.25, 0.375])
+    # true-positive agreement of the final decisions: 2 images all right of 7 any right; here the
+    # final epoch is the last common one
+    assert h["tpa_final_decisions"] == pytest.approx(2 / 7) and h["tpa_last_common_epoch"] == pytest.approx(2 / 7)
+    assert h["last_common_epoch"] == 2
+    assert h["identical_models"] == [] and h["mean_kappa_without_identical"] == h["mean_kappa"]
     agreement = res.table("agreement")
     assert np.isnan(agreement["tpa"][0])
     assert agreement["tpa"].tolist()[1:] == pytest.approx([1.0, 2 / 7])
@@ -85,7 +95,7 @@ def test_cli_excludes_label_issues(make_study, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert code == 0, out
     out_dir = tmp_path / "reports" / study.path.name / "ddd"
-    assert "wrote 0 figures and 17 tables to reports/study/ddd" in out
+    assert "wrote 0 figures and 18 tables to reports/study/ddd" in out
     per_image = pd.read_csv(out_dir / "per_image.csv")
     assert per_image["image_index"].tolist() == [0, 1, 2, 3, 5, 6]
     # remaining counts 4 4 3 3 1 1
