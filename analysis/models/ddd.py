@@ -81,6 +81,8 @@ def summarise_table(
             row = int(np.flatnonzero(~flags.isin([0, 1]).to_numpy())[0])
             raise UserError(f"{table}: row {row + 2}: column '{label_col}' must be 0 or 1 (found '{df[label_col].iloc[row]}')")
         issues = flags.to_numpy() == 1
+    tolerances = sorted({k for k in (0, 1, tolerance) if 2 * k < n_models})
+    splits = dif.split_table(df[correct_col].to_numpy(), n_models, tolerances, issues if label_col else None)
     if exclude_label_issues:
         df, issues = df.loc[~issues], np.zeros(int((~issues).sum()), bool)
         if df.empty:
@@ -105,13 +107,14 @@ def summarise_table(
     }
     if out_dir is None:
         result = DDDResult(Path("."), headline=headline)
-        result.tables.append(TableOut("histogram", Path(""), hist))
+        result.tables += [TableOut("histogram", Path(""), hist), TableOut("splits", Path(""), splits)]
         return result
     from analysis.models import ddd_figures as figs
 
     w = Writer(Path(out_dir))
     w.result.headline = headline
     w.table(hist, "histogram")
+    w.table(splits, "splits")
     w.figure(
         lambda: figs.histogram_figure(hist, tolerance, shares, Path(table).name),
         "histogram",
@@ -119,6 +122,15 @@ def summarise_table(
         + ("; red: label issues" if label_col and not exclude_label_issues else ""),
     )
     return w.finish()
+
+
+def format_splits(splits: pd.DataFrame) -> str:
+    """The split at each tolerance, with and without label issues, one line each."""
+    lines = ["  split at each tolerance (trivial / in-between / impossible):"]
+    for _, r in splits.iterrows():
+        lines.append(f"    k = {r['tolerance']}, label issues {r['label_issues']:<8} {r['n_images']:>8} images: "
+                     f"{100 * r['trivial']:.1f} / {100 * r['in-between']:.1f} / {100 * r['impossible']:.1f} %")
+    return "\n".join(lines)
 
 
 def format_study_summary(h: dict[str, Any]) -> str:
@@ -285,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         a = _summary_parser().parse_args(args_list[1:])
         res = summarise_table(a.table, a.correct_col, a.n_models, a.tolerance, a.label_col, a.exclude_label_issues, a.out)
         print(format_summary(res.headline))
+        print(format_splits(res.table("splits")))
         if a.out:
             print(f"wrote {len(res.figures)} figure(s) and {len(res.tables)} table(s) to {res.out_dir}")
         return 0

@@ -175,3 +175,44 @@ def test_failed_run_leaves_earlier_outputs(make_study, tmp_path):
     analyse_study(study.path, out, tolerance=0, n_boot=20, progress=False, figures=False)
     names = {p.name for p in out.iterdir()}
     assert "histogram.png" not in names and "histogram.csv" in names
+
+
+def test_summary_splits_at_k0_and_k1_with_and_without_label_issues(tmp_path):
+    from analysis.models.ddd import summarise_table
+
+    rng = np.random.default_rng(5)
+    n_ok = rng.integers(0, 12, 400)
+    bad = rng.random(400) < 0.1
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"sota_n_correct": n_ok, "label_error_mturk": bad.astype(int)}).to_csv(table, index=False)
+    splits = summarise_table(table, label_col="label_error_mturk").table("splits")
+    assert list(zip(splits["tolerance"], splits["label_issues"])) == [(0, "included"), (0, "excluded"), (1, "included"), (1, "excluded")]
+    for _, r in splits.iterrows():
+        n = n_ok if r["label_issues"] == "included" else n_ok[~bad]
+        k = r["tolerance"]
+        assert r["n_images"] == len(n)
+        assert r["trivial"] == pytest.approx(np.mean(n >= 11 - k)) and r["impossible"] == pytest.approx(np.mean(n <= k))
+        assert r["in-between"] == pytest.approx(np.mean((n > k) & (n < 11 - k)))
+
+
+def test_published_table_splits():
+    """The paper's 46.0 / 42.5 / 11.5 % at k = 1 and, without the 2,916 MTurk label errors, 48.7 / 43.0 / 8.3 %."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from reference_data import REFERENCE_DIR
+
+    from analysis.models.ddd import summarise_table
+
+    table = REFERENCE_DIR / "imagenet_val_sota11_per_image.csv"
+    if not table.is_file():
+        pytest.skip(f"published reference data not found at {REFERENCE_DIR}")
+    res = summarise_table(table, label_col="label_error_mturk")
+    s = res.table("splits").set_index(["tolerance", "label_issues"])
+    raw = pd.read_csv(table)
+    assert int(raw["label_error_mturk"].sum()) == 2916 == res.headline["n_label_issues"]
+    assert (100 * s.loc[(1, "included"), ["trivial", "in-between", "impossible"]]).round(1).tolist() == [46.0, 42.5, 11.5]
+    assert (100 * s.loc[(1, "excluded"), ["trivial", "in-between", "impossible"]]).round(1).tolist() == [48.7, 43.0, 8.3]
+    n = raw.loc[raw["label_error_mturk"] == 0, "sota_n_correct"].to_numpy()
+    assert s.loc[(0, "excluded"), "trivial"] == pytest.approx(np.mean(n == 11))
