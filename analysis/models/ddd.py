@@ -3,11 +3,13 @@
     python -m analysis.ddd runs/demo                 # every figure and table -> reports/demo/ddd/
     python -m analysis.ddd summary --table T.csv     # the split from any per-image table
 
-From a notebook: `analyse_study(...)` returns a `DDDResult` listing figures (PNG + SVG, caption),
-tables (CSV path + DataFrame) and headline numbers; `summarise_table(...)` does the same for a
-per-image table. The computations live in small modules: `difficulty` (split, histogram, nulls),
-`consistency` (kappa), `conditions` (against the base), `decisions` (reading the store, epochs),
-`agreement`, `classes`, `image_stats`, `label_issues`; `ddd_figures` draws.
+From a notebook: `analyse_study(study, out, DDDOptions(...))` returns a `DDDResult` listing
+figures (PNG + SVG, caption), tables (CSV path + DataFrame) and headline numbers;
+`summarise_table(...)` does the same for a per-image table. `analyse_study` is the sequence of
+steps in `study_steps`; the computations live in small modules: `difficulty` (split, histogram,
+nulls), `consistency` (kappa), `conditions` (with the base, or with each other), `identical`
+(bit-identical models), `decisions` (reading the store, epochs, flips), `agreement`, `classes`,
+`image_stats`, `label_issues`; `headline` puts the numbers into words; `ddd_figures` draws.
 """
 
 from __future__ import annotations
