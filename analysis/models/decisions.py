@@ -180,8 +180,8 @@ def decisions_fingerprint(epochs: np.ndarray, prediction: np.ndarray) -> str:
     """SHA-256 of a model's epoch numbers and predicted labels (every image, every epoch)."""
     import hashlib
 
-    h = hashlib.sha256(np.ascontiguousarray(epochs, dtype=np.int64).tobytes())
-    h.update(np.ascontiguousarray(prediction, dtype=np.int64).tobytes())
+    h = hashlib.sha256(np.ascontiguousarray(epochs, dtype=np.int64).data)
+    h.update(np.ascontiguousarray(prediction, dtype=np.int32).data)  # labels fit int32 (the store's type): no copy
     return h.hexdigest()
 
 
