@@ -50,7 +50,7 @@ Fmt = Callable[[Any], str]
 
 # key -> (label, definition, format); keys of nested dicts are joined with "."
 LABELS: dict[str, tuple[str, str, Fmt]] = {
-    "n_models": ("models", "complete models of the study (their final committed epoch)", _int),
+    "n_models": ("models", "models behind the counts (of a store: its complete models, each at its final committed epoch)", _int),
     "n_images": ("images", "validation images analysed (label issues removed if excluded)", _int),
     "tolerance": ("tolerance k", "trivial: at least m - k of m models right; impossible: at most k", _int),
     "base": ("base condition", "the condition the other conditions are compared with", _text),

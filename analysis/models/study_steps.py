@@ -85,10 +85,14 @@ def report_order(sd: Any, base: str) -> tuple[list[int], list[str]]:
     return perm, order
 
 
-def each_other_conditions(definition: dict[str, Any], extra: Sequence[str], conditions: Sequence[str]) -> tuple[str, ...]:
-    """Conditions compared with each other: study.toml's [comparisons] plus `extra` (checked)."""
-    declared = [c for c, kind in dict(definition.get("comparisons", {})).items() if kind == "each-other"]
+def each_other_conditions(definition: dict[str, Any], extra: Sequence[str], conditions: Sequence[str],
+                          base: str) -> tuple[str, ...]:
+    """Conditions compared with each other: study.toml's [comparisons] plus `extra` (checked); never
+    the base, whose models are compared with each other anyway."""
+    declared = [c for c, kind in dict(definition.get("comparisons", {})).items() if kind == "each-other" and c != base]
     for c in extra:
+        if c == base:
+            raise UserError(f"--each-other '{c}': the base condition's models are compared with each other already")
         if c not in conditions:
             raise UserError(f"--each-other '{c}': no complete models of that condition (conditions: {', '.join(dict.fromkeys(conditions))})")
         if list(conditions).count(c) < 2:
@@ -122,7 +126,7 @@ def load_models(study_path: Any, opts: DDDOptions) -> Models:
     map_model = opts.map_model or next(i for i, c in zip(ids, conds) if c == opts.base)
     if map_model not in ids:
         raise UserError(f"--map-model '{map_model}' is not a complete model of {study.path}")
-    each = each_other_conditions(sd.definition, opts.each_other, conds)
+    each = each_other_conditions(sd.definition, opts.each_other, conds, opts.base)
     return Models(study, sd, ids, conds, sd.final[perm], order, perm, issues, each, map_model)
 
 

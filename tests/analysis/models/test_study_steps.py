@@ -66,6 +66,8 @@ def test_load_models_orders_and_reads_comparisons(store, tmp_path):
         _run(store, tmp_path, each_other=("arch",))
     with pytest.raises(UserError, match="--each-other 'nope': no complete models"):
         _run(store, tmp_path, each_other=("nope",))
+    with pytest.raises(UserError, match="--each-other 'base': the base condition's models are compared"):
+        _run(store, tmp_path, each_other=("base",))
 
 
 def test_split_step(store, tmp_path):
