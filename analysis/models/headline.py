@@ -65,18 +65,16 @@ LABELS: dict[str, tuple[str, str, Fmt]] = {
     "label_issues": ("label issues", "images flagged as likely mislabelled (cleanlab or a table)", _int),
     "n_label_issues": ("label issues", "images flagged as likely mislabelled in the table", _int),
     "label_issues_excluded": ("label issues excluded", "whether flagged images were removed from every analysis", _text),
-    "bootstrap.n_boot": ("bootstrap resamples", "resamples of images behind each pair's kappa interval", _int),
-    "bootstrap.seed": ("bootstrap seed", "seed of those resamples", _int),
     "mean_kappa": ("mean error consistency, all pairs", "mean Cohen's kappa on correct/incorrect over every pair of "
                    "different models, all images", _f3),
     "mean_kappa_inbetween": ("mean error consistency, all pairs, in-between images", "the same on the in-between "
                              "images only", _f3),
+    "identical_models": ("bit-identical models", "groups of models with the same predicted label on every image at "
+                         "every epoch (listed in identical_models.csv)", lambda v: "; ".join(" = ".join(g) for g in v) or "none"),
     "mean_kappa_without_identical": ("mean error consistency, one model per identical group", "as above, after "
                                      "keeping one model of each group of bit-identical models", _f3),
     "mean_kappa_inbetween_without_identical": ("mean error consistency, one model per identical group, in-between "
                                                "images", "the same on the in-between images only", _f3),
-    "identical_models": ("bit-identical models", "groups of models with the same predicted label on every image at "
-                         "every epoch (listed in identical_models.csv)", lambda v: "; ".join(" = ".join(g) for g in v) or "none"),
     "correctness_flip_share": ("correctness flips per epoch", "share of images whose correctness changes between "
                                "consecutive epochs, from epoch 1 on; mean over transitions, then over models", _pct),
     "correctness_flip_share_all_transitions": ("correctness flips per epoch, from epoch 0", "the same including the "
@@ -90,6 +88,8 @@ LABELS: dict[str, tuple[str, str, Fmt]] = {
     "tpa_last_common_epoch": ("true-positive agreement, last common epoch", "the same at the last epoch every model "
                               "has (see last common epoch)", _f3),
     "last_common_epoch": ("last common epoch", "the last epoch that every model stored", _int),
+    "bootstrap.n_boot": ("bootstrap resamples", "resamples of images behind each pair's kappa interval", _int),
+    "bootstrap.seed": ("bootstrap seed", "seed of those resamples", _int),
 }
 
 SKIP = {"study"}  # shown elsewhere (provenance)
@@ -127,18 +127,24 @@ def _each_other_rows(each: dict[str, dict[str, float]]) -> list[tuple[str, str, 
 
 
 def headline_rows(headline: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(quantity, value, definition) for every headline number; unknown keys raise KeyError (a bug)."""
-    rows: list[tuple[str, str, str]] = []
+    """(quantity, value, definition) for every headline number, in the order of LABELS (the tests of
+    independence after the split, the conditions compared with each other after the kappa means);
+    an unknown key raises KeyError (a bug: every key needs a label)."""
     flat = _flatten({k: v for k, v in headline.items() if k not in ("independence", "independence_binomial", "each_other", "splits")})
-    for key, value in flat.items():
-        if key in SKIP or value is None:
-            continue
-        label, definition, fmt = LABELS[key]
-        shown = "n/a" if isinstance(value, float) and not np.isfinite(value) else fmt(value)
-        rows.append((label, shown, definition))
-    for name, t in headline.get("independence", {}).items():
-        rows += _independence_rows(name, t)
-    if "independence_binomial" in headline:
-        rows += _independence_rows("binomial", headline["independence_binomial"])
-    rows += _each_other_rows(headline.get("each_other", {}))
+    for key in flat:
+        if key not in SKIP and key not in LABELS:
+            raise KeyError(f"headline key {key!r} has no label in analysis.models.headline.LABELS")
+    rows: list[tuple[str, str, str]] = []
+    for key, (label, definition, fmt) in LABELS.items():
+        value = flat.get(key)
+        if value is not None:
+            shown = "n/a" if isinstance(value, float) and not np.isfinite(value) else fmt(value)
+            rows.append((label, shown, definition))
+        if key == "mean_accuracy":
+            for name, t in headline.get("independence", {}).items():
+                rows += _independence_rows(name, t)
+            if "independence_binomial" in headline:
+                rows += _independence_rows("binomial", headline["independence_binomial"])
+        if key == "mean_kappa_inbetween_without_identical":
+            rows += _each_other_rows(headline.get("each_other", {}))
     return rows

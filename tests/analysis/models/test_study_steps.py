@@ -180,3 +180,13 @@ def test_format_p_below_the_floating_point_range():
     assert format_p(0.0123) == "p = 0.0123"
     assert format_p(0.0, -1190.84) == "p < 1e-300 (log10 p = -1190.8)"
     assert format_p(1e-310, -309.9) == "p < 1e-300 (log10 p = -309.9)"
+
+
+def test_headline_rows_refuse_a_key_without_label():
+    from analysis.models.headline import headline_rows
+
+    assert headline_rows({"n_models": 3, "shares": {"trivial": 0.5}}) == [
+        ("models", "3", "models behind the counts (of a store: its complete models, each at its final committed epoch)"),
+        ("trivial images", "50.0 %", "share of images at least m - k models get right")]
+    with pytest.raises(KeyError, match="'shares.easy' has no label"):
+        headline_rows({"shares": {"easy": 0.5}})
