@@ -73,9 +73,14 @@ def observer_mean(per_observer: np.ndarray, r: np.ndarray) -> float:
     return float((r[ok] * per_observer[ok]).sum() / r[ok].sum()) if ok.any() else float("nan")
 
 
-def mean_accuracy_stat(correct: np.ndarray, seen: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
-    """The mean over observers of each observer's accuracy, as a function of (r, w); `correct`
-    and `seen` are (n_observers, n_items) with `seen` False where an observer did not see an item."""
-    c = np.asarray(correct, dtype=float)
-    s = np.asarray(seen, dtype=bool)
-    return lambda r, w: observer_mean(weighted_observer_means(c, s, w), r)
+def mean_accuracy_stat(n_correct: np.ndarray, n_trials: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The mean over observers of each observer's accuracy, as a function of (r, w); both arrays are
+    (n_observers, n_items): correct choices and trials of each observer on each item (0 if unseen)."""
+    k = np.asarray(n_correct, dtype=float)
+    n = np.asarray(n_trials, dtype=float)
+
+    def stat(r: np.ndarray, w: np.ndarray) -> float:
+        den = n @ w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return observer_mean(np.where(den > 0, (k @ w) / den, np.nan), r)
+    return stat
