@@ -7,10 +7,19 @@ For each question (Q1 number of categories, Q2 main category, Q3 unusual present
   observer's mean over the images they gave that answer, averaged over observers; this is the
   definition that reproduces the paper's 0.64 / 0.44 / 0.37 and 0.61 / 0.55 / 0.34 on the Fig. 6
   subset) and `pooled` (mean over all observer x image responses);
-- the Pearson correlation, over images, between the mean number of categories and the models'
+  `mean_of_observers` carries a two-way (observers x images) bootstrap interval;
+- the Pearson and Spearman correlations, over images, between each mean answer and the models'
   accuracy (n_correct / n_models from the stimulus set);
-- agreement between observers (Fleiss' kappa for Q2/Q3, Krippendorff's alpha (interval) and
-  ICC(2,1) for Q1, pairwise Cohen's kappa for all), with bootstrap intervals over images.
+- answer against difficulty: chi-squared with Cramér's V over all responses (descriptive: the
+  responses are not independent, every image is rated by every observer), and an ordinal
+  (proportional-odds, logit) regression of each answer on difficulty (statsmodels
+  `OrderedModel`, standard errors clustered by image);
+- agreement between observers at the level of the data: Q1 (a count) quadratic-weighted kappa,
+  Krippendorff's alpha at interval and ratio level and ICC(2,1) with its F interval; Q2/Q3
+  (ordinal) ordinal alpha and linear/quadratic-weighted kappa; for all, Fleiss' kappa and the
+  unweighted pairwise Cohen's kappa as the nominal reference. Intervals resample observers and
+  images (two-way bootstrap) unless the row's `ci_method` says otherwise; `ci_low_items` /
+  `ci_high_items` resample images only, for comparison.
 
 Item selection (`select_items`): images the set lists under `analysis_exclusions` are always left
 out; optionally images with likely label errors (`label_issues`); optionally the three difficulty
@@ -29,8 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.humans import bootstrap as boot
 from analysis.humans import raters as ar
-from analysis.stats import pearson
+from analysis.stats import chi2_cramers_v, pearson, spearman
 from labutil.errors import UserError
 
 DIFFICULTIES = ("trivial", "in-between", "impossible")
@@ -149,8 +159,23 @@ def answer_proportions(r: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def accuracy_by_answer(r: pd.DataFrame) -> pd.DataFrame:
-    """Mean model accuracy per answer: mean over observers of each observer's mean, and pooled."""
+def _answer_accuracy_stat(r: pd.DataFrame, q: str, a: str):  # noqa: ANN202 (a closure for the bootstrap)
+    """mean_of_observers of one answer as a function of bootstrap weights (r over observers, w over images)."""
+    wide = r.assign(_a=(_answers(r, q) == a).astype(float)).pivot_table(
+        index="stim_id", columns="participant_id", values="_a", aggfunc="first")
+    mask = wide.fillna(0.0).to_numpy(dtype=float)  # images x observers
+    acc = r.groupby("stim_id")["model_accuracy"].first().reindex(wide.index).to_numpy(dtype=float)
+
+    def stat(rw: np.ndarray, w: np.ndarray) -> float:
+        den = w @ mask
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return boot.observer_mean(np.where(den > 0, ((w * acc) @ mask) / den, np.nan), rw)
+    return stat, mask.shape
+
+
+def accuracy_by_answer(r: pd.DataFrame, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
+    """Mean model accuracy per answer: mean over observers of each observer's mean (with a two-way
+    bootstrap interval over observers and images), and pooled."""
     rows = []
     for q, spec in QUESTIONS.items():
         ans = _answers(r, q)
@@ -159,13 +184,69 @@ def accuracy_by_answer(r: pd.DataFrame) -> pd.DataFrame:
             if sel.empty and q == "n_categories":
                 continue
             per_obs = sel.groupby("participant_id")["model_accuracy"].mean()
+            lo = hi = float("nan")
+            if per_obs.size:
+                stat, (n_items, n_obs) = _answer_accuracy_stat(r, q, a)
+                lo, hi = boot.interval(stat, n_obs, n_items, seed=seed, n_boot=n_boot)
             rows.append({
                 "question": q, "answer": a, "n_responses": len(sel), "n_observers": int(per_obs.size),
                 "mean_of_observers": float(per_obs.mean()) if per_obs.size else float("nan"),
+                "ci_low": lo, "ci_high": hi,
                 "sd_of_observers": float(per_obs.std(ddof=1)) if per_obs.size > 1 else float("nan"),
                 "pooled": float(sel["model_accuracy"].mean()) if len(sel) else float("nan"),
             })
     return pd.DataFrame(rows)
+
+
+CODE_COLUMNS = {"n_categories": "n_categories", "main_category": "main_category_code", "unusual": "unusual_code"}
+MEAN_COLUMNS = {"n_categories": "mean_n_categories", "main_category": "mean_main_category", "unusual": "mean_unusual"}
+
+
+def correlations(items: pd.DataFrame) -> pd.DataFrame:
+    """Per question: Pearson and Spearman correlation over images of the mean answer with model accuracy."""
+    rows = []
+    for q, col in MEAN_COLUMNS.items():
+        for name, fn in (("pearson", pearson), ("spearman", spearman)):
+            rows.append({"question": q, "x": col, "y": "model_accuracy", "method": name,
+                         **fn(items[col], items["model_accuracy"]).as_dict()})
+    return pd.DataFrame(rows)
+
+
+def difficulty_association(r: pd.DataFrame) -> pd.DataFrame:
+    """Per question: chi-squared test of answer x difficulty over all responses, with Cramér's V."""
+    rows = []
+    for q in QUESTIONS:
+        table = pd.crosstab(r[CODE_COLUMNS[q]], r["difficulty"]).reindex(columns=list(DIFFICULTIES), fill_value=0)
+        rows.append({"question": q, **chi2_cramers_v(table.to_numpy()).as_dict()})
+    return pd.DataFrame(rows)
+
+
+def ordinal_regression(r: pd.DataFrame) -> pd.DataFrame:
+    """Per question: proportional-odds (logit) regression of the answer code on difficulty
+    (in-between, impossible against trivial), SEs clustered by image; log odds of a higher code."""
+    import warnings
+
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    cols = ["question", "term", "log_odds", "ci_low", "ci_high", "odds_ratio", "p_value", "n_responses", "n_images"]
+    rows = []
+    for q in QUESTIONS:
+        y = r[CODE_COLUMNS[q]].astype(int)
+        x = pd.get_dummies(pd.Categorical(r["difficulty"], categories=list(DIFFICULTIES)), drop_first=True).astype(float)
+        x = x.loc[:, x.std() > 0]
+        if y.nunique() < 2 or x.shape[1] == 0 or r["stim_id"].nunique() < 3:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tiny test data; the numbers are reported as they are
+            fit = OrderedModel(pd.Series(pd.Categorical(y, ordered=True)), x.reset_index(drop=True), distr="logit").fit(
+                method="bfgs", disp=False, cov_type="cluster", cov_kwds={"groups": pd.factorize(r["stim_id"])[0]})
+        ci = fit.conf_int()
+        for term in x.columns:
+            b = float(fit.params[term])
+            rows.append({"question": q, "term": f"difficulty[{term}]", "log_odds": b, "ci_low": float(ci.loc[term, 0]),
+                         "ci_high": float(ci.loc[term, 1]), "odds_ratio": float(np.exp(b)),
+                         "p_value": float(fit.pvalues[term]), "n_responses": len(r), "n_images": int(r["stim_id"].nunique())})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def item_table(r: pd.DataFrame) -> pd.DataFrame:
@@ -188,33 +269,73 @@ def ratings_matrix(r: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]
     return wide.to_numpy(dtype=float), [str(c) for c in wide.columns]
 
 
+AGREEMENT: dict[str, list[str]] = {
+    "n_categories": ["weighted_kappa_quadratic", "krippendorff_alpha_interval", "krippendorff_alpha_ratio", "icc_2_1",
+                     "fleiss_kappa", "cohen_kappa_pairwise_mean"],
+    "main_category": ["krippendorff_alpha_ordinal", "weighted_kappa_linear", "weighted_kappa_quadratic",
+                      "fleiss_kappa", "cohen_kappa_pairwise_mean"],
+    "unusual": ["krippendorff_alpha_ordinal", "weighted_kappa_linear", "weighted_kappa_quadratic",
+                "fleiss_kappa", "cohen_kappa_pairwise_mean"],
+}
+TWO_WAY = "bootstrap over observers and images"
+
+
+def _agreement_stat(name: str, coded: ar.Coded):  # noqa: ANN202 (a closure for the bootstrap)
+    """The measure `name` as a function of bootstrap weights (r over observers, w over images)."""
+    if name.startswith("krippendorff_alpha_"):
+        metric = name.removeprefix("krippendorff_alpha_")
+        return lambda r, w: coded.alpha(metric, r, w)
+    if name == "fleiss_kappa":
+        return lambda r, w: coded.fleiss(r, w)
+    weights = {"weighted_kappa_linear": "linear", "weighted_kappa_quadratic": "quadratic", "cohen_kappa_pairwise_mean": None}[name]
+    return lambda r, w: coded.mean_kappa(weights, r, w)
+
+
+def _labels(m: np.ndarray, q: str) -> list[float]:
+    """The answer values whose positions the weighted kappas use: every integer from the lowest to
+    the highest count seen for Q1, the three codes for Q2/Q3."""
+    seen = m[np.isfinite(m)]
+    if q == "n_categories":
+        return [float(v) for v in range(int(seen.min()), int(seen.max()) + 1)] if seen.size else []
+    return [0.0, 1.0, 2.0]
+
+
 def agreement(r: pd.DataFrame, seed: int, n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Agreement per question (with bootstrap intervals over images) and pairwise Cohen's kappa."""
+    """Agreement per question (see the module docstring) and pairwise Cohen's kappa (unweighted,
+    linear and quadratic weights) of every two observers."""
     rows, pairwise = [], []
-    measures = {
-        "n_categories": [("krippendorff_alpha_interval", lambda m: ar.krippendorff_alpha(m, "interval")),
-                         ("icc_2_1", ar.icc_2_1)],
-        "main_category_code": [("fleiss_kappa", ar.fleiss_kappa)],
-        "unusual_code": [("fleiss_kappa", ar.fleiss_kappa)],
-    }
-    for column, stats in measures.items():
-        q = column.removesuffix("_code")
-        m, raters = ratings_matrix(r, column)
-        for name, fn in stats:
-            if name == "fleiss_kappa":  # resample the items' rows of the counts table (same thing, faster)
-                lo, hi = ar.bootstrap_items(ar.fleiss_kappa_counts, ar.category_counts(m), seed=seed, n_boot=n_boot)
+    for q, names in AGREEMENT.items():
+        m, raters = ratings_matrix(r, CODE_COLUMNS[q])
+        labels = _labels(m, q)
+        coded = ar.Coded(m, labels)
+        n_items, n_raters = coded.n_items, coded.n_raters
+        kappas = {w: ar.pairwise_cohen_kappa(m, raters, weights=w, labels=[int(v) for v in labels]) for w in (None, "linear", "quadratic")}
+        for name in names:
+            if name == "icc_2_1":
+                value = ar.icc_2_1(m)
+                lo, hi = ar.icc_2_1_ci(m)
+                method = "F distribution (McGraw & Wong 1996, case 2A)"
+                ilo, ihi = ar.bootstrap_items(ar.icc_2_1, m, seed=seed, n_boot=n_boot)
             else:
-                lo, hi = ar.bootstrap_items(fn, m, seed=seed, n_boot=n_boot)
-            rows.append({"question": q, "measure": name, "value": fn(m), "ci_low": lo, "ci_high": hi,
-                         "n_items": int(m.shape[0]), "n_raters": len(raters)})
-        pk = ar.pairwise_cohen_kappa(m, raters)
+                stat = _agreement_stat(name, coded)
+                value = (ar.krippendorff_alpha(m, name.removeprefix("krippendorff_alpha_")) if name.startswith("krippendorff")
+                         else ar.fleiss_kappa(m) if name == "fleiss_kappa" else stat(np.ones(n_raters), np.ones(n_items)))
+                lo, hi = boot.interval(stat, n_raters, n_items, seed=seed, n_boot=n_boot)
+                ilo, ihi = boot.interval(stat, n_raters, n_items, seed=seed, n_boot=n_boot, resample="items")
+                method = TWO_WAY
+            row = {"question": q, "measure": name, "value": float(value), "ci_low": lo, "ci_high": hi, "ci_method": method,
+                   "ci_low_items": ilo, "ci_high_items": ihi, "min": float("nan"), "max": float("nan"),
+                   "n_items": n_items, "n_raters": n_raters}
+            w = {"cohen_kappa_pairwise_mean": None, "weighted_kappa_linear": "linear", "weighted_kappa_quadratic": "quadratic"}
+            if name in w:
+                k = kappas[w[name]]["kappa"].dropna()
+                row["min"], row["max"] = (float(k.min()), float(k.max())) if len(k) else (float("nan"), float("nan"))
+            rows.append(row)
+        pk = kappas[None].rename(columns={"kappa": "kappa"})
+        pk["kappa_linear"] = kappas["linear"]["kappa"].to_numpy()
+        pk["kappa_quadratic"] = kappas["quadratic"]["kappa"].to_numpy()
         pk.insert(0, "question", q)
         pairwise.append(pk)
-        k = pk["kappa"].dropna()
-        nan = float("nan")
-        rows.append({"question": q, "measure": "cohen_kappa_pairwise_mean", "value": float(k.mean()) if len(k) else nan,
-                     "ci_low": nan, "ci_high": nan, "min": float(k.min()) if len(k) else nan,
-                     "max": float(k.max()) if len(k) else nan, "n_items": int(m.shape[0]), "n_raters": len(raters)})
     return pd.DataFrame(rows), pd.concat(pairwise, ignore_index=True)
 
 
@@ -230,6 +351,9 @@ class QuestionnaireResult:
     correlation: dict[str, Any]
     agreement: pd.DataFrame
     pairwise_kappa: pd.DataFrame
+    correlations: pd.DataFrame = field(default_factory=pd.DataFrame)  # Pearson and Spearman per question
+    association: pd.DataFrame = field(default_factory=pd.DataFrame)  # chi-squared, Cramér's V
+    ordinal: pd.DataFrame = field(default_factory=pd.DataFrame)  # OrderedModel per question
     notes: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -242,6 +366,9 @@ class QuestionnaireResult:
             f"questionnaire_{s}_correlation": corr,
             f"questionnaire_{s}_agreement": self.agreement,
             f"questionnaire_{s}_pairwise_kappa": self.pairwise_kappa,
+            f"questionnaire_{s}_correlations": self.correlations,
+            f"questionnaire_{s}_difficulty_chi2": self.association,
+            f"questionnaire_{s}_ordinal_regression": self.ordinal,
         }
 
 
@@ -254,7 +381,8 @@ def analyse_questionnaire(trials: pd.DataFrame, stimuli: pd.DataFrame, selection
     corr = pearson(items["mean_n_categories"], items["model_accuracy"]).as_dict()
     agree, pairwise = agreement(r, seed=seed, n_boot=n_boot)
     return QuestionnaireResult(selection, int(r["participant_id"].nunique()), answer_proportions(r),
-                               accuracy_by_answer(r), items, corr, agree, pairwise)
+                               accuracy_by_answer(r, seed=seed, n_boot=n_boot), items, corr, agree, pairwise,
+                               correlations(items), difficulty_association(r), ordinal_regression(r))
 
 
 def questionnaire_figures(result: QuestionnaireResult, out_dir: str | Path) -> list[dict[str, Any]]:
