@@ -225,15 +225,21 @@ class Coded:
         self.codes = np.vectorize(lambda x: index[float(x)])(r).astype(int) if r.size else np.zeros(r.shape, int)
         self.n_items, self.n_raters = self.codes.shape
         self.onehot = (self.codes[:, :, None] == np.arange(self.values.size)).astype(float)  # u x i x c
+        self._tensors: dict[str, np.ndarray] = {}  # per fixed difference function: u x (i * j) disagreements
 
     def _counts(self, r: np.ndarray, w: np.ndarray) -> np.ndarray:
         """n_c: value counts over the drawn items and raters, with their multiplicities."""
         return np.einsum("u,i,uic->c", w, r, self.onehot)
 
-    def _pair_disagreement(self, d: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """(raters x raters) item-weighted mean disagreement d[x_ui, x_uj]."""
-        t = d[self.codes[:, :, None], self.codes[:, None, :]]  # u x i x j
-        return np.tensordot(w, t, axes=1) / w.sum()
+    def _pair_disagreement(self, d: np.ndarray, w: np.ndarray, key: str | None = None) -> np.ndarray:
+        """(raters x raters) item-weighted mean disagreement d[x_ui, x_uj]; `key` names a difference
+        function that does not depend on the draw, so its u x i x j table is built once."""
+        t = self._tensors.get(key) if key else None
+        if t is None:
+            t = d[self.codes[:, :, None], self.codes[:, None, :]].reshape(self.n_items, -1)
+            if key:
+                self._tensors[key] = t
+        return (w @ t).reshape(self.n_raters, self.n_raters) / w.sum()
 
     def _distinct_pair_mean(self, m: np.ndarray, r: np.ndarray) -> float:
         wts = np.outer(r, r)
@@ -250,7 +256,8 @@ class Coded:
         d_e = float(n_c @ d @ n_c) / (n * (n - 1)) if n > 1 else 0.0
         if d_e <= 0:
             return float("nan")
-        return 1.0 - self._distinct_pair_mean(self._pair_disagreement(d, w), r) / d_e
+        key = None if metric == "ordinal" else metric  # ordinal differences depend on the drawn counts
+        return 1.0 - self._distinct_pair_mean(self._pair_disagreement(d, w, key), r) / d_e
 
     def fleiss(self, r: np.ndarray | None = None, w: np.ndarray | None = None) -> float:
         """Fleiss' kappa: observed agreement of distinct-source pairs against sum_c p_c^2."""
@@ -261,7 +268,7 @@ class Coded:
         p_e = float((p**2).sum())
         if p_e >= 1:
             return float("nan")
-        p_o = 1.0 - self._distinct_pair_mean(self._pair_disagreement(delta(self.values, "nominal"), w), r)
+        p_o = 1.0 - self._distinct_pair_mean(self._pair_disagreement(delta(self.values, "nominal"), w, "nominal"), r)
         return (p_o - p_e) / (1 - p_e)
 
     def kappa_matrix(self, weights: str | None, w: np.ndarray | None = None) -> np.ndarray:
@@ -270,7 +277,7 @@ class Coded:
         pos = np.arange(self.values.size, dtype=float)
         d = {None: (pos[:, None] != pos[None, :]).astype(float), "linear": np.abs(pos[:, None] - pos[None, :]),
              "quadratic": (pos[:, None] - pos[None, :]) ** 2}[weights]
-        observed = self._pair_disagreement(d, w)
+        observed = self._pair_disagreement(d, w, f"kappa-{weights}")
         f = np.einsum("u,uic->ic", w, self.onehot) / w.sum()
         expected = f @ d @ f.T
         with np.errstate(invalid="ignore", divide="ignore"):

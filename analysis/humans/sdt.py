@@ -13,7 +13,8 @@ We treat it as a yes/no detection of "impossible image on the left":
 Rates use the log-linear correction (Hautus 1995) for every observer alike, so rates of 0 or 1
 stay finite: H = (hits + 0.5) / (signal trials + 1), F = (false alarms + 0.5) / (noise trials + 1).
 Standard errors are the delta-method ones (Gourevitch & Galanter 1967):
-var(d') = H(1-H) / (N_s phi(z_H)^2) + F(1-F) / (N_n phi(z_F)^2), var(c) = var(d') / 4.
+var(d') = H(1-H) / ((N_s + 1) phi(z_H)^2) + F(1-F) / ((N_n + 1) phi(z_F)^2), var(c) = var(d') / 4
+(N + 1: the corrected trial counts).
 The side-bias test per observer is the Wald z = c / SE(c) (two-sided, Holm-corrected over
 observers); over observers, a one-sample t-test of c against 0.
 """
@@ -39,7 +40,7 @@ def dprime_c(hits: int, n_signal: int, false_alarms: int, n_noise: int) -> dict[
     zh, zf = norm.ppf(h), norm.ppf(f)
     var = h * (1 - h) / ((n_signal + 1) * norm.pdf(zh) ** 2) + f * (1 - f) / ((n_noise + 1) * norm.pdf(zf) ** 2)
     se = float(np.sqrt(var))
-    return {"hit_rate": float(h), "fa_rate": float(f), "dprime": float(zh - zf), "criterion": float(-(zh + zf) / 2),
+    return {"hit_rate": float(h), "fa_rate": float(f), "dprime": float(zh - zf), "criterion": float(-(zh + zf) / 2) + 0.0,  # + 0.0: no "-0"
             "dprime_se": se, "criterion_se": se / 2}
 
 
