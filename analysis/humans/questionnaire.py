@@ -411,8 +411,9 @@ def questionnaire_figures(result: QuestionnaireResult, out_dir: str | Path) -> l
     for ax, (q, spec) in zip(axes, QUESTIONS.items()):
         a = result.accuracy[result.accuracy["question"] == q].reset_index(drop=True)
         x = np.arange(len(a))
-        ax.errorbar(x, a["mean_of_observers"], yerr=a["sd_of_observers"].fillna(0), fmt="o", capsize=3,
-                    color=COLORS["model"], label="mean of observers (± SD)")
+        m = a["mean_of_observers"]
+        yerr = [(m - a["ci_low"]).clip(lower=0).fillna(0), (a["ci_high"] - m).clip(lower=0).fillna(0)]
+        ax.errorbar(x, m, yerr=yerr, fmt="o", capsize=3, color=COLORS["model"], label="mean of observers (95 % CI)")
         ax.plot(x, a["pooled"], "x", color=COLORS["neutral"], label="pooled")
         ax.set_xticks(x, a["answer"])
         ax.set_xlabel(spec["label"])
@@ -421,7 +422,8 @@ def questionnaire_figures(result: QuestionnaireResult, out_dir: str | Path) -> l
     axes[-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figs.append({"name": f"questionnaire_{s}_model_accuracy", **save_figure(fig, out_dir, f"questionnaire_{s}_model_accuracy"),
                  "caption": "Mean model accuracy of the images given each answer: the mean over observers of each "
-                            "observer's mean (with SD over observers) and the pooled mean."})
+                            "observer's mean, with its 95 % interval from a bootstrap over observers and images, and the "
+                            "pooled mean."})
 
     it = result.items
     fig, ax = new_figure(4.6, 3.4)

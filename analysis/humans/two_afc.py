@@ -237,12 +237,17 @@ def two_afc_figures(result: TwoAFCResult, trials: pd.DataFrame, out_dir: str | P
     ax.axhline(0.5, color=COLORS["neutral"], ls="--", lw=1, label="chance")
     if len(obs):
         ax.axhline(result.accuracy["mean"], color=COLORS["data"], lw=1, label=f"mean {result.accuracy['mean']:.1%}")
+    if result.model is not None:
+        lo, hi = result.model.population_ci
+        ax.axhspan(lo, hi, color=COLORS["data"], alpha=0.15, lw=0, label="population (mixed model, 95 %)")
     ax.set_xticks(x, obs["participant_id"], rotation=45, ha="right")
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("accuracy (impossible image chosen)")
     ax.legend(loc="lower right", frameon=False)
     figs.append(_saved(save_figure(fig, out_dir, "2afc_accuracy"), "2afc_accuracy",
-                       "Accuracy of each observer in the 2AFC task with Clopper-Pearson 95 % intervals; dashed: chance."))
+                       "Accuracy of each observer in the 2AFC task with Clopper-Pearson 95 % intervals (over that observer's "
+                       "trials); line: mean over observers; band: the mixed model's population accuracy with its 95 % "
+                       "credible interval; dashed: chance."))
 
     m = result.consistency_matrix
     if len(m) >= 2:

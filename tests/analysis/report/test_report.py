@@ -213,7 +213,7 @@ def test_help_explains_every_option(capsys):
     assert ex.value.code == 0
     text = capsys.readouterr().out
     for opt in ("--runs", "--study", "--no-models", "--stimuli", "--data-root", "--out", "--name", "--set-2afc", "--set-questionnaire",
-                "--tolerance", "--include-incomplete", "--balance-seed", "--seed", "--n-boot"):
+                "--tolerance", "--include-incomplete", "--balance-seed", "--seed", "--n-boot", "--two-sided"):
         assert opt in text
 
 
