@@ -95,13 +95,14 @@ def _marginal_accuracy(b0: np.ndarray, sd: np.ndarray, n_nodes: int = 40) -> np.
 
 
 def fit_correctness(t: pd.DataFrame, seed: int = 0) -> CorrectnessModel | None:
-    """Fit the logistic mixed model to `prepare`d trials; None with fewer than 2 observers or pairs."""
+    """Fit the logistic mixed model to `prepare`d trials; None with fewer than 2 observers or pairs,
+    or when every choice was correct (or every one wrong): then there is nothing to model."""
     from scipy.special import expit
     from scipy.stats import norm
     from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
 
     n_obs, n_pairs = t["observer"].nunique(), t["pair"].nunique()
-    if n_obs < 2 or n_pairs < 2:
+    if n_obs < 2 or n_pairs < 2 or t["correct"].nunique() < 2:
         return None
     has_position = t["position_z"].std() > 0
     formula = "correct ~ 1 + position_z" if has_position else "correct ~ 1"

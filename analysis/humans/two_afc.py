@@ -209,7 +209,7 @@ def analyse_two_afc(trials: pd.DataFrame, stimuli: pd.DataFrame | None = None, s
     model = mixed.fit_correctness(prepared, seed=seed) if models else None
     rt_model = mixed.fit_rt(prepared) if models else pd.DataFrame()
     if models and model is None:
-        notes.append("the mixed model needs at least two observers and two pairs")
+        notes.append("the mixed model needs at least two observers, two pairs, and both correct and wrong choices")
     rt = {
         "median_of_observer_medians": float(observers["rt_median"].median()) if len(observers) else float("nan"),
         "mean_of_observer_medians": float(observers["rt_median"].mean()) if len(observers) else float("nan"),

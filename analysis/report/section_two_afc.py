@@ -87,7 +87,7 @@ def section_2afc(ctx: Context) -> H.Section:
         sec.add(ctx.figure_html(figs["2afc_accuracy"]))
     sec.add(H.heading("Population model"))
     if res.model is None:
-        sec.add(H.missing("The mixed model needs at least two observers and two image pairs."))
+        sec.add(H.missing("The mixed model needs at least two observers, two image pairs, and both correct and wrong choices."))
     else:
         sec.add(H.table(tables["2afc_mixed_model"], caption="Logistic mixed model of correctness (statsmodels "
                         "BinomialBayesMixedGLM, variational Bayes): crossed random intercepts for observer and pair, fixed "
