@@ -59,14 +59,6 @@ def pair_mean(matrix: np.ndarray, r: np.ndarray) -> float:
     return float((wts[ok] * matrix[ok]).sum() / total) if total > 0 else float("nan")
 
 
-def weighted_observer_means(values: np.ndarray, mask: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Per observer (rows): the item-weighted mean of `values` over the items in `mask`; NaN if none."""
-    num = (np.where(mask, values, 0.0) * w).sum(axis=1)
-    den = (mask * w).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
-
-
 def observer_mean(per_observer: np.ndarray, r: np.ndarray) -> float:
     """Mean over the drawn observers (weights r) of per-observer values, NaNs left out."""
     ok = np.isfinite(per_observer) & (r > 0)
