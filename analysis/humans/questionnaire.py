@@ -21,6 +21,9 @@ For each question (Q1 number of categories, Q2 main category, Q3 unusual present
   images (two-way bootstrap) unless the row's `ci_method` says otherwise; `ci_low_items` /
   `ci_high_items` resample images only, for comparison.
 
+The definitions of the questions live in `analysis.humans.questions`, the answers-against-models
+statistics in `analysis.humans.answers`, the agreement in `analysis.humans.questionnaire_agreement`.
+
 Item selection (`select_items`): images the set lists under `analysis_exclusions` are always left
 out; optionally images with likely label errors (`label_issues`); optionally the three difficulty
 subsets are balanced to the size of the smallest by a seeded draw that follows the original
@@ -38,21 +41,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.humans import bootstrap as boot
-from analysis.humans import raters as ar
-from analysis.stats import chi2_cramers_v, pearson, spearman
+from analysis.humans.answers import accuracy_by_answer, correlations, difficulty_association, ordinal_regression
+from analysis.humans.questionnaire_agreement import agreement
+from analysis.humans.questions import BALANCE_ORDER, DIFFICULTIES, QUESTIONS
+from analysis.humans.questions import answers as _answers
+from analysis.stats import pearson
 from labutil.errors import UserError
-
-DIFFICULTIES = ("trivial", "in-between", "impossible")
-BALANCE_ORDER = ("in-between", "trivial", "impossible")
-QUESTIONS: dict[str, dict[str, Any]] = {
-    "n_categories": {"label": "Q1: number of categories", "answers": [str(i) for i in range(11)],
-                     "codes": {str(i): i for i in range(11)}},
-    "main_category": {"label": "Q2: main category?", "answers": ["yes", "maybe", "no"],
-                      "codes": {"no": 0, "maybe": 1, "yes": 2}},
-    "unusual": {"label": "Q3: unusual presentation?", "answers": ["no", "slightly", "very"],
-                "codes": {"no": 0, "slightly": 1, "very": 2}},
-}
 
 
 @dataclass(frozen=True)
@@ -136,10 +130,6 @@ def responses(trials: pd.DataFrame, stimuli: pd.DataFrame, selection: ItemSelect
     return r.reset_index(drop=True)
 
 
-def _answers(r: pd.DataFrame, question: str) -> pd.Series:
-    return r[question].astype(str)
-
-
 def answer_proportions(r: pd.DataFrame) -> pd.DataFrame:
     """Per question and answer: counts and per-answer shares of trivial / in-between / impossible."""
     rows = []
@@ -159,96 +149,6 @@ def answer_proportions(r: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _answer_accuracy_stat(r: pd.DataFrame, q: str, a: str):  # noqa: ANN202 (a closure for the bootstrap)
-    """mean_of_observers of one answer as a function of bootstrap weights (r over observers, w over images)."""
-    wide = r.assign(_a=(_answers(r, q) == a).astype(float)).pivot_table(
-        index="stim_id", columns="participant_id", values="_a", aggfunc="first")
-    mask = wide.fillna(0.0).to_numpy(dtype=float)  # images x observers
-    acc = r.groupby("stim_id")["model_accuracy"].first().reindex(wide.index).to_numpy(dtype=float)
-
-    def stat(rw: np.ndarray, w: np.ndarray) -> float:
-        den = w @ mask
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return boot.observer_mean(np.where(den > 0, ((w * acc) @ mask) / den, np.nan), rw)
-    return stat, mask.shape
-
-
-def accuracy_by_answer(r: pd.DataFrame, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
-    """Mean model accuracy per answer: mean over observers of each observer's mean (with a two-way
-    bootstrap interval over observers and images), and pooled."""
-    rows = []
-    for q, spec in QUESTIONS.items():
-        ans = _answers(r, q)
-        for a in spec["answers"]:
-            sel = r[ans == a]
-            if sel.empty and q == "n_categories":
-                continue
-            per_obs = sel.groupby("participant_id")["model_accuracy"].mean()
-            lo = hi = float("nan")
-            if per_obs.size:
-                stat, (n_items, n_obs) = _answer_accuracy_stat(r, q, a)
-                lo, hi = boot.interval(stat, n_obs, n_items, seed=seed, n_boot=n_boot)
-            rows.append({
-                "question": q, "answer": a, "n_responses": len(sel), "n_observers": int(per_obs.size),
-                "mean_of_observers": float(per_obs.mean()) if per_obs.size else float("nan"),
-                "ci_low": lo, "ci_high": hi,
-                "sd_of_observers": float(per_obs.std(ddof=1)) if per_obs.size > 1 else float("nan"),
-                "pooled": float(sel["model_accuracy"].mean()) if len(sel) else float("nan"),
-            })
-    return pd.DataFrame(rows)
-
-
-CODE_COLUMNS = {"n_categories": "n_categories", "main_category": "main_category_code", "unusual": "unusual_code"}
-MEAN_COLUMNS = {"n_categories": "mean_n_categories", "main_category": "mean_main_category", "unusual": "mean_unusual"}
-
-
-def correlations(items: pd.DataFrame) -> pd.DataFrame:
-    """Per question: Pearson and Spearman correlation over images of the mean answer with model accuracy."""
-    rows = []
-    for q, col in MEAN_COLUMNS.items():
-        for name, fn in (("pearson", pearson), ("spearman", spearman)):
-            rows.append({"question": q, "x": col, "y": "model_accuracy", "method": name,
-                         **fn(items[col], items["model_accuracy"]).as_dict()})
-    return pd.DataFrame(rows)
-
-
-def difficulty_association(r: pd.DataFrame) -> pd.DataFrame:
-    """Per question: chi-squared test of answer x difficulty over all responses, with Cramér's V."""
-    rows = []
-    for q in QUESTIONS:
-        table = pd.crosstab(r[CODE_COLUMNS[q]], r["difficulty"]).reindex(columns=list(DIFFICULTIES), fill_value=0)
-        rows.append({"question": q, **chi2_cramers_v(table.to_numpy()).as_dict()})
-    return pd.DataFrame(rows)
-
-
-def ordinal_regression(r: pd.DataFrame) -> pd.DataFrame:
-    """Per question: proportional-odds (logit) regression of the answer code on difficulty
-    (in-between, impossible against trivial), SEs clustered by image; log odds of a higher code."""
-    import warnings
-
-    from statsmodels.miscmodels.ordinal_model import OrderedModel
-
-    cols = ["question", "term", "log_odds", "ci_low", "ci_high", "odds_ratio", "p_value", "n_responses", "n_images"]
-    rows = []
-    for q in QUESTIONS:
-        y = r[CODE_COLUMNS[q]].astype(int)
-        x = pd.get_dummies(pd.Categorical(r["difficulty"], categories=list(DIFFICULTIES)), drop_first=True).astype(float)
-        x = x.loc[:, x.std() > 0]
-        if y.nunique() < 2 or x.shape[1] == 0 or r["stim_id"].nunique() < 3:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tiny test data; the numbers are reported as they are
-            fit = OrderedModel(pd.Series(pd.Categorical(y, ordered=True)), x.reset_index(drop=True), distr="logit").fit(
-                method="bfgs", disp=False, cov_type="cluster", cov_kwds={"groups": pd.factorize(r["stim_id"])[0]})
-        ci = fit.conf_int()
-        for term in x.columns:
-            b = float(fit.params[term])
-            rows.append({"question": q, "term": f"difficulty[{term}]", "log_odds": b, "ci_low": float(ci.loc[term, 0]),
-                         "ci_high": float(ci.loc[term, 1]), "odds_ratio": float(np.exp(b)),
-                         "p_value": float(fit.pvalues[term]), "n_responses": len(r), "n_images": int(r["stim_id"].nunique())})
-    return pd.DataFrame(rows, columns=cols)
-
-
 def item_table(r: pd.DataFrame) -> pd.DataFrame:
     """Per image: difficulty, model accuracy and the observers' mean answers (codes)."""
     g = r.groupby("stim_id", sort=False)
@@ -261,82 +161,6 @@ def item_table(r: pd.DataFrame) -> pd.DataFrame:
         "mean_main_category": g["main_category_code"].mean().to_numpy(),
         "mean_unusual": g["unusual_code"].mean().to_numpy(),
     })
-
-
-def ratings_matrix(r: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
-    """(n_items, n_observers) matrix of one answer column (codes), NaN where not rated."""
-    wide = r.pivot_table(index="stim_id", columns="participant_id", values=column, aggfunc="first")
-    return wide.to_numpy(dtype=float), [str(c) for c in wide.columns]
-
-
-AGREEMENT: dict[str, list[str]] = {
-    "n_categories": ["weighted_kappa_quadratic", "krippendorff_alpha_interval", "krippendorff_alpha_ratio", "icc_2_1",
-                     "fleiss_kappa", "cohen_kappa_pairwise_mean"],
-    "main_category": ["krippendorff_alpha_ordinal", "weighted_kappa_linear", "weighted_kappa_quadratic",
-                      "fleiss_kappa", "cohen_kappa_pairwise_mean"],
-    "unusual": ["krippendorff_alpha_ordinal", "weighted_kappa_linear", "weighted_kappa_quadratic",
-                "fleiss_kappa", "cohen_kappa_pairwise_mean"],
-}
-TWO_WAY = "bootstrap over observers and images"
-
-
-def _agreement_stat(name: str, coded: ar.Coded):  # noqa: ANN202 (a closure for the bootstrap)
-    """The measure `name` as a function of bootstrap weights (r over observers, w over images)."""
-    if name.startswith("krippendorff_alpha_"):
-        metric = name.removeprefix("krippendorff_alpha_")
-        return lambda r, w: coded.alpha(metric, r, w)
-    if name == "fleiss_kappa":
-        return lambda r, w: coded.fleiss(r, w)
-    weights = {"weighted_kappa_linear": "linear", "weighted_kappa_quadratic": "quadratic", "cohen_kappa_pairwise_mean": None}[name]
-    return lambda r, w: coded.mean_kappa(weights, r, w)
-
-
-def _labels(m: np.ndarray, q: str) -> list[float]:
-    """The answer values whose positions the weighted kappas use: every integer from the lowest to
-    the highest count seen for Q1, the three codes for Q2/Q3."""
-    seen = m[np.isfinite(m)]
-    if q == "n_categories":
-        return [float(v) for v in range(int(seen.min()), int(seen.max()) + 1)] if seen.size else []
-    return [0.0, 1.0, 2.0]
-
-
-def agreement(r: pd.DataFrame, seed: int, n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Agreement per question (see the module docstring) and pairwise Cohen's kappa (unweighted,
-    linear and quadratic weights) of every two observers."""
-    rows, pairwise = [], []
-    for q, names in AGREEMENT.items():
-        m, raters = ratings_matrix(r, CODE_COLUMNS[q])
-        labels = _labels(m, q)
-        coded = ar.Coded(m, labels)
-        n_items, n_raters = coded.n_items, coded.n_raters
-        kappas = {w: ar.pairwise_cohen_kappa(m, raters, weights=w, labels=[int(v) for v in labels]) for w in (None, "linear", "quadratic")}
-        for name in names:
-            if name == "icc_2_1":
-                value = ar.icc_2_1(m)
-                lo, hi = ar.icc_2_1_ci(m)
-                method = "F distribution (McGraw & Wong 1996, case 2A)"
-                ilo, ihi = ar.bootstrap_items(ar.icc_2_1, m, seed=seed, n_boot=n_boot)
-            else:
-                stat = _agreement_stat(name, coded)
-                value = (ar.krippendorff_alpha(m, name.removeprefix("krippendorff_alpha_")) if name.startswith("krippendorff")
-                         else ar.fleiss_kappa(m) if name == "fleiss_kappa" else stat(np.ones(n_raters), np.ones(n_items)))
-                lo, hi = boot.interval(stat, n_raters, n_items, seed=seed, n_boot=n_boot)
-                ilo, ihi = boot.interval(stat, n_raters, n_items, seed=seed, n_boot=n_boot, resample="items")
-                method = TWO_WAY
-            row = {"question": q, "measure": name, "value": float(value), "ci_low": lo, "ci_high": hi, "ci_method": method,
-                   "ci_low_items": ilo, "ci_high_items": ihi, "min": float("nan"), "max": float("nan"),
-                   "n_items": n_items, "n_raters": n_raters}
-            w = {"cohen_kappa_pairwise_mean": None, "weighted_kappa_linear": "linear", "weighted_kappa_quadratic": "quadratic"}
-            if name in w:
-                k = kappas[w[name]]["kappa"].dropna()
-                row["min"], row["max"] = (float(k.min()), float(k.max())) if len(k) else (float("nan"), float("nan"))
-            rows.append(row)
-        pk = kappas[None].rename(columns={"kappa": "kappa"})
-        pk["kappa_linear"] = kappas["linear"]["kappa"].to_numpy()
-        pk["kappa_quadratic"] = kappas["quadratic"]["kappa"].to_numpy()
-        pk.insert(0, "question", q)
-        pairwise.append(pk)
-    return pd.DataFrame(rows), pd.concat(pairwise, ignore_index=True)
 
 
 @dataclass

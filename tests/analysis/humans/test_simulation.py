@@ -80,7 +80,7 @@ def test_mixed_model_population_accuracy_covers_the_true_mean(population):
 
 
 def test_dprime_and_criterion_recover_each_observer(population):
-    trials, acc, crit, dp = population
+    trials, _, crit, dp = population
     t = sdt_table(trials).set_index("participant_id")
     ids = [f"sub-{i + 1:03d}" for i in range(N_OBS)]
     z_d = (t.loc[ids, "dprime"].to_numpy() - dp) / t.loc[ids, "dprime_se"].to_numpy()
