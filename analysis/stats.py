@@ -17,14 +17,14 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Proportion:
-    """k successes out of n, with a two-sided Clopper-Pearson interval and an exact binomial test."""
+    """k successes out of n, with a Clopper-Pearson interval and an exact binomial test (either side or both)."""
 
     k: int
     n: int
     p: float  # k / n
     ci_low: float
     ci_high: float
-    p_value: float  # exact two-sided binomial test against `null`
+    p_value: float  # exact binomial test against `null` (two-sided unless asked otherwise)
     null: float
 
     def as_dict(self) -> dict[str, Any]:
