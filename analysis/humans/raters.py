@@ -227,9 +227,17 @@ class Coded:
         self.onehot = (self.codes[:, :, None] == np.arange(self.values.size)).astype(float)  # u x i x c
         self._tensors: dict[str, np.ndarray] = {}  # per fixed difference function: u x (i * j) disagreements
 
-    def _counts(self, r: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """n_c: value counts over the drawn items and raters, with their multiplicities."""
-        return np.einsum("u,i,uic->c", w, r, self.onehot)
+    def _per_item(self, r: np.ndarray) -> np.ndarray:
+        """g[u, c]: how many of the drawn raters (with multiplicities r) gave item u the answer c."""
+        return np.tensordot(self.onehot, r, axes=([1], [0]))
+
+    def _distinct_pair_disagreement(self, d: np.ndarray, g: np.ndarray, r: np.ndarray, w: np.ndarray) -> float:
+        """Mean of d[x_ui, x_uj] over items (weights w) and distinct-source rater pairs (weights r_i r_j,
+        i != j): sum_u w_u g_u' d g_u / (W ((sum r)^2 - sum r^2)), since d is 0 on the diagonal."""
+        pairs = float(r.sum() ** 2 - (r**2).sum())
+        if pairs <= 0:
+            return float("nan")
+        return float(w @ ((g @ d) * g).sum(axis=1)) / (float(w.sum()) * pairs)
 
     def _pair_disagreement(self, d: np.ndarray, w: np.ndarray, key: str | None = None) -> np.ndarray:
         """(raters x raters) item-weighted mean disagreement d[x_ui, x_uj]; `key` names a difference
@@ -241,34 +249,30 @@ class Coded:
                 self._tensors[key] = t
         return (w @ t).reshape(self.n_raters, self.n_raters) / w.sum()
 
-    def _distinct_pair_mean(self, m: np.ndarray, r: np.ndarray) -> float:
-        wts = np.outer(r, r)
-        np.fill_diagonal(wts, 0.0)
-        return float((wts * m).sum() / wts.sum()) if wts.sum() > 0 else float("nan")
-
     def alpha(self, metric: str, r: np.ndarray | None = None, w: np.ndarray | None = None) -> float:
-        """Krippendorff's alpha; D_o averages the distinct-source rater pairs of the draw."""
+        """Krippendorff's alpha; D_o averages the distinct-source rater pairs of the draw (`_distinct_pair_disagreement`)."""
         r = np.ones(self.n_raters) if r is None else r
         w = np.ones(self.n_items) if w is None else w
-        n_c = self._counts(r, w)
+        g = self._per_item(r)
+        n_c = w @ g
         n = n_c.sum()
         d = delta(self.values, metric, n_c)
         d_e = float(n_c @ d @ n_c) / (n * (n - 1)) if n > 1 else 0.0
         if d_e <= 0:
             return float("nan")
-        key = None if metric == "ordinal" else metric  # ordinal differences depend on the drawn counts
-        return 1.0 - self._distinct_pair_mean(self._pair_disagreement(d, w, key), r) / d_e
+        return 1.0 - self._distinct_pair_disagreement(d, g, r, w) / d_e
 
     def fleiss(self, r: np.ndarray | None = None, w: np.ndarray | None = None) -> float:
         """Fleiss' kappa: observed agreement of distinct-source pairs against sum_c p_c^2."""
         r = np.ones(self.n_raters) if r is None else r
         w = np.ones(self.n_items) if w is None else w
-        p = self._counts(r, w)
+        g = self._per_item(r)
+        p = w @ g
         p = p / p.sum()
         p_e = float((p**2).sum())
         if p_e >= 1:
             return float("nan")
-        p_o = 1.0 - self._distinct_pair_mean(self._pair_disagreement(delta(self.values, "nominal"), w, "nominal"), r)
+        p_o = 1.0 - self._distinct_pair_disagreement(delta(self.values, "nominal"), g, r, w)
         return (p_o - p_e) / (1 - p_e)
 
     def kappa_matrix(self, weights: str | None, w: np.ndarray | None = None) -> np.ndarray:
@@ -278,7 +282,7 @@ class Coded:
         d = {None: (pos[:, None] != pos[None, :]).astype(float), "linear": np.abs(pos[:, None] - pos[None, :]),
              "quadratic": (pos[:, None] - pos[None, :]) ** 2}[weights]
         observed = self._pair_disagreement(d, w, f"kappa-{weights}")
-        f = np.einsum("u,uic->ic", w, self.onehot) / w.sum()
+        f = np.tensordot(w, self.onehot, axes=1) / w.sum()  # raters x answers
         expected = f @ d @ f.T
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(expected > 0, 1.0 - observed / expected, np.nan)
