@@ -61,6 +61,7 @@ def population():
     return trials, acc, crit, dp
 
 
+@pytest.mark.slow  # one variational-Bayes fit on 3,000 trials: 10-20 s
 def test_mixed_model_population_accuracy_covers_the_true_mean(population):
     trials, acc, *_ = population
     assert acc.mean() == pytest.approx(MEAN_ACC)
