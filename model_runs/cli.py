@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="which models of a study folder are done, running or failed",
                        description="Show every model of a study folder: status (complete, running, interrupted, failed, pending), epochs and accuracy.")
     p.add_argument("study_dir", help="a study folder, e.g. runs/demo")
+
+    p = sub.add_parser("migrate", help="rewrite a study folder's decisions in the current store format",
+                       description="Rewrite the decisions of every model of a study folder written in store format 1 (Parquet) as format 2 "
+                                   "(packed correctness bits and int16 predictions). Format-1 stores stay readable without this; it makes them "
+                                   "small and fast to read. Safe to interrupt and rerun; models being trained are refused.")
+    p.add_argument("study_dir", help="a study folder, e.g. runs/demo")
     return parser
 
 
@@ -105,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
         "list": cmd_list, "train": cmd_train, "resume": cmd_resume, "evaluate": cmd_evaluate, "sweep": cmd_sweep, "status": cmd_status,
+        "migrate": cmd_migrate,
     }[args.verb]
     return handler(args)
 
@@ -281,4 +288,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     from model_runs.status import print_status
 
     print_status(Path(args.study_dir))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from model_runs.store import STORE_FORMAT_VERSION, migrate_study
+
+    migrated, current = migrate_study(Path(args.study_dir))
+    print(f"{args.study_dir}: {migrated} models migrated to store format {STORE_FORMAT_VERSION}, {current} already in it")
     return 0
