@@ -141,6 +141,7 @@ class Study:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._images: pd.DataFrame | None = None
+        self._n_images: int | None = None
         self._records: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
     # -- metadata -------------------------------------------------------------------------------
@@ -162,7 +163,15 @@ class Study:
 
     @property
     def n_images(self) -> int:
-        return len(self.images)
+        """Number of validation images (from images.parquet's footer unless the table is loaded)."""
+        if self._images is not None:
+            return len(self._images)
+        if self._n_images is None:
+            try:
+                self._n_images = int(pq.read_metadata(self.path / IMAGES_FILE).num_rows)
+            except (FileNotFoundError, pa.ArrowInvalid, OSError):
+                return len(self.images)  # the full read names the problem
+        return self._n_images
 
     def model_dir(self, model_id: str) -> Path:
         return self.path / "models" / model_id
@@ -251,7 +260,7 @@ class Study:
                 packed[row] = np.packbits(_v1_dense(table, n, "correct", mdir))
             epochs[row] = e
         correct = np.unpackbits(packed, axis=1, count=n).view(bool)
-        return DecisionMatrix(correct, ids, self.images["image_index"].to_numpy(), epochs)
+        return DecisionMatrix(correct, ids, np.arange(n), epochs)  # image_index is 0..n-1 by contract
 
     def epoch_decisions(self, model_id: str, with_prediction: bool = True) -> EpochDecisions:
         """All committed epochs of one model as (n_epochs, n_images) arrays, epochs ascending.
@@ -271,7 +280,7 @@ class Study:
             pred = _read_rows(mdir / PREDICTION_FILE, PREDICTION_DTYPE, n, 0, len(committed)) if with_prediction else None
         else:
             correct, pred = _v1_epochs(mdir, committed, n, with_prediction)
-        return EpochDecisions(model_id, np.asarray(committed), correct, pred, self.images["image_index"].to_numpy())
+        return EpochDecisions(model_id, np.asarray(committed), correct, pred, np.arange(n))
 
     def has_probabilities(self, model_id: str) -> bool:
         """Whether the run stored final-epoch class probabilities (without loading them)."""
