@@ -34,7 +34,7 @@ def _slurm_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
     g.add_argument("--time-limit", type=int, default=60, metavar="MIN", help="time limit per task in minutes; tasks are requeued when it runs out (default: 60)")
     g.add_argument("--cpus-per-task", type=int, default=4, help="CPUs per task (default: 4)")
-    g.add_argument("--gpus-per-task", type=int, default=0, help="GPUs per task (default: 0)")
+    g.add_argument("--gpus-per-task", type=int, default=None, help="GPUs per task, 0 or 1 (default: 1 with --device cuda, else 0: one task per GPU)")
     g.add_argument("--mem-gb", type=float, help="memory per task in GB (default: the partition's)")
     g.add_argument("--array-parallelism", type=int, default=64, help="at most this many tasks at once (default: 64)")
     g.add_argument("--python", help="python executable on the compute nodes (default: this one, %s)" % sys.executable)
@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(submitit). Complete models are skipped; interrupted ones resume from their last checkpoint.")
     p.add_argument("study", help="a shipped study name, a study .toml file, or an existing study folder (to finish it)")
     p.add_argument("--executor", choices=("local", "slurm"), default="local", help="local worker processes or a Slurm job array (default: local)")
-    p.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="local worker processes (default: min(4, CPUs))")
+    p.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="local CPU worker processes (default: min(4, CPUs)); with GPUs the count is GPUs x --workers-per-gpu")
+    p.add_argument("--gpus", help="local sweeps: GPU ids to use, e.g. 0,1 (default: $CUDA_VISIBLE_DEVICES or every GPU); each worker sees only its own")
+    p.add_argument("--workers-per-gpu", type=int, default=1, help="local sweeps: workers sharing each GPU, for small models (default: 1)")
     p.add_argument("--model", action="append", default=[], metavar="ID", help="only this model (repeatable)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS, help="folder of decisions stores (default: runs)")
     p.add_argument("--log-dir", help="folder for submitit job files and logs (default: <study folder>/sweeps/<time>)")
@@ -126,6 +128,10 @@ def _execution(args: argparse.Namespace) -> Any:
         raise UserError("--threads and --loader-workers must not be negative")
     if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
         raise UserError(f"--device {args.device}: choose auto, cpu, cuda or cuda:N")
+    if args.device.startswith("cuda") and getattr(args, "verb", "") != "sweep":  # sweeps check the GPUs they are given
+        from model_runs.train import resolve_device
+
+        resolve_device(args.device)  # no CUDA: one-line error before any file is written
     return Execution(device=args.device, amp=args.amp, channels_last=args.channels_last, threads=args.threads,
                      loader_workers=args.loader_workers, quiet=args.quiet)
 
@@ -268,7 +274,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     execution = _execution(args)
     outcomes = run_sweep(spec, study_dir, execution, args.executor, args.workers, args.model or None, slurm,
-                         args.log_dir, wait=not args.no_wait, quiet=args.quiet)
+                         args.log_dir, wait=not args.no_wait, quiet=args.quiet, gpus=args.gpus, workers_per_gpu=args.workers_per_gpu)
     if not outcomes:
         return 0
     return _print_outcomes(outcomes, study_dir)

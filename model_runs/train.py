@@ -164,6 +164,8 @@ def _worker() -> dict[str, Any]:
     for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
         if os.environ.get(var):
             out[var.lower()] = os.environ[var]
+    if "CUDA_VISIBLE_DEVICES" in os.environ:  # the GPU(s) this process was given ("" = none)
+        out["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     return out
 
 
@@ -346,7 +348,9 @@ def _device_name(device: "torch.device") -> str:
     import torch
 
     if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
+        props = torch.cuda.get_device_properties(device)
+        uuid = getattr(props, "uuid", None)
+        return f"{device} ({props.name}{f', GPU-{uuid}' if uuid else ''})"
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
