@@ -17,8 +17,12 @@ DEFAULT_RUNS = "runs"
 def _execution_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("execution (how to run; recorded in run.json, not part of a model's definition)")
     g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N (default: auto)")
-    g.add_argument("--amp", action="store_true", help="mixed precision: float16 autocast on CUDA (bfloat16 on CPU)")
-    g.add_argument("--channels-last", action="store_true", help="channels_last memory format (faster convolutions on recent GPUs)")
+    g.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="auto: bfloat16 autocast (no GradScaler) on GPUs that support it, else float32; fp16 = float16 autocast with a GradScaler (CUDA only) (default: auto)")
+    g.add_argument("--amp", action="store_true", help="mixed precision also where auto would not use it: bfloat16 on the CPU, float16 + GradScaler on GPUs without bfloat16")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="channels_last memory format (default: on for CUDA, off on the CPU)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model (first epoch slower while it compiles)")
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice; local sweeps split the cores, Slurm tasks use --cpus-per-task)")
     g.add_argument("--loader-workers", type=int, default=4, help="DataLoader processes for image-file datasets (default: 4)")
 
@@ -132,8 +136,8 @@ def _execution(args: argparse.Namespace) -> Any:
         from model_runs.train import resolve_device
 
         resolve_device(args.device)  # no CUDA: one-line error before any file is written
-    return Execution(device=args.device, amp=args.amp, channels_last=args.channels_last, threads=args.threads,
-                     loader_workers=args.loader_workers, quiet=args.quiet)
+    return Execution(device=args.device, amp=args.amp, channels_last=args.channels_last, precision=args.precision, compile=args.compile,
+                     threads=args.threads, loader_workers=args.loader_workers, quiet=args.quiet)
 
 
 def _location(args: argparse.Namespace) -> dict[str, Any]:

@@ -54,3 +54,44 @@ def test_deterministic_cuda_runs_repeat(cuda: None, tmp_path: Path, study_file: 
     b = open_study(tmp_path / "b" / "tiny")
     for model_id in a.model_ids():
         assert np.array_equal(a.epoch_decisions(model_id).prediction, b.epoch_decisions(model_id).prediction)
+
+
+def test_cuda_defaults_recorded_and_compile(cuda: None, tmp_path: Path, study_file: Callable[..., Path]) -> None:
+    """Default execution on CUDA: bf16 autocast without a GradScaler where supported, channels_last;
+    the compiled model's decisions agree with the eager ones."""
+    import torch
+
+    from model_runs.store import open_study
+    from model_runs.study_files import load_study
+
+    spec = load_study(str(study_file(arch="small_cnn", epochs=2, conditions='[[conditions]]\nname = "base"\n')))
+    _train(spec, tmp_path / "eager" / "tiny", device="cuda")
+    _train(spec, tmp_path / "compiled" / "tiny", device="cuda", compile=True)
+    eager, compiled = open_study(tmp_path / "eager" / "tiny"), open_study(tmp_path / "compiled" / "tiny")
+    ex = eager.run_info("base")["execution"]
+    assert ex["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp32") and ex["channels_last"] is True
+    assert "GPU-" in eager.run_info("base")["device"] or "cuda" in eager.run_info("base")["device"]
+    assert compiled.run_info("base")["execution"]["compile"] is True
+    a, b = eager.epoch_decisions("base").prediction, compiled.epoch_decisions("base").prediction
+    assert (a == b).mean() >= 0.9  # bf16 kernels of compiled and eager code round differently
+
+
+def test_local_sweep_worker_sees_its_gpu(cuda: None, tmp_path: Path, study_file: Callable[..., Path]) -> None:
+    """On a GPU machine each local worker trains on the GPU it was given (not on the CPU, as
+    submitit's CUDA_VISIBLE_DEVICES="" would make it)."""
+    import torch
+
+    from model_runs.store import open_study
+    from model_runs.study_files import load_study
+    from model_runs.sweep import run_sweep
+    from model_runs.train import Execution
+
+    spec = load_study(str(study_file(arch="small_cnn", epochs=1)))
+    gpus = ",".join(str(i) for i in range(torch.cuda.device_count()))
+    out = run_sweep(spec, tmp_path / "runs" / "tiny", Execution(device="cuda", quiet=True), log_dir=str(tmp_path / "logs"), quiet=True,
+                    gpus=gpus, workers_per_gpu=2)
+    assert [o.status for o in out] == ["complete"] * len(out)
+    study = open_study(tmp_path / "runs" / "tiny")
+    for m in study.model_ids():
+        info = study.run_info(m)
+        assert info["device"].startswith("cuda:0") and info["worker"]["cuda_visible_devices"] in gpus.split(",")
