@@ -23,8 +23,14 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels_last memory format (default: on for CUDA, off on the CPU)")
     g.add_argument("--compile", action="store_true", help="torch.compile the model (first epoch slower while it compiles)")
+    g.add_argument("--decoder", default="auto", choices=("auto", "pil", "tensor"),
+                   help="image files: auto = training views decoded by torchvision.io and cropped with v2 uint8 kernels, evaluation in PIL "
+                        "(the pixels stimuli render); pil = PIL for both (as before); tensor = torchvision for both (default: auto)")
+    g.add_argument("--image-cache", metavar="DIR", help="image files: keep each split resized to the evaluation resize as a memory-mapped uint8 "
+                                                       "array in DIR (decoded once; training crops then come from the centre square)")
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice; local sweeps split the cores, Slurm tasks use --cpus-per-task)")
-    g.add_argument("--loader-workers", type=int, default=4, help="DataLoader processes for image-file datasets (default: 4)")
+    g.add_argument("--loader-workers", type=int, default=None,
+                   help="DataLoader processes for image-file datasets (default: the usable cores less one, at most 8; shared out in sweeps)")
 
 
 def _location_options(p: argparse.ArgumentParser) -> None:
@@ -128,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _execution(args: argparse.Namespace) -> Any:
     from model_runs.train import Execution
 
-    if args.threads < 0 or args.loader_workers < 0:
+    if args.threads < 0 or (args.loader_workers is not None and args.loader_workers < 0):
         raise UserError("--threads and --loader-workers must not be negative")
     if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
         raise UserError(f"--device {args.device}: choose auto, cpu, cuda or cuda:N")
@@ -137,6 +143,7 @@ def _execution(args: argparse.Namespace) -> Any:
 
         resolve_device(args.device)  # no CUDA: one-line error before any file is written
     return Execution(device=args.device, amp=args.amp, channels_last=args.channels_last, precision=args.precision, compile=args.compile,
+                     decoder=args.decoder, image_cache=args.image_cache,
                      threads=args.threads, loader_workers=args.loader_workers, quiet=args.quiet)
 
 

@@ -21,7 +21,8 @@ def _run(model_factory: Any, dataset_config: dict[str, Any], num_classes: int, e
     device = resolve_device(execution.device)
     execution = resolve_execution(execution, device)
     dataset = open_dataset(dataset_config)
-    pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=False, **(eval_opts or {}))
+    pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=False, decoder=execution.decoder,
+                             cache_dir=execution.image_cache, **(eval_opts or {}))
     num_classes = num_classes or dataset.n_classes
     check_labels(pipeline.labels("val"), num_classes, f"{dataset.name} validation split")
     model = model_factory(dataset, pipeline_image_size(pipeline, dataset), num_classes).to(device)

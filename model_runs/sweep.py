@@ -21,7 +21,7 @@ from model_runs.model_lock import busy_message
 from model_runs.runner import ModelOutcome, model_status, prepare, run_one, spec_from_study_dir
 from model_runs.store import Study, open_study
 from model_runs.study_files import StudySpec
-from model_runs.train import Execution
+from model_runs.train import Execution, auto_loader_workers
 
 
 @dataclass
@@ -182,8 +182,8 @@ def run_sweep(
         worker_exec.device = worker_device
         if worker_exec.threads <= 0:
             worker_exec.threads = max(1, (os.cpu_count() or 1) // len(slots))
-        if worker_exec.loader_workers > 0:  # the loader processes share the cores too
-            worker_exec.loader_workers = min(worker_exec.loader_workers, max(0, (os.cpu_count() or 1) // len(slots) - 1))
+        if worker_exec.loader_workers is None:  # the workers' loader processes share the cores too
+            worker_exec.loader_workers = auto_loader_workers(max(1, (os.cpu_count() or 1) // len(slots)))
         write_queue(folder, todo)
         ex = submitit.LocalExecutor(folder=folder)
         ex.update_parameters(timeout_min=60 * 24 * 7)
@@ -195,6 +195,8 @@ def run_sweep(
         gpus_per_task = slurm_gpus_per_task(execution.device, slurm.gpus_per_task)
         if worker_exec.threads <= 0:  # torch would take every core of the node, not the task's share
             worker_exec.threads = slurm.cpus_per_task
+        if worker_exec.loader_workers is None:
+            worker_exec.loader_workers = auto_loader_workers(slurm.cpus_per_task)
         ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm", slurm_python=slurm.python, slurm_max_num_timeout=slurm.max_requeues)
         params: dict[str, Any] = {
             "name": f"model_runs-{spec.name}", "timeout_min": slurm.time_limit_min, "cpus_per_task": slurm.cpus_per_task,

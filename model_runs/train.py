@@ -41,8 +41,10 @@ class Execution:
     channels_last: bool | None = None  # None: on for CUDA, off on CPU
     precision: str = "auto"  # auto (bf16 autocast on GPUs that support it, else fp32) | fp32 | bf16 | fp16 (CUDA, with a GradScaler)
     compile: bool = False  # torch.compile the model (forward and backward) for training and evaluation
+    decoder: str = "auto"  # image files: auto (training views via torchvision.io + v2 uint8 kernels, evaluation in PIL) | pil | tensor
+    image_cache: str | None = None  # image files: folder of memory-mapped caches of the resized images (decoded once)
     threads: int = 0  # torch CPU threads; 0 = torch's default
-    loader_workers: int = 4  # DataLoader processes for image-file datasets
+    loader_workers: int | None = None  # DataLoader processes for image-file datasets; None: scaled to the cores
     quiet: bool = False  # no progress bars
     log_decisions: bool = True  # False only for benchmarks: train without storing per-image decisions
 
@@ -95,7 +97,23 @@ def resolve_execution(execution: Execution, device: "torch.device") -> Execution
     if precision == "bf16" and not bf16_ok:
         raise UserError(f"--precision bf16: {_device_name(device)} does not support bfloat16 (use fp16 or fp32)")
     channels_last = device.type == "cuda" if execution.channels_last is None else bool(execution.channels_last)
-    return dataclasses.replace(execution, precision=precision, channels_last=channels_last, amp=precision != "fp32")
+    workers = auto_loader_workers() if execution.loader_workers is None else int(execution.loader_workers)
+    return dataclasses.replace(execution, precision=precision, channels_last=channels_last, amp=precision != "fp32", loader_workers=workers)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a Slurm task's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def auto_loader_workers(cores: int | None = None) -> int:
+    """DataLoader processes for the cores at hand: one core stays with the training process, at most 8
+    (so 2 cores give 1 worker, never torch's warning about more workers than cores)."""
+    cores = usable_cores() if cores is None else cores
+    return max(0, min(8, cores - 1))
 
 
 def set_determinism(deterministic: bool, device: "torch.device") -> None:
@@ -244,7 +262,7 @@ def _run_model_locked(
         torch.set_num_threads(execution.threads)
     set_determinism(entry["deterministic"], device)
     pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=entry["epochs"] > 0,
-                             **eval_options(entry))
+                             decoder=execution.decoder, cache_dir=execution.image_cache, **eval_options(entry))
     num_classes = entry["num_classes"] or dataset.n_classes
     check_labels(pipeline.labels("val"), num_classes, f"{dataset.name} validation split")
     train_labels = pipeline.labels("train")
