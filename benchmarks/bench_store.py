@@ -71,6 +71,33 @@ def write_store(root: Path, n_models: int, n_epochs: int, n_images: int, n_class
     return study, labels
 
 
+def write_format_1(study: object, root: Path, ids: list[str]) -> Path:
+    """The same models in store format 1 (one zstd Parquet file per model, one row group per epoch,
+    as the writer before issue 13 left complete runs), for the old-against-new figures."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from model_runs.store import DECISIONS_SCHEMA
+
+    old = root / "study_v1"
+    (old / "models").mkdir(parents=True)
+    for name in ("study.toml", "images.parquet"):
+        shutil.copy(study.path / name, old / name)  # type: ignore[attr-defined]
+    for m in ids:
+        e = study.epoch_decisions(m)  # type: ignore[attr-defined]
+        k, n = e.prediction.shape
+        table = pa.table({"epoch": pa.array(np.repeat(e.epochs, n).astype(np.int16)), "image_index": pa.array(np.tile(np.arange(n, dtype=np.int32), k)),
+                          "prediction": pa.array(e.prediction.ravel().astype(np.int32)), "correct": pa.array(e.correct.ravel())}, schema=DECISIONS_SCHEMA)
+        (old / "models" / m).mkdir()
+        pq.write_table(table, old / "models" / m / "decisions.parquet", row_group_size=n, compression="zstd")
+        info = study.run_info(m)  # type: ignore[attr-defined]
+        info["format_version"] = 1
+        (old / "models" / m / "run.json").write_text(json.dumps(info))
+    return old
+
+
 def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -83,6 +110,7 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tmp", help="folder for the temporary store (default: the system's)")
+    parser.add_argument("--no-format-1", action="store_true", help="skip the figures of store format 1 (Parquet; writing it takes minutes)")
     args = parser.parse_args()
     from model_runs.store import open_study
 
@@ -118,6 +146,20 @@ def main() -> None:
         for name, ours, base, what in rows:
             a, b = best(ours, args.repeats), best(base, args.repeats)
             print(f"{name:<44} {a * 1e3:9.2f} {b * 1e3:12.2f} {a / b:6.2f}x  {what}")
+        if not args.no_format_1:
+            t0 = time.perf_counter()
+            old = write_format_1(study, tmp, ids)
+            print(f"format 1 (Parquet) copy written in {time.perf_counter() - t0:.1f} s")
+            assert np.array_equal(open_study(old).final_decisions().correct, got.correct)
+            for name, ours, old_read in (
+                ("final decisions, all models", lambda: open_study(study.path).final_decisions(), lambda: open_study(old).final_decisions()),
+                ("all epochs of one model, with predictions", lambda: open_study(study.path).epoch_decisions(ids[0]),
+                 lambda: open_study(old).epoch_decisions(ids[0])),
+            ):
+                a, b = best(ours, args.repeats), best(old_read, args.repeats)
+                print(f"{name:<44} {a * 1e3:9.2f} {b * 1e3:12.2f} {a / b:6.3f}x  format 1 (Parquet) read by the same reader")
+            print(f"{'disk, whole store (MB), format 1':<44} {folder_size(study.path) / 1e6:9.1f} {folder_size(old) / 1e6:12.1f} "
+                  f"{folder_size(study.path) / folder_size(old):6.3f}x")
         store_bytes = folder_size(study.model_dir(ids[0]))
         physical = (np.load(npy / f"{ids[0]}.bits.npy").nbytes + np.load(npy / f"{ids[0]}.pred.npy").nbytes)
         print(f"{'disk per model (bytes)':<44} {store_bytes:9,d} {physical:12,d} {store_bytes / physical:6.3f}x  packed bits + int16 (no header)")
