@@ -107,7 +107,7 @@ def _append_rows(path: Path, keep_rows: int, width_bytes: int, data: bytes) -> N
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        os.fdatasync(fd)  # data and the new size; the folder entry is flushed with run.json's write
     finally:
         os.close(fd)
 
