@@ -58,7 +58,8 @@ def worker_devices(device: str, gpus: list[str], workers: int, workers_per_gpu: 
             gpus = [gpus[index]]
     if not gpus:  # auto without a GPU: CPU workers
         return [None] * workers, device
-    return [g for g in gpus for _ in range(workers_per_gpu)], "cuda" if device.startswith("cuda") else device
+    # round-robin, so that a sweep with fewer models than slots still spreads them over the GPUs
+    return [g for _ in range(workers_per_gpu) for g in gpus], "cuda" if device.startswith("cuda") else device
 
 
 def claim_device(gpu: str | None) -> None:

@@ -28,7 +28,7 @@ def test_visible_gpus_sources() -> None:
 
 def test_worker_devices() -> None:
     assert worker_devices("auto", ["0", "1"], 4, 1) == (["0", "1"], "auto")
-    assert worker_devices("cuda", ["0", "1"], 4, 2) == (["0", "0", "1", "1"], "cuda")
+    assert worker_devices("cuda", ["0", "1"], 4, 2) == (["0", "1", "0", "1"], "cuda")  # two models: one on each GPU
     assert worker_devices("cuda:1", ["4", "5"], 4, 3) == (["5", "5", "5"], "cuda")
     assert worker_devices("cpu", ["0", "1"], 3, 1) == ([None, None, None], "cpu")
     assert worker_devices("auto", [], 2, 1) == ([None, None], "auto")
