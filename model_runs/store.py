@@ -142,7 +142,7 @@ class Study:
         self.path = Path(path)
         self._images: pd.DataFrame | None = None
         self._n_images: int | None = None
-        self._records: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._records: dict[str, tuple[bytes, dict[str, Any]]] = {}
 
     # -- metadata -------------------------------------------------------------------------------
     @property
@@ -191,18 +191,18 @@ class Study:
         return copy.deepcopy(self._record(model_id))
 
     def _record(self, model_id: str) -> dict[str, Any]:
-        """run.json, parsed once per version of the file (keyed by inode, size and mtime); not to be modified."""
+        """run.json, parsed once per content: the file is read each time (a few KB, microseconds) and
+        parsed only when its bytes changed, so no timestamp granularity can hide a rewrite. Not to be modified."""
         path = self.model_dir(model_id) / RUN_FILE
         try:
-            st = path.stat()
+            data = path.read_bytes()
         except FileNotFoundError:
             raise UserError(f"{self.path}: no model '{model_id}' in this study") from None
-        key = (st.st_ino, st.st_size, st.st_mtime_ns)
         cached = self._records.get(model_id)
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0] == data:
             return cached[1]
-        record = read_json(path)
-        self._records[model_id] = (key, record)
+        record = parse_run_json(path, data)
+        self._records[model_id] = (data, record)
         return record
 
     def committed_epochs(self, model_id: str) -> list[int]:
@@ -356,6 +356,19 @@ def _v1_epochs(mdir: Path, committed: list[int], n: int, with_prediction: bool) 
         pred = np.zeros(shape, dtype=np.int32)
         pred.ravel()[flat] = pred_flat
     return correct, pred
+
+
+def parse_run_json(path: Path, data: bytes) -> dict[str, Any]:
+    """A run.json's record from its bytes; malformed JSON is a UserError naming the file."""
+    import json
+
+    try:
+        record = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{path}: not a run record (a JSON object)")
+    return record
 
 
 def _part_name(prefix: str, epoch: int) -> str:

@@ -150,8 +150,8 @@ def test_run_json_read_once_per_model(tmp_path: Path, monkeypatch: pytest.Monkey
     import model_runs.store as store
 
     reads: list[Path] = []
-    real = store.read_json
-    monkeypatch.setattr(store, "read_json", lambda path: reads.append(Path(path)) or real(path))
+    real = store.parse_run_json
+    monkeypatch.setattr(store, "parse_run_json", lambda path, data: reads.append(Path(path)) or real(path, data))
     fresh = open_study(study.path)
     fresh.final_decisions()
     fresh.epoch_decisions("a")
@@ -159,6 +159,12 @@ def test_run_json_read_once_per_model(tmp_path: Path, monkeypatch: pytest.Monkey
     assert sorted(p.parent.name for p in reads) == ["a", "b", "c"]
     assert fresh.run_info("b")["status"] == "complete"
     _write_model(study, "d", [[0, 1, 2, 0, 1, 2]])
-    ModelWriter(study, "a").update(note="x")  # a rewritten run.json is read again
+    ModelWriter(study, "a").update(note="x")  # a rewritten run.json is parsed again
     assert fresh.run_info("a")["note"] == "x"
+    before = (study.model_dir("b") / "run.json").stat()
+    raw = (study.model_dir("b") / "run.json").read_text()
+    (study.model_dir("b") / "run.json").write_text(raw.replace('"complete"', '"failed__"'))  # same size, maybe same mtime
+    assert (study.model_dir("b") / "run.json").stat().st_size == before.st_size
+    assert fresh.run_info("b")["status"] == "failed__"
+    (study.model_dir("b") / "run.json").write_text(raw)
     assert fresh.final_decisions().model_ids == ["a", "b", "c", "d"]
