@@ -23,9 +23,10 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="channels_last memory format (default: on for CUDA, off on the CPU)")
     g.add_argument("--compile", action="store_true", help="torch.compile the model (first epoch slower while it compiles)")
-    g.add_argument("--decoder", default="auto", choices=("auto", "pil", "tensor"),
+    g.add_argument("--decoder", default="auto", choices=("auto", "pil", "tensor", "batched"),
                    help="image files: auto = training views decoded by torchvision.io and cropped with v2 uint8 kernels, evaluation in PIL "
-                        "(the pixels stimuli render); pil = PIL for both (as before); tensor = torchvision for both (default: auto)")
+                        "(the pixels stimuli render); pil = PIL for both (as before); tensor = torchvision for both; batched = as auto, but "
+                        "training JPEGs are decoded in batches on the device (nvJPEG on CUDA) (default: auto)")
     g.add_argument("--image-cache", metavar="DIR", help="image files: keep each split resized to the evaluation resize as a memory-mapped uint8 "
                                                        "array in DIR (decoded once; training crops then come from the centre square)")
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice; local sweeps split the cores, Slurm tasks use --cpus-per-task)")

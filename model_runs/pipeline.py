@@ -270,7 +270,7 @@ def shift_image(img: "Image.Image", dy: int, dx: int) -> "Image.Image":
     return out
 
 
-DECODERS = ("auto", "pil", "tensor")
+DECODERS = ("auto", "pil", "tensor", "batched")
 
 
 def decode_tensor(path: str) -> "torch.Tensor":
@@ -336,8 +336,10 @@ def _file_dataset_class() -> type:
         memory-mapped (n, S, S, 3) uint8 array of the images already resized (see ImageCache)."""
 
         def __init__(self, samples: list[tuple[str, int]], train: bool, resize: int, crop: int, aug_seed: int, augment: str, pad: int = 0,
-                     interpolation: str = "bilinear", tensor: bool = False, cache: "ImageCache | None" = None) -> None:
+                     interpolation: str = "bilinear", tensor: bool = False, cache: "ImageCache | None" = None, encoded: bool = False) -> None:
             self.samples = samples
+            # training JPEGs leave the worker still encoded, with their crop and flip drawn: decoded in batches on the device
+            self.encoded = encoded and train and augment == "random_resized_crop_flip" and cache is None
             self.interpolation = interpolation
             self.pad = pad
             self.train = train
@@ -351,9 +353,11 @@ def _file_dataset_class() -> type:
         def __len__(self) -> int:
             return len(self.samples)
 
-        def __getitem__(self, key: Any) -> tuple["torch.Tensor", int, int]:
+        def __getitem__(self, key: Any) -> tuple[Any, ...]:
             epoch, index = key if isinstance(key, tuple) else (0, key)
             path, label = self.samples[index]
+            if self.encoded:
+                return self._encoded(path, label, epoch, index)
             if self.cache is not None:
                 img: Any = self.cache.image(index)
             else:
@@ -369,6 +373,28 @@ def _file_dataset_class() -> type:
             import torchvision.transforms.functional as F
 
             return F.pil_to_tensor(img), label, index
+
+        def _encoded(self, path: str, label: int, epoch: int, index: int) -> tuple[Any, ...]:
+            """(JPEG bytes, label, index, (top, left, height, width, flip), True), the draws of `_augment`
+            made from the header's size; other formats are decoded and cropped here (flag False)."""
+            from PIL import Image
+            from torchvision.io import read_file
+            from torchvision.transforms import RandomResizedCrop
+
+            try:
+                data = read_file(str(path))
+                with Image.open(path) as im:
+                    w, h = im.size
+                is_jpeg = data.numel() > 2 and int(data[0]) == 0xFF and int(data[1]) == 0xD8
+            except (RuntimeError, OSError, SyntaxError, ValueError):
+                is_jpeg = False  # the full decode below names the problem
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed_from(self.aug_seed, epoch, index))
+                if not is_jpeg:
+                    return self._augment(decode_tensor(path)).contiguous(), label, index, torch.zeros(5, dtype=torch.int64), False
+                top, left, ch, cw = RandomResizedCrop.get_params(torch.empty((3, h, w), dtype=torch.uint8), scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3))
+                flip = torch.rand(1).item() < 0.5
+            return data, label, index, torch.tensor([top, left, ch, cw, int(flip)], dtype=torch.int64), True
 
         def _fit(self, img: Any) -> Any:
             if self.tensor:
@@ -397,6 +423,44 @@ def _file_dataset_class() -> type:
             return img
 
     return FileImages
+
+
+def collate_encoded(batch: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """Batch of `FileImages._encoded` items: payloads stay a list (JPEG bytes differ in length)."""
+    import torch
+
+    return ([b[0] for b in batch], torch.tensor([b[1] for b in batch], dtype=torch.int64), torch.tensor([b[2] for b in batch], dtype=torch.int64),
+            torch.stack([b[3] for b in batch]), [bool(b[4]) for b in batch])
+
+
+def decode_crop_batch(payloads: list["torch.Tensor"], params: "torch.Tensor", jpeg: list[bool], crop: int, device: "torch.device",
+                      paths: list[str]) -> "torch.Tensor":
+    """Decode a batch's JPEGs in one call on `device` (nvJPEG on CUDA), crop, resize and flip them
+    there as `FileImages._augment` would; items decoded by the worker are moved as they are."""
+    import torch
+    import torchvision.transforms.v2.functional as F2
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    out: list[Any] = [None] * len(payloads)
+    pos = [i for i, j in enumerate(jpeg) if j]
+    if pos:
+        try:
+            decoded = decode_jpeg([payloads[i] for i in pos], mode=ImageReadMode.RGB, device=device)
+        except RuntimeError:
+            for i in pos:  # find the file to name
+                try:
+                    decode_jpeg(payloads[i], mode=ImageReadMode.RGB)
+                except RuntimeError as exc:
+                    raise UserError(f"{paths[i]}: unreadable or corrupt image ({str(exc).splitlines()[0]})") from None
+            raise
+        for i, img in zip(pos, decoded if isinstance(decoded, list) else [decoded]):
+            top, left, h, w, flip = (int(v) for v in params[i])
+            img = F2.resized_crop(img, top, left, h, w, [crop, crop], antialias=True)
+            out[i] = img.flip(-1) if flip else img
+    for i, item in enumerate(out):
+        if item is None:
+            out[i] = payloads[i].to(device, non_blocking=True)
+    return torch.stack(out)
 
 
 class ImageCache:
@@ -484,6 +548,7 @@ class FilePipeline:
         self.dataset = dataset
         # auto: training views decoded and transformed as tensors; evaluation in PIL, the pixels stimuli render
         self.train_tensor = decoder != "pil"
+        self.train_encoded = decoder == "batched"  # JPEGs decoded in batches on the device (nvJPEG on CUDA)
         self.eval_tensor = decoder == "tensor"
         self.cache_dir = cache_dir
         # the model's evaluation transform (as FileDataset.eval_pixels): resize (0 = dataset's), crop, interpolation
@@ -518,6 +583,8 @@ class FilePipeline:
         import torch.utils.data
 
         kw: dict[str, Any] = {"num_workers": self.workers, "pin_memory": self.device.type == "cuda"}
+        if getattr(dataset, "encoded", False):
+            kw["collate_fn"] = collate_encoded
         if self.workers > 0:
             kw.update(persistent_workers=batch_sampler is not None, prefetch_factor=4)
         if batch_sampler is not None:
@@ -528,12 +595,27 @@ class FilePipeline:
         if self._train_loader is None or self._sampler is None or self._sampler.batch_size != batch_size:
             resize, crop, interpolation = self.eval_transform
             data = _file_dataset_class()(self.train_samples, True, resize, crop, recipe["aug_seed"], recipe["augment"], recipe["augment_pad"], interpolation,
-                                         tensor=self.train_tensor, cache=self._cache("train"))
+                                         tensor=self.train_tensor, cache=self._cache("train"), encoded=self.train_encoded)
             self._sampler = _EpochSampler(batch_size)
             self._train_loader = self._loader(data, batch_sampler=self._sampler)
         self._sampler.order = order
         self._sampler.epoch = epoch
-        yield from self._iterate(self._train_loader, with_index=True)
+        if getattr(self._train_loader.dataset, "encoded", False):
+            yield from self._iterate_encoded(self._train_loader, self.eval_transform[1])
+        else:
+            yield from self._iterate(self._train_loader, with_index=True)
+
+    def _iterate_encoded(self, loader: Any, crop: int) -> Iterator[Any]:
+        try:
+            for payloads, y, idx, params, jpeg in loader:
+                paths = [self.train_samples[int(i)][0] for i in idx]
+                x = decode_crop_batch(payloads, params, jpeg, crop, self.device, paths)
+                yield self.normalize(x), y.to(self.device, non_blocking=True), idx.to(self.device, non_blocking=True)
+        except Exception as exc:  # noqa: BLE001 - a worker's UserError comes back wrapped
+            user = unwrap_worker_error(exc)
+            if user is not None:
+                raise user from None
+            raise
 
     def eval_batches(self, batch_size: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
         resize, crop, interpolation = self.eval_transform

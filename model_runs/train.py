@@ -41,7 +41,7 @@ class Execution:
     channels_last: bool | None = None  # None: on for CUDA, off on CPU
     precision: str = "auto"  # auto (bf16 autocast on GPUs that support it, else fp32) | fp32 | bf16 | fp16 (CUDA, with a GradScaler)
     compile: bool = False  # torch.compile the model (forward and backward) for training and evaluation
-    decoder: str = "auto"  # image files: auto (training views via torchvision.io + v2 uint8 kernels, evaluation in PIL) | pil | tensor
+    decoder: str = "auto"  # image files: auto (training views via torchvision.io + v2 uint8 kernels, evaluation in PIL) | pil | tensor | batched
     image_cache: str | None = None  # image files: folder of memory-mapped caches of the resized images (decoded once)
     threads: int = 0  # torch CPU threads; 0 = torch's default
     loader_workers: int | None = None  # DataLoader processes for image-file datasets; None: scaled to the cores

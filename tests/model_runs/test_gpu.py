@@ -95,3 +95,29 @@ def test_local_sweep_worker_sees_its_gpu(cuda: None, tmp_path: Path, study_file:
     for m in study.model_ids():
         info = study.run_info(m)
         assert info["device"].startswith("cuda:0") and info["worker"]["cuda_visible_devices"] in gpus.split(",")
+
+
+def test_batched_jpeg_decoding_on_the_gpu(cuda: None, tmp_path: Path) -> None:
+    """nvJPEG decoding of a batch on the device: the crops and flips of the CPU tensor path, pixels
+    within a few grey levels (nvJPEG's IDCT and upsampling differ from libjpeg-turbo's)."""
+    import torch
+    from PIL import Image
+
+    from model_runs.datasets import open_dataset
+    from model_runs.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        for split in ("train", "val"):
+            (tmp_path / split / c).mkdir(parents=True)
+            for i in range(4):
+                base = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize((64, 48), Image.BICUBIC)
+                base.save(tmp_path / split / c / f"{i}.jpg", quality=95)
+    dataset = open_dataset({"name": "imagefolder", "root": str(tmp_path), "resize": 40, "crop": 32})
+    recipe = {"aug_seed": 3, "augment": "random_resized_crop_flip", "augment_pad": 0}
+    order = np.arange(8)
+    cpu = [x for x, _, _ in make_pipeline(dataset, torch.device("cpu"), workers=0, decoder="tensor").train_batches(order, 8, recipe, 1)]
+    gpu = [x for x, _, _ in make_pipeline(dataset, torch.device("cuda"), workers=0, decoder="batched").train_batches(order, 8, recipe, 1)]
+    assert gpu[0].device.type == "cuda" and gpu[0].shape == cpu[0].shape == (8, 3, 32, 32)
+    diff = (gpu[0].cpu() - cpu[0]).abs() * 58  # back to grey levels (std about 1/58 of 255)
+    assert diff.mean() < 2.0

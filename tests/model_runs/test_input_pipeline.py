@@ -96,3 +96,35 @@ def test_training_from_the_cache(tmp_path: Path) -> None:
 def test_loader_workers_fit_the_cores() -> None:
     assert [auto_loader_workers(c) for c in (1, 2, 4, 16, 64)] == [0, 1, 3, 8, 8]
     assert auto_loader_workers() <= max(0, len(os.sched_getaffinity(0)) - 1)
+
+
+def _jpeg_tree_with_png(root: Path) -> None:
+    _tree(root, fmt="jpg")
+    Image.open(sorted((root / "train" / "a").iterdir())[0]).save(root / "train" / "a" / "9.png")  # one non-JPEG among them
+
+
+def test_batched_decoding_gives_the_tensor_batches_on_cpu(tmp_path: Path) -> None:
+    _jpeg_tree_with_png(tmp_path)
+    dataset = open_dataset({"name": "imagefolder", "root": str(tmp_path), "resize": 40, "crop": 36})
+    recipe = {"aug_seed": 3, "augment": "random_resized_crop_flip", "augment_pad": 0}
+    order = np.random.default_rng(0).permutation(len(dataset.samples("train")))
+    got = {}
+    for decoder in ("tensor", "batched"):
+        pipeline = make_pipeline(dataset, torch.device("cpu"), workers=0, decoder=decoder)
+        got[decoder] = [(x.clone(), y.clone(), i.clone()) for x, y, i in pipeline.train_batches(order, 3, recipe, 2)]
+        assert pipeline._train_loader.dataset.encoded == (decoder == "batched")
+    assert len(got["tensor"]) == len(got["batched"]) == 3
+    for (xa, ya, ia), (xb, yb, ib) in zip(got["tensor"], got["batched"]):
+        assert torch.equal(ia, ib) and torch.equal(ya, yb) and torch.equal(xa, xb)
+
+
+def test_batched_decoding_names_a_corrupt_jpeg(tmp_path: Path) -> None:
+    _tree(tmp_path, fmt="jpg")
+    victim = sorted((tmp_path / "train" / "b").iterdir())[1]
+    victim.write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 4)  # a JPEG signature, then garbage
+    dataset = open_dataset({"name": "imagefolder", "root": str(tmp_path), "resize": 40, "crop": 36})
+    pipeline = make_pipeline(dataset, torch.device("cpu"), workers=0, decoder="batched")
+    recipe = {"aug_seed": 3, "augment": "random_resized_crop_flip", "augment_pad": 0}
+    with pytest.raises(UserError, match=f"^{victim}: unreadable or corrupt image"):
+        for _ in pipeline.train_batches(np.arange(6), 6, recipe, 1):
+            pass
