@@ -236,6 +236,10 @@ def create_model(
 ) -> "nn.Module":
     """Build an architecture by name, optionally loading local weights (a file, or 'torchvision:<WEIGHTS>')."""
     check_model_name(name)
+    if weights and MODELS.get(name) is not None and MODELS[name].family == "zoo":
+        from model_runs.zoo.registry import resolve_zoo_weights
+
+        weights = resolve_zoo_weights(str(weights), name.split(":", 1)[1])  # a missing file fails before building
     if name.startswith("timm:"):
         from model_runs.zoo.registry import offline
 

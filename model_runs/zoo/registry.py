@@ -290,6 +290,10 @@ def fit_file(obj: Any, model: ZooModel, net: "nn.Module") -> FileFit:
     if not isinstance(source, dict):
         return FileFit({}, [], [], [], layout_problem=f"not a state dict ({type(source).__name__})")
     tensors = {k: v for k, v in source.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        return FileFit({}, [], [], [], layout_problem=(
+            f"not in the published layout of '{model.name}' ({layout.describe()}): no tensors "
+            f"{'under ' + repr(layout.container) if layout.container else 'at the top level'} (keys: {_sample_keys(source)})"))
     kept = {k: v for k, v in tensors.items() if not any(k.startswith(p) for p in layout.ignore)}
     if layout.prefix and kept and not any(k.startswith(layout.prefix) for k in kept):
         return FileFit({}, [], [], [], layout_problem=(
