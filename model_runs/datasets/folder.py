@@ -144,6 +144,7 @@ class ImageNetDataset(ImageFolderDataset):
     options = {
         **ImageFolderDataset.options,
         "root": Option(None, "ILSVRC-2012 root holding train/ and val/ (or set $IMAGENET_ROOT)", str),
+        "classes_file": Option(None, "optional text file of wnids in label order (default: the shipped 1,000 ILSVRC-2012 wnids)", str),
     }
 
     @cached_property
