@@ -111,7 +111,7 @@ class ZeroShotCLIP(nn.Module):
         return self.clip.logit_scale.exp().float() * image @ self.class_embeddings()
 
 
-def build_clip(config: str = "ViT-B-32", template_set: str = "openai80", num_classes: int = 1000,
+def build_clip(config: str = "ViT-B-32-quickgelu", template_set: str = "openai80", num_classes: int = 1000,
                cache_dir: Path | None = None) -> ZeroShotCLIP:
     """An open_clip model of config `config` (random weights; nothing downloaded) as a zero-shot classifier."""
     import open_clip

@@ -74,7 +74,7 @@ class ZooModel:
 
 ZOO: dict[str, ZooModel] = {m.name: m for m in [
     ZooModel("clip", "CLIP ViT-B/32 zero-shot (OpenAI), 80 prompt templates (option templates: openai80 | openai7 | photo)",
-             "clip:ViT-B-32", OPEN_CLIP, "ViT-B-32.pt", mean=(0.48145466, 0.4578275, 0.40821073),
+             "clip:ViT-B-32-quickgelu", OPEN_CLIP, "ViT-B-32.pt", mean=(0.48145466, 0.4578275, 0.40821073),
              std=(0.26862954, 0.26130258, 0.27577711), eval_resize=224, eval_interpolation="bicubic",
              sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"),
     ZooModel("cornet_rt", "CORnet-RT (Kubilius et al. 2018), 5 recurrent steps", "cornet_rt", STATE_DICT_MODULE,
@@ -157,13 +157,13 @@ def _hf_cached(spec: str) -> Path:
 
 def build_network(model: ZooModel, num_classes: int, **options: Any) -> "nn.Module":
     """The bare network of a zoo model with random weights (no normalisation wrapper)."""
+    offline()
     kind, _, arch = model.arch.partition(":")
     if kind == "torchvision":
         import torchvision.models as tvm
 
         return getattr(tvm, arch)(weights=None, num_classes=num_classes, **options)
     if kind == "timm":
-        offline()
         import timm
 
         return timm.create_model(arch, pretrained=False, num_classes=num_classes, **options)
@@ -238,7 +238,11 @@ def read_weight_file(path: Path) -> Any:
     except Exception as exc:  # noqa: BLE001
         first = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     try:
-        return torch.jit.load(str(path), map_location="cpu").state_dict()
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated, OpenAI's files are TorchScript
+            return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
     except Exception:  # noqa: BLE001 - not TorchScript either: report the pickle error
         raise UserError(f"{path}: cannot load weights ({first})") from None
 

@@ -261,3 +261,18 @@ def test_pretrained_zoo_study_lists_each_model_with_its_transform() -> None:
         assert (m["eval_resize"] or 256, m["eval_interpolation"]) == (zoo.eval_resize, zoo.eval_interpolation)
     assert (ZOO["clip"].eval_resize, ZOO["clip"].eval_interpolation) == (224, "bicubic")
     assert np.allclose(ZOO["clip"].mean, (0.48145466, 0.4578275, 0.40821073))
+
+
+def test_openai_torchscript_files_are_read_as_their_state_dict(tiny_clip: str, tmp_path: Path) -> None:
+    from model_runs.zoo.registry import fit_file, read_weight_file
+
+    scripted = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(2, 3)))
+    scripted.save(str(tmp_path / "ViT-B-32.pt"))
+    assert set(read_weight_file(tmp_path / "ViT-B-32.pt")) == {"0.weight", "0.bias"}
+    clip = inner_network(build("clip", clip_config=tiny_clip))
+    openai = {**clip.state_dict(), "input_resolution": torch.tensor(224), "context_length": torch.tensor(77),
+              "vocab_size": torch.tensor(49408)}  # what OpenAI's archives hold beside the weights
+    assert fit_file(openai, ZOO["clip"], clip).ok
+    (tmp_path / "junk.pt").write_bytes(b"not a weight file")
+    with pytest.raises(UserError, match=r"junk\.pt: cannot load weights \(UnpicklingError"):
+        read_weight_file(tmp_path / "junk.pt")

@@ -92,11 +92,11 @@ def test_zoo_rehearsal_from_published_files_to_a_verified_2afc_set(tmp_path: Pat
     n_correct = matrix.correct.sum(axis=0)
     assert (n_correct[labels == first] >= 10).all() and (n_correct[labels != first] <= 1).all()
 
-    _run("-m", "analysis.ddd", str(runs / "zoo_rehearsal"), "--out", str(tmp_path / "ddd"), "--no-figures", "--no-progress", cwd=tmp_path)
+    _run("-m", "analysis.ddd", str(runs / "zoo_rehearsal"), "--out", str(tmp_path / "ddd"), "--no-figures", "--no-progress", "--base", "resnet152", cwd=tmp_path)
     per_image = pd.read_csv(next((tmp_path / "ddd").rglob("per_image.csv")))
     assert per_image["n_correct"].tolist() == n_correct.tolist()
     _run("-m", "stimuli", "build-2afc", "--study", str(runs / "zoo_rehearsal"), "--data-root", str(data), "--pairs", "2",
-         "--practice-pairs", "1", "--exclude-classes", "none", "--name", "zoo-2afc", "--sets-dir", str(tmp_path / "sets"), cwd=tmp_path)
+         "--practice-pairs", "1", "-k", "1", "--exclude-classes", "none", "--name", "zoo-2afc", "--sets-dir", str(tmp_path / "sets"), cwd=tmp_path)
     _run("-m", "stimuli", "verify", str(tmp_path / "sets" / "zoo-2afc"), cwd=tmp_path)
 
     table = tmp_path / "per_image.csv"
@@ -115,3 +115,28 @@ def test_zoo_rehearsal_from_published_files_to_a_verified_2afc_set(tmp_path: Pat
     assert "trivial" in out
     with pytest.raises(UserError, match="exists"):
         main(["zoo", "export-table", str(runs / "zoo_rehearsal"), "--out", str(table)])
+
+
+def test_zoo_cli_rehearsal_and_import_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from model_runs.cli import main
+    from reference_data import REFERENCE_DIR
+
+    assert main(["zoo", "rehearsal", str(tmp_path / "r"), "--classes", "3", "--per-class", "1"]) == 0
+    assert "3 validation images of 3 classes" in capsys.readouterr().out
+    with pytest.raises(UserError, match="exists and is not an empty folder"):
+        main(["zoo", "rehearsal", str(tmp_path / "r")])
+    with pytest.raises(UserError, match="--classes 0: choose 1..1000"):
+        main(["zoo", "rehearsal", str(tmp_path / "s"), "--classes", "0"])
+    assert not (tmp_path / "s").exists()
+    table = REFERENCE_DIR / "imagenet_val_sota11_per_image.csv"
+    if not table.is_file():
+        pytest.skip(f"reference data not found in {REFERENCE_DIR}")
+    with pytest.raises(UserError, match="no n_models column; say how many models"):
+        main(["zoo", "import-table", str(table)])
+    assert main(["zoo", "import-table", str(table), "--n-models", "11", "-k", "1"]) == 0
+    # the paper: 46.0 % trivial, 11.5 % impossible of 50,000 images with one model's tolerance
+    assert "50000 images (k = 1); trivial 23000, in-between 21248, impossible 5752" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("val_index,filepath,wnid,class_index,sota_n_correct\n0,a.JPEG,n1,0,12\n")
+    with pytest.raises(UserError, match=r"bad\.csv: row 2: sota_n_correct = 12 outside 0\.\.11"):
+        main(["zoo", "import-table", str(bad), "--n-models", "11"])
