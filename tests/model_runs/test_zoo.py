@@ -276,3 +276,14 @@ def test_openai_torchscript_files_are_read_as_their_state_dict(tiny_clip: str, t
     (tmp_path / "junk.pt").write_bytes(b"not a weight file")
     with pytest.raises(UserError, match=r"junk\.pt: cannot load weights \(UnpicklingError"):
         read_weight_file(tmp_path / "junk.pt")
+
+
+def test_timm_models_build_by_name_offline() -> None:
+    import os
+
+    from model_runs.models import create_model
+
+    model = create_model("timm:resnet10t", 7).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 64, 64)).shape == (1, 7)
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
