@@ -233,18 +233,21 @@ def read_weight_file(path: Path) -> Any:
             return load_file(str(path))
         except Exception as exc:  # noqa: BLE001 - any failure to read the file is the user's file
             raise UserError(f"{path}: cannot read safetensors file ({type(exc).__name__}: {str(exc)[:200]})") from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        first = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-    try:
-        import warnings
+    import warnings
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated, OpenAI's files are TorchScript
+    with warnings.catch_warnings():
+        # OpenAI's CLIP files are TorchScript archives: torch.load hands them to the deprecated torch.jit.load
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", message=".*TorchScript archive.*")
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            return dict(obj.state_dict()) if isinstance(obj, torch.nn.Module) else obj
+        except Exception as exc:  # noqa: BLE001
+            first = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        try:
             return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
-    except Exception:  # noqa: BLE001 - not TorchScript either: report the pickle error
-        raise UserError(f"{path}: cannot load weights ({first})") from None
+        except Exception:  # noqa: BLE001 - not TorchScript either: report the pickle error
+            raise UserError(f"{path}: cannot load weights ({first})") from None
 
 
 @dataclass

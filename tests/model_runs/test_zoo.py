@@ -287,3 +287,14 @@ def test_timm_models_build_by_name_offline() -> None:
     with torch.no_grad():
         assert model(torch.randn(1, 3, 64, 64)).shape == (1, 7)
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_safetensors_files_from_the_hugging_face_hub_load(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    source = inner_network(build("squeezenet1_1"))
+    save_file(source.state_dict(), str(tmp_path / "model.safetensors"))
+    target = build("squeezenet1_1")
+    load_zoo_weights(target, tmp_path / "model.safetensors", "squeezenet1_1")
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), inner_network(target).state_dict().values()))
