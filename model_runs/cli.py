@@ -247,6 +247,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if training:
             raise UserError(f"study '{spec.name}' trains models (e.g. '{training[0]}', epochs > 0); use train or sweep")
         study_dir = Path(args.runs_dir) / spec.name
+        _check_weight_files(spec, ids)
         return _print_outcomes(run_models(spec, study_dir, ids, _execution(args)), study_dir)
     from model_runs.evaluate import evaluate_checkpoint, evaluate_weights
 
@@ -260,6 +261,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError("give an evaluation-only study, --checkpoint FILE or --weights FILE")
     print(f"{result['what']}: val accuracy {result['accuracy']:.4f}, val loss {result['loss']:.4f} on {result['n_images']} images of {result['dataset']}")
     return 0
+
+
+def _check_weight_files(spec: Any, ids: list[str]) -> None:
+    """Every selected model's weight file exists, before anything is written (a missing one is one line naming it)."""
+    from model_runs.models import MODELS, resolve_weights
+
+    for model_id in ids:
+        entry = spec.model(model_id)
+        if not entry["weights"]:
+            continue
+        if MODELS.get(entry["arch"]) is not None and MODELS[entry["arch"]].family == "zoo":
+            from model_runs.zoo.registry import resolve_zoo_weights
+
+            resolve_zoo_weights(entry["weights"], entry["arch"].split(":", 1)[1])
+        else:
+            resolve_weights(entry["weights"], entry["arch"])
 
 
 def _options(items: list[str]) -> dict[str, Any]:

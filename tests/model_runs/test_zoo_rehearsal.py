@@ -140,3 +140,14 @@ def test_zoo_cli_rehearsal_and_import_table(tmp_path: Path, capsys: pytest.Captu
     bad.write_text("val_index,filepath,wnid,class_index,sota_n_correct\n0,a.JPEG,n1,0,12\n")
     with pytest.raises(UserError, match=r"bad\.csv: row 2: sota_n_correct = 12 outside 0\.\.11"):
         main(["zoo", "import-table", str(bad), "--n-models", "11"])
+
+
+def test_evaluating_the_zoo_without_its_files_names_the_first_missing_file_and_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from model_runs.cli import main
+
+    make_rehearsal(tmp_path / "data", n_classes=2, per_class=1)
+    monkeypatch.setenv("TRIVIAL_OR_IMPOSSIBLE_WEIGHTS", str(tmp_path / "weights"))
+    with pytest.raises(UserError, match=r"weights of 'clip' not found: put ViT-B-32\.pt into .*weights"):
+        main(["evaluate", "pretrained_zoo", "--runs-dir", str(tmp_path / "runs"), "--data-root", str(tmp_path / "data")])
+    assert not (tmp_path / "runs").exists()
