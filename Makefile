@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[experiment,test]'
+	$(BIN)/pip install -q -e '.[experiment,zoo,test]'
 	touch $@
 
 demo: setup

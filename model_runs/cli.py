@@ -117,14 +117,50 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(packed correctness bits and int16 predictions). Format-1 stores stay readable without this; it makes them "
                                    "small and fast to read. Safe to interrupt and rerun; models being trained are refused.")
     p.add_argument("study_dir", help="a study folder, e.g. runs/demo")
+    _zoo_parser(sub)
     return parser
+
+
+def _zoo_parser(sub: Any) -> None:
+    p = sub.add_parser("zoo", help="the paper's eleven pretrained models: check weight files, rehearsal data, per-image tables",
+                       description="The paper's eleven pretrained models (study pretrained_zoo, docs/zoo.md): check a published weight "
+                                   "file, make ImageNet-shaped rehearsal data, export / import the per-image table of a store.")
+    zsub = p.add_subparsers(dest="zoo_verb", required=True, metavar="ZOO_VERB", parser_class=ArgumentParser)
+    q = zsub.add_parser("list", help="the zoo models, their published files and preprocessing",
+                        description="List the zoo models: file name, file layout, normalisation and evaluation transform.")
+    q = zsub.add_parser("check", help="load a weight file as a zoo model and say what is missing or unexpected",
+                        description="Load FILE as zoo model MODEL (in its published layout) and list missing, unexpected and misshaped "
+                                    "tensors and the file's SHA-256; exit status 2 when it does not fit.")
+    q.add_argument("file", help="weight file (.pth, .pth.tar, .ckpt, .pt, .bin, .safetensors)")
+    q.add_argument("--as", dest="model", required=True, metavar="MODEL", help="zoo model name (see `zoo list`), e.g. resnet50_l2_eps1")
+    q = zsub.add_parser("rehearsal", help="write an ImageNet-shaped ImageFolder of synthetic JPEGs (the real 1,000 wnids)",
+                        description="Write ROOT/val/<wnid>/ILSVRC2012_val_NNNNNNNN.JPEG (and optionally ROOT/train/...) with seeded "
+                                    "synthetic images at ImageNet sizes, for rehearsing the pipeline without ILSVRC-2012. ROOT must be new or empty.")
+    q.add_argument("root", help="folder to create")
+    q.add_argument("--classes", type=int, default=1000, help="number of classes, spread evenly over the 1,000 (default: 1000)")
+    q.add_argument("--wnid", action="append", default=[], help="use this class (repeatable; instead of --classes)")
+    q.add_argument("--per-class", type=int, default=2, help="validation images per class (default: 2)")
+    q.add_argument("--train-per-class", type=int, default=0, help="training images per class (default: 0, no train/)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the images (default: 0)")
+    q = zsub.add_parser("export-table", help="write a store's per-image table in the authors' published format",
+                        description="Write how many of a study's models classified each image correctly as a CSV in the format of "
+                                    "the authors' imagenet_val_sota11_per_image.csv (docs/formats.md).")
+    q.add_argument("study_dir", help="a study folder, e.g. runs/pretrained_zoo")
+    q.add_argument("--out", required=True, help="CSV file to write (must not exist)")
+    q.add_argument("--models", help="comma-separated model ids (default: every complete model)")
+    q.add_argument("--epoch", default="final", help="epoch whose decisions count (default: each model's final)")
+    q = zsub.add_parser("import-table", help="read a per-image table (published or exported) and print its split",
+                        description="Validate a per-image table and print its trivial / in-between / impossible counts.")
+    q.add_argument("table", help="per-image CSV (val_index, filepath, wnid, class_index, sota_n_correct, ...)")
+    q.add_argument("--n-models", type=int, default=0, help="number of models behind the counts when the table has no n_models column")
+    q.add_argument("-k", "--tolerance", type=int, default=0, help="models allowed to disagree (default: 0; the paper's shares use 1)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
         "list": cmd_list, "train": cmd_train, "resume": cmd_resume, "evaluate": cmd_evaluate, "sweep": cmd_sweep, "status": cmd_status,
-        "migrate": cmd_migrate,
+        "migrate": cmd_migrate, "zoo": cmd_zoo,
     }[args.verb]
     return handler(args)
 
@@ -236,6 +272,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if training:
             raise UserError(f"study '{spec.name}' trains models (e.g. '{training[0]}', epochs > 0); use train or sweep")
         study_dir = Path(args.runs_dir) / spec.name
+        _check_weight_files(spec, ids)
         return _print_outcomes(run_models(spec, study_dir, ids, _execution(args)), study_dir)
     from model_runs.evaluate import evaluate_checkpoint, evaluate_weights
 
@@ -249,6 +286,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError("give an evaluation-only study, --checkpoint FILE or --weights FILE")
     print(f"{result['what']}: val accuracy {result['accuracy']:.4f}, val loss {result['loss']:.4f} on {result['n_images']} images of {result['dataset']}")
     return 0
+
+
+def _check_weight_files(spec: Any, ids: list[str]) -> None:
+    """Every selected model's weight file exists, before anything is written (a missing one is one line naming it)."""
+    from model_runs.models import MODELS, resolve_weights
+
+    for model_id in ids:
+        entry = spec.model(model_id)
+        if not entry["weights"]:
+            continue
+        if MODELS.get(entry["arch"]) is not None and MODELS[entry["arch"]].family == "zoo":
+            from model_runs.zoo.registry import resolve_zoo_weights
+
+            resolve_zoo_weights(entry["weights"], entry["arch"].split(":", 1)[1])
+        else:
+            resolve_weights(entry["weights"], entry["arch"])
 
 
 def _options(items: list[str]) -> dict[str, Any]:
@@ -315,3 +368,64 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     migrated, current = migrate_study(Path(args.study_dir))
     print(f"{args.study_dir}: {migrated} models migrated to store format {STORE_FORMAT_VERSION}, {current} already in it")
     return 0
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    return {"list": _zoo_list, "check": _zoo_check, "rehearsal": _zoo_rehearsal, "export-table": _zoo_export,
+            "import-table": _zoo_import}[args.zoo_verb](args)
+
+
+def _zoo_list(args: argparse.Namespace) -> int:
+    from model_runs.zoo.registry import ZOO, weights_dir
+
+    print(f"zoo models (arch = \"zoo:NAME\"; weights = \"zoo\" reads {weights_dir()}/<file>):")
+    for m in ZOO.values():
+        norm = f"mean {list(m.mean)} std {list(m.std)}"
+        print(f"  {m.name:<24} {m.file_name:<44} layout {m.layout.name:<17} resize {m.eval_resize} {m.eval_interpolation}, crop 224, {norm}")
+    return 0
+
+
+def _zoo_check(args: argparse.Namespace) -> int:
+    from model_runs.zoo.registry import check_file
+
+    ok, lines = check_file(Path(args.file), args.model)
+    print("\n".join(lines))
+    if not ok:
+        raise UserError(lines[0] + " (details above)")
+    return 0
+
+
+def _zoo_rehearsal(args: argparse.Namespace) -> int:
+    from model_runs.zoo.rehearsal import make_rehearsal
+
+    counts = make_rehearsal(Path(args.root), args.classes, args.per_class, args.seed, args.wnid or None, args.train_per_class)
+    print(f"{args.root}: {counts['val']} validation images of {counts['classes']} classes"
+          + (f", {counts['train']} training images" if counts["train"] else ""))
+    return 0
+
+
+def _zoo_export(args: argparse.Namespace) -> int:
+    from model_runs.per_image_table import export_table, split_counts
+
+    models = [m for m in args.models.split(",") if m] if args.models else None
+    epoch = args.epoch if args.epoch == "final" else _int_option("--epoch", args.epoch)
+    table = export_table(Path(args.study_dir), Path(args.out), models, epoch)
+    counts = split_counts(table)
+    print(f"{args.out}: {len(table)} images, {int(table['n_models'].iloc[0])} models; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _zoo_import(args: argparse.Namespace) -> int:
+    from model_runs.per_image_table import read_table_file, split_counts
+
+    table = read_table_file(Path(args.table), args.n_models)
+    counts = split_counts(table, args.tolerance)
+    print(f"{args.table}: {len(table)} images (k = {args.tolerance}); " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _int_option(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"{name} {value}: expected an integer or 'final'") from None

@@ -1,8 +1,10 @@
 """One model registry: `create_model(name, num_classes, weights=None, **kw)`.
 
 Names map to builders in a dict (never `eval`): torchvision architectures, small networks for
-8x8 digits and small Gaussian images, and `timm:<name>` when timm is installed. Pretrained weights
-come only from local files or the torch hub cache; nothing is downloaded.
+8x8 digits and small Gaussian images, `timm:<name>`, and the paper's eleven pretrained models as
+`zoo:<name>` (`model_runs.zoo`: CLIP zero-shot, CORnet-RT, BagNet-33, the robust, SIN, SWSL, SimCLR
+ResNet-50s, ...), each loading its authors' published weight file. Pretrained weights come only
+from local files, the torch hub cache or the local Hugging Face cache; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class ModelEntry:
 
     build: Callable[..., "nn.Module"]
     description: str
-    family: str  # "small" | "torchvision"
+    family: str  # "small" | "torchvision" | "zoo"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +150,15 @@ MODELS: dict[str, ModelEntry] = {
 }
 
 
+def _zoo_entries() -> dict[str, ModelEntry]:
+    from model_runs.zoo.registry import zoo_builders
+
+    return {f"zoo:{name}": ModelEntry(make, f"paper model: {desc}", "zoo") for name, (make, desc) in zoo_builders().items()}
+
+
+MODELS.update(_zoo_entries())
+
+
 def timm_available() -> bool:
     import importlib.util
 
@@ -225,7 +236,14 @@ def create_model(
 ) -> "nn.Module":
     """Build an architecture by name, optionally loading local weights (a file, or 'torchvision:<WEIGHTS>')."""
     check_model_name(name)
+    if weights and MODELS.get(name) is not None and MODELS[name].family == "zoo":
+        from model_runs.zoo.registry import resolve_zoo_weights
+
+        weights = resolve_zoo_weights(str(weights), name.split(":", 1)[1])  # a missing file fails before building
     if name.startswith("timm:"):
+        from model_runs.zoo.registry import offline
+
+        offline()
         import timm
 
         model = timm.create_model(name[5:], pretrained=False, num_classes=num_classes, in_chans=in_channels, **kw)
@@ -235,7 +253,12 @@ def create_model(
         except TypeError as exc:
             raise UserError(f"model '{name}': bad model_options ({exc})") from None
     if weights:
-        load_weights(model, weights, name)
+        if MODELS.get(name) is not None and MODELS[name].family == "zoo":
+            from model_runs.zoo.registry import load_zoo_weights
+
+            load_zoo_weights(model, weights, name.split(":", 1)[1])
+        else:
+            load_weights(model, weights, name)
     return model
 
 

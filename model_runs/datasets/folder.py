@@ -7,6 +7,7 @@ per-image tables (`val_index`), e.g. ../shared/reference/imagenet_val_sota11_per
 
 from __future__ import annotations
 
+import csv
 import os
 from functools import cache, cached_property
 from pathlib import Path
@@ -19,6 +20,18 @@ from model_runs.datasets.base import FileDataset, Option, Split, root_from
 
 # torchvision.datasets.folder.IMG_EXTENSIONS
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+CLASSES_FILE = Path(__file__).parent / "data" / "imagenet_classes.tsv"
+
+
+@cache
+def imagenet_classes() -> tuple[tuple[str, str], ...]:
+    """The 1,000 ILSVRC-2012 classes in label order as (wnid, CLIP class name), from the shipped list."""
+    lines = [line for line in CLASSES_FILE.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    rows = list(csv.DictReader(lines, delimiter="\t"))
+    assert [int(r["class_index"]) for r in rows] == list(range(1000)), CLASSES_FILE
+    return tuple((r["wnid"], r["clip_name"]) for r in rows)
 
 
 def find_classes(directory: Path) -> list[str]:
@@ -119,7 +132,11 @@ class ImageFolderDataset(FileDataset):
 
 
 class ImageNetDataset(ImageFolderDataset):
-    """ILSVRC-2012 in ImageFolder layout (wnid folders); class names are the wnids."""
+    """ILSVRC-2012 in ImageFolder layout (wnid folders); class names are the wnids.
+
+    Labels are the standard class ids 0..999 of the shipped wnid list (sorted wnids), also when only
+    some class folders are present (a rehearsal subset) or there is no train/ split.
+    """
 
     name = "imagenet"
     description = "ILSVRC-2012 from a local root: ROOT/train/<wnid>/*.JPEG, ROOT/val/<wnid>/*.JPEG"
@@ -127,7 +144,14 @@ class ImageNetDataset(ImageFolderDataset):
     options = {
         **ImageFolderDataset.options,
         "root": Option(None, "ILSVRC-2012 root holding train/ and val/ (or set $IMAGENET_ROOT)", str),
+        "classes_file": Option(None, "optional text file of wnids in label order (default: the shipped 1,000 ILSVRC-2012 wnids)", str),
     }
+
+    @cached_property
+    def class_folders(self) -> list[str]:
+        if self.config.get("classes_file"):
+            return super().class_folders
+        return [wnid for wnid, _ in imagenet_classes()]
 
     def _missing_message(self, what: str) -> str:
         return (

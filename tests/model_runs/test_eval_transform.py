@@ -48,7 +48,7 @@ def test_eval_loader_and_eval_pixels_follow_the_model_keys(tmp_path: Path, resiz
 def test_shipped_zoo_evaluates_each_model_with_its_weights_transforms() -> None:
     import torchvision.models as tvm
 
-    spec = load_study("pretrained_zoo")
+    spec = load_study("torchvision_zoo")
     resize, crop = spec.dataset["resize"], spec.dataset["crop"]
     for m in spec.models:
         name = m["weights"].split(":", 1)[1]

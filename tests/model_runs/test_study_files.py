@@ -44,7 +44,7 @@ def test_other_shipped_studies() -> None:
     control = load_study("control_bases")
     assert {m["arch"] for m in control.models} == {"vgg11", "alexnet", "densenet121", "resnet50"}
     assert all(m["epochs"] == 30 and m["lr_step"] == 10 for m in control.models)
-    zoo = load_study("pretrained_zoo")
+    zoo = load_study("torchvision_zoo")
     assert all(m["epochs"] == 0 and m["weights"].startswith("torchvision:") for m in zoo.models)
     demo = load_study("demo")
     assert len(demo.models) >= 10 and demo.dataset["name"] == "digits"
