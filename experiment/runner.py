@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from experiment.config import LabConfig, config_sha256, key_label, load_config, visual_angle_deg
-from experiment.session import SessionPlan, console_prompt, plan_session, session_is_complete
+from experiment.session import SessionPlan, console_prompt, finish_from_disk, plan_session, session_is_complete
 from labutil.errors import ArgumentParser, UserError
 from labutil.versions import software_versions
 from participants.layout import SessionWriter, session_label
@@ -162,6 +162,10 @@ def run_program(task: Task, argv: Sequence[str] | None, prog: str, description: 
     plan = plan_session(task.name, args.data_root, args.participant, args.session, args.stimuli,
                         seed=args.seed, resume=args.resume, prompt=None if args.simulate else console_prompt,
                         private_root=args.private_root)
+    if not plan.remaining:  # every trial is on disk; only the final status write was lost
+        finish_from_disk(plan)
+        print(f"session complete: {plan.tsv} ({len(plan.done)} trials, finished from the rows on disk)")
+        return 0
     listener, simulation = _make_listener(args, cfg, plan, simulator)
     try:
         return _run(task, plan, cfg, args, listener, simulation)

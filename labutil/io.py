@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import secrets
+import shutil
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from labutil.errors import UserError
+
+# Temporary files and folders of every writer: `.<final name>.<pid>-<random hex>.tmp` beside the
+# final path (the rename must stay on one file system). The pid tells a leftover of a dead
+# process from the file a live writer is still filling. `_LEGACY_TEMP` is the name older
+# versions used (no pid).
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8,}\.tmp$")
+_LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.[0-9a-z_]{8,12}\.tmp$")
+LEGACY_TEMP_AGE_S = 3600.0  # a temporary file without a pid this old has no live writer
+
+# errno values that mean the disk (or the user's quota) is full.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def fsync_dir(path: Path) -> None:
@@ -30,7 +45,11 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None, sync_di
     makes both renames durable at once."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(path, 0o666 if mode is None else mode & 0o600)
+    try:
+        fd, tmp = _create_temp(path, 0o666 if mode is None else mode & 0o600)
+    except OSError as exc:
+        raise_if_disk_full(exc, path)
+        raise
     try:
         with os.fdopen(fd, "wb") as fh:
             if mode is not None:
@@ -39,18 +58,113 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None, sync_di
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise_if_disk_full(exc, path)
         raise
     if sync_dir:
         fsync_dir(path.parent)
 
 
+def temp_name(path: Path) -> Path:
+    """A fresh temporary name for `path`: `.<name>.<pid>-<hex>.tmp` in the same folder."""
+    path = Path(path)
+    return path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
+
+
+def make_temp_dir(path: Path) -> Path:
+    """Create (mode 0777 less the umask, like any folder) the temporary folder that becomes `path`
+    by one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        tmp = temp_name(path)
+        try:
+            tmp.mkdir()
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for the name of a writer's temporary file or folder (this version's or an older one's)."""
+    return bool(_TEMP.match(name) or _LEGACY_TEMP.match(name))
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_leftover(path: Path, now: float | None = None) -> bool:
+    """True for a temporary file or folder that no live writer owns: its pid is dead (this host),
+    or it has an older version's name and is over LEGACY_TEMP_AGE_S old."""
+    path = Path(path)
+    m = _TEMP.match(path.name)
+    if m:
+        return not _pid_alive(int(m.group("pid")))
+    if _LEGACY_TEMP.match(path.name):
+        try:
+            age = (time.time() if now is None else now) - path.lstat().st_mtime
+        except FileNotFoundError:
+            return False
+        return age > LEGACY_TEMP_AGE_S
+    return False
+
+
+def find_temp_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """Temporary files and folders (by name) in `folder`, sorted; [] if it does not exist."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in [*dirnames, *filenames]:
+            if is_temp_name(name):
+                found.append(Path(dirpath) / name)
+        dirnames[:] = [d for d in dirnames if not is_temp_name(d)] if recursive else []
+    return sorted(found)
+
+
+def remove_leftovers(folder: Path, recursive: bool = False, all_temp: bool = False) -> list[Path]:
+    """Remove the temporary files and folders that killed writers left in `folder` (and below it
+    with `recursive`); `all_temp` also removes those of live processes (for a caller that holds
+    the folder's lock, so no other writer can own them). Returns what was removed."""
+    removed = []
+    for path in find_temp_files(folder, recursive):
+        if not (all_temp or is_leftover(path)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        fsync_dir(Path(folder))
+    return removed
+
+
+def raise_if_disk_full(exc: OSError, path: Path | str) -> None:
+    """Turn a full disk (or quota) while writing `path` into a one-line UserError naming it."""
+    if exc.errno in DISK_FULL:
+        raise UserError(f"{path}: could not be written: {os.strerror(exc.errno).lower()}; "
+                        "nothing was changed (free some space and run the command again)") from None
+
+
 def _create_temp(path: Path, mode: int) -> tuple[int, str]:
     """A new, exclusive temporary file beside `path`, created with `mode` (less the umask)."""
     for _ in range(100):
-        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(6)}.tmp")
+        tmp = str(temp_name(path))
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), tmp
         except FileExistsError:

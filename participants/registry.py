@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import atomic_write_text, read_json, write_json
+from labutil.io import atomic_write_text, read_json, remove_leftovers, write_json
 from participants.layout import COLUMNS as LAYOUT_COLUMNS
 from participants.layout import (
     MAIN_CATEGORY_LEVELS,
@@ -335,6 +335,9 @@ class Registry:
         with open(self.lock_path, "a") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
+                remove_leftovers(self.root)  # temporary files of a killed registry write
+                if self.private_root.is_dir():
+                    remove_leftovers(self.private_root)
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
