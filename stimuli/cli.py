@@ -220,11 +220,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from stimuli.checks import check_set
-    from stimuli.sets import SET_FILE, read_set
+    from stimuli.sets import SET_FILE, leftovers_beside, read_set
 
     path = Path(args.set)
     if not (path / SET_FILE).is_file():
         raise UserError(f"{path}: not a stimulus set (no {SET_FILE})")
+    for stray in leftovers_beside(path):
+        print(f"stray: {stray}: temporary files of a killed build (not part of any set; the next build "
+              "removes it)", file=sys.stderr)
     problems = check_set(str(path))
     if problems:
         for problem in problems:
