@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.report import main as report_main
+from analysis.report.cli import main as report_main
 from human_data import write_2afc_session, write_2afc_set, write_questionnaire_session, write_questionnaire_set
 from labutil.errors import run_cli
 from participants.registry import Registry
@@ -147,7 +147,7 @@ def test_only_pseudonymous_ids(report):
 def test_comparison_table_lists_every_paper_number(report):
     _, _, out = report
     comp = pd.read_csv(out / "tables" / "comparison_with_paper.csv")
-    from analysis.paper import PAPER
+    from analysis.report.paper import PAPER
 
     assert list(comp["paper"]) == pytest.approx([p.value for p in PAPER])
     row = comp[comp["quantity"] == "2AFC accuracy, mean over observers"].iloc[0]
@@ -238,7 +238,7 @@ def test_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_models_section_from_a_decisions_store(structured_study, tmp_path):
-    pytest.importorskip("analysis.ddd")
+    pytest.importorskip("analysis.models.ddd")
     code = run_cli(report_main, ["--runs", str(structured_study.path.parent), "--study", structured_study.path.name,
                                  "--stimuli", str(tmp_path / "none"), "--data-root", str(tmp_path / "none"),
                                  "--out", str(tmp_path / "out"), "--n-boot", "100"])

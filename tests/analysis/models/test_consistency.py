@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score
 
-from analysis.consistency import (
+from analysis.models.consistency import (
     bootstrap_ci,
     error_consistency,
     error_consistency_matrix,

@@ -1,4 +1,4 @@
-"""Per-image difficulty from how many models were correct, with the analysis' tolerance k.
+"""The one rule for per-image difficulty from how many models were correct (tolerance k), shared by stimuli and analysis.
 
 trivial: n_correct >= n_models - k; impossible: n_correct <= k; in-between: everything else
 (k = 0: all models right / all wrong; the paper's ImageNet shares use k = 1, "all except one").

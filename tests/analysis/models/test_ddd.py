@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.ddd import analyse_study, main
+from analysis.models.ddd import analyse_study, main
 from labutil.errors import run_cli
 from model_runs.store import create_study
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import difficulty as dif
-from analysis.ddd import main, summarise_table
+from analysis.models import difficulty as dif
+from analysis.models.ddd import main, summarise_table
 from labutil.errors import UserError, run_cli
 
 from reference_data import REFERENCE_DIR

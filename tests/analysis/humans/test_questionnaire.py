@@ -9,8 +9,8 @@ from scipy.stats import pearsonr
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from analysis.questionnaire import analyse_questionnaire, balanced_drop, questionnaire_figures, select_items
-from analysis.sessions import load_sessions
+from analysis.humans.questionnaire import analyse_questionnaire, balanced_drop, questionnaire_figures, select_items
+from analysis.humans.sessions import load_sessions
 from human_data import write_questionnaire_session, write_questionnaire_set
 from labutil.errors import UserError
 

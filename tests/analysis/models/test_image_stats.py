@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import fft, ndimage, stats
 
-from analysis import image_stats as ist
+from analysis.models import image_stats as ist
 
 
 def test_dct_share():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from analysis.classes import class_accuracy, easiest_and_hardest, gaussian_class_sds, gaussian_kl, neighbour_kl_table
+from analysis.models.classes import class_accuracy, easiest_and_hardest, gaussian_class_sds, gaussian_kl, neighbour_kl_table
 
 
 def test_class_accuracy_hand_computed():

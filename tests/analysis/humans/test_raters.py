@@ -11,7 +11,7 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
-from analysis import agreement_raters as ar
+from analysis.humans import raters as ar
 
 NAN = np.nan
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability": 4 coders, 12 units, missing data.

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import agreement_raters as ar
+from analysis.humans import raters as ar
 from analysis.stats import pearson
 from labutil.errors import UserError
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labutil import difficulty as rule
 from labutil.errors import UserError
 
 LEVELS: tuple[str, str, str] = ("trivial", "in-between", "impossible")
@@ -41,22 +42,17 @@ def check_tolerance(n_models: int, tolerance: int) -> None:
     """Refuse a tolerance that makes trivial and impossible overlap (needs 0 <= k and 2k < m)."""
     if n_models < 1:
         raise UserError("no models to split images by")
-    if tolerance < 0 or 2 * tolerance >= n_models:
-        raise UserError(
-            f"--tolerance {tolerance} is not valid for {n_models} models (needs 0 <= k < {n_models / 2:g})"
-        )
+    rule.check_tolerance(tolerance, n_models)
 
 
 def difficulty(n_correct: np.ndarray, n_models: int, tolerance: int = 0) -> np.ndarray:
-    """Per image 'trivial' / 'in-between' / 'impossible' (numpy str array) with tolerance k."""
+    """Per image 'trivial' / 'in-between' / 'impossible' (numpy str array) with tolerance k
+    (the rule of `labutil.difficulty`, which stimuli uses too)."""
     check_tolerance(n_models, tolerance)
     n = np.asarray(n_correct)
     if n.size and (n.min() < 0 or n.max() > n_models):
         raise UserError(f"models-correct counts must lie in 0..{n_models}, found {n.min()}..{n.max()}")
-    out = np.full(n.shape, "in-between", dtype="<U10")
-    out[n >= n_models - tolerance] = "trivial"
-    out[n <= tolerance] = "impossible"
-    return out
+    return rule.classify(n, n_models, tolerance).astype("<U10")
 
 
 def difficulty_shares(n_correct: np.ndarray, n_models: int, tolerance: int = 0) -> dict[str, float]:

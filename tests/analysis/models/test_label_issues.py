@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.label_issues import label_issue_mask, label_issues_from_probabilities
+from analysis.models.label_issues import label_issue_mask, label_issues_from_probabilities
 from labutil.errors import UserError
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.consistency import bootstrap_ci, error_consistency_matrix, independence_test, kappa_bounds
+from analysis.models.consistency import bootstrap_ci, error_consistency_matrix, independence_test, kappa_bounds
 from labutil.errors import UserError
 
 

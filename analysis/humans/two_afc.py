@@ -2,7 +2,7 @@
 
 Per observer: accuracy (choosing the impossible image) with a Clopper-Pearson 95 % interval, an
 exact binomial test against 50 % and reaction times. Over observers: mean, SD (ddof=1) and range.
-Between observers: the error consistency matrix (`analysis.consistency`) on the pairs every
+Between observers: the error consistency matrix (`analysis.models.consistency`) on the pairs every
 observer saw, with per-pair-of-observers bootstrap intervals, attainable bounds and an exact test
 against independence, and a bootstrap interval of the mean (resampling trials jointly). Per image
 pair: the share of observers who chose correctly against the models' accuracies on both images.
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import consistency
+from analysis.models import consistency
 from analysis.stats import pearson, proportion, summarize
 
 
@@ -147,7 +147,7 @@ def pair_table(trials: pd.DataFrame, stimuli: pd.DataFrame | None) -> pd.DataFra
 
 
 def analyse_two_afc(trials: pd.DataFrame, stimuli: pd.DataFrame | None = None, seed: int = 0, n_boot: int = 2000) -> TwoAFCResult:
-    """The whole 2AFC analysis of test trials of the included sessions (see `analysis.sessions`)."""
+    """The whole 2AFC analysis of test trials of the included sessions (see `analysis.humans.sessions`)."""
     trials = trials[trials["phase"] == "test"] if "phase" in trials else trials
     observers = observer_table(trials)
     correct, ids, pair_ids = correctness_by_pair(trials)

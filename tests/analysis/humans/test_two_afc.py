@@ -8,8 +8,8 @@ from scipy.stats import binomtest, pearsonr
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.sessions import load_sessions
-from analysis.two_afc import analyse_two_afc, two_afc_figures
+from analysis.humans.sessions import load_sessions
+from analysis.humans.two_afc import analyse_two_afc, two_afc_figures
 from human_data import write_2afc_session, write_2afc_set
 from labutil.errors import UserError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.agreement import agreement_table, tpa_from_counts, tpa_lower_bound, train_agreement, true_positive_agreement
+from analysis.models.agreement import agreement_table, tpa_from_counts, tpa_lower_bound, train_agreement, true_positive_agreement
 
 
 def test_hand_computed_tpa_and_bound():
