@@ -73,13 +73,14 @@ class _Writer:
     MANIFEST = "headline.json"
 
     def __init__(self, out_dir: Path, figures: bool | Collection[str] = True) -> None:
-        import tempfile
+        from labutil.io import make_temp_dir, remove_leftovers
 
         self.result = DDDResult(Path(out_dir))
         self.figures = figures
         self.out = Path(out_dir)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
+        remove_leftovers(self.out.parent)  # the staging folders of killed runs
+        self.stage = make_temp_dir(self.out)
         self.written: list[str] = []
 
     def figure(self, draw: Callable[[], Any], name: str, caption: str) -> None:

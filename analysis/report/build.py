@@ -17,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from analysis.report import html as H
+from labutil.io import fsync_dir, make_temp_dir, remove_leftovers, replace_folder
 from analysis.report.context import Context, ReportConfig, places, find_study
 from analysis.report.section_methods import methods_section
 from analysis.report.section_models import section_models
@@ -52,7 +52,8 @@ def build_report(cfg: ReportConfig) -> Path:
     check_inputs(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".{cfg.name}.", suffix=".tmp"))
+    remove_leftovers(out)  # the temporary folders of killed reports
+    tmp = make_temp_dir(out / cfg.name)
     try:
         ctx = Context(cfg, tmp / f"{cfg.name}_files")
         ctx.work.mkdir()
@@ -78,10 +79,9 @@ def build_report(cfg: ReportConfig) -> Path:
 
 
 def _move_into_place(tmp: Path, out: Path, name: str) -> None:
-    """Swap the finished `<name>_files` folder in, then replace `<name>.html` (atomic rename);
-    the previous report's files are removed only afterwards."""
-    files, target = tmp / f"{name}_files", out / f"{name}_files"
-    if target.exists():
-        target.rename(tmp / "previous_files")
-    files.rename(target)
+    """Swap the finished `<name>_files` folder with the old one in one atomic step (so there is
+    always a whole `<name>_files`), then replace the self-contained `<name>.html` (one rename);
+    the previous report's files are removed with the temporary folder afterwards."""
+    replace_folder(tmp / f"{name}_files", out / f"{name}_files", aside=tmp / "previous_files")
     os.replace(tmp / f"{name}.html", out / f"{name}.html")
+    fsync_dir(out)
