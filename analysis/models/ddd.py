@@ -566,6 +566,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = _study_parser().parse_args(args_list)
     if a.n_boot < 1:
         raise UserError("--n-boot must be at least 1")
+    from labutil.bounds import MAX_N_BOOT, check_range
+
+    check_range("--n-boot", a.n_boot, 1, MAX_N_BOOT)
     res = analyse_study(
         a.study, a.out, tolerance=a.tolerance, base=a.base, exclude_label_issues=a.exclude_label_issues,
         image_stats=a.image_stats, progress=not a.no_progress, label_issues=a.label_issues, label_col=a.label_col,
