@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from labutil.errors import UserError
+from labutil.errors import DISK_FULL, DiskFull, UserError
 
 # Temporary files and folders of every writer: `.<final name>.<pid>-<random hex>.tmp` beside the
 # final path (the rename must stay on one file system). The pid tells a leftover of a dead
@@ -22,9 +22,6 @@ from labutil.errors import UserError
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8,}\.tmp$")
 _LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.[0-9a-z_]{8,12}\.tmp$")
 LEGACY_TEMP_AGE_S = 3600.0  # a temporary file without a pid this old has no live writer
-
-# errno values that mean the disk (or the user's quota) is full.
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def fsync_dir(path: Path) -> None:
@@ -154,11 +151,12 @@ def remove_leftovers(folder: Path, recursive: bool = False, all_temp: bool = Fal
     return removed
 
 
-def raise_if_disk_full(exc: OSError, path: Path | str) -> None:
-    """Turn a full disk (or quota) while writing `path` into a one-line UserError naming it."""
-    if exc.errno in DISK_FULL:
-        raise UserError(f"{path}: could not be written: {os.strerror(exc.errno).lower()}; "
-                        "nothing was changed (free some space and run the command again)") from None
+def raise_if_disk_full(exc: BaseException, path: Path | str) -> None:
+    """Turn a full disk (or quota) while writing `path` into a one-line DiskFull naming it (also
+    re-naming a DiskFull raised for a file inside `path`)."""
+    if isinstance(exc, DiskFull) or (isinstance(exc, OSError) and exc.errno in DISK_FULL):
+        raise DiskFull(f"{path}: could not be written: no space left on device (or quota exceeded); "
+                       "nothing was changed (free some space and run the command again)") from None
 
 
 def _create_temp(path: Path, mode: int) -> tuple[int, str]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labutil.errors import UserError
+from labutil.errors import DISK_FULL, DiskFull, UserError
 from labutil.versions import software_versions
 from model_runs.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
 from model_runs.datasets import Dataset, open_dataset
@@ -298,10 +298,14 @@ def _run_model_locked(
             epochs_bar.set_postfix(train_loss=f"{metrics['train_loss']:.3f}" if metrics["train_loss"] is not None else "nan",
                                    val_acc=f"{result.accuracy:.3f}")
         epochs_bar.close()
+    except DiskFull:  # nothing is marked: the run stays resumable once there is space again
+        raise
     except UserError as exc:
         writer.finish("failed", error=str(exc), timings=_rounded(timings))
         raise
     except BaseException as exc:
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise
         if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
             writer.finish("failed", error=f"{type(exc).__name__}: {exc}", timings=_rounded(timings))
         raise

@@ -7,6 +7,7 @@ before the next trial starts, so a crash loses nothing that was completed. See d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -159,8 +160,9 @@ class SessionWriter:
         except OSError as exc:
             if exc.errno in DISK_FULL:
                 with open(self.tsv, "r+b") as fh:
-                    fh.truncate(size)
-                    os.fsync(fh.fileno())
+                    fh.truncate(size)  # shrinking needs no space
+                    with contextlib.suppress(OSError):
+                        os.fsync(fh.fileno())
             raise_if_disk_full(exc, self.tsv)
             raise
 

@@ -17,7 +17,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import find_temp_files, fsync_dir, make_temp_dir, read_json, remove_leftovers, write_json
+from labutil.io import (find_temp_files, fsync_dir, make_temp_dir, raise_if_disk_full, read_json, remove_leftovers,
+                        write_json)
 
 SET_FORMAT_VERSION = 1
 SET_FILE = "set.json"
@@ -180,8 +181,9 @@ def write_set(
             path.rmdir()
         os.replace(tmp, path)
         fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise_if_disk_full(exc, path)
         raise
     return read_set(path)
 

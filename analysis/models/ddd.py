@@ -88,13 +88,24 @@ class _Writer:
         if self.figures is False or (self.figures is not True and name not in self.figures):
             return
         from analysis.plotting import save_figure
+        from labutil.io import raise_if_disk_full
 
-        save_figure(draw(), self.stage, name)
+        try:
+            save_figure(draw(), self.stage, name)
+        except OSError as exc:
+            raise_if_disk_full(exc, self.out / f"{name}.png")
+            raise
         self.written += [f"{name}.png", f"{name}.svg"]
         self.result.figures.append(FigureOut(name, self.out / f"{name}.png", self.out / f"{name}.svg", caption))
 
     def table(self, frame: pd.DataFrame, name: str) -> None:
-        (self.stage / f"{name}.csv").write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        from labutil.io import raise_if_disk_full
+
+        try:
+            (self.stage / f"{name}.csv").write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        except OSError as exc:
+            raise_if_disk_full(exc, self.out / f"{name}.csv")
+            raise
         self.written.append(f"{name}.csv")
         self.result.tables.append(TableOut(name, self.out / f"{name}.csv", frame))
 

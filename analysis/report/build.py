@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from analysis.report import html as H
-from labutil.io import fsync_dir, make_temp_dir, remove_leftovers, replace_folder
+from labutil.errors import UserError
+from labutil.io import fsync_dir, make_temp_dir, raise_if_disk_full, remove_leftovers, replace_folder
 from analysis.report.context import Context, ReportConfig, places, find_study
 from analysis.report.section_methods import methods_section
 from analysis.report.section_models import section_models
@@ -73,6 +74,10 @@ def build_report(cfg: ReportConfig) -> Path:
         html = tmp / f"{cfg.name}.html"
         html.write_text(H.page("Trivial or impossible: lab report", subtitle, sections), encoding="utf-8")
         _move_into_place(tmp, out, cfg.name)
+    except (OSError, UserError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise_if_disk_full(exc, out / f"{cfg.name}.html")  # the old report stays as it was
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / f"{cfg.name}.html"
