@@ -201,6 +201,8 @@ class Display:
 
     def _check_listener(self) -> None:
         err = getattr(self.listener, "error", None)
+        if isinstance(err, UserError):  # e.g. a stalled simulation: one line, the session is saved
+            raise err
         if err is not None:
             raise RuntimeError(f"simulated observer failed: {err!r}") from err
 
