@@ -35,6 +35,7 @@ from participants.layout import (
     check_participant_id,
     find_sessions,
     participant_id,
+    read_session,
     sidecar_path,
 )
 
@@ -173,8 +174,7 @@ class Registry:
                 continue
             m = _SES.match(tsv.parents[1].name)
             task = tsv.name.rsplit("_task-", 1)[1][: -len("_beh.tsv")]
-            side = sidecar_path(tsv)
-            status = str(read_json(side).get("SessionStatus", "incomplete")) if side.is_file() else "incomplete"
+            status = _session_status(tsv)
             out.append(SessionInfo(pid, int(m.group(1)) if m else 0, task, status, _complete_rows(tsv), tsv))
         return sorted(out, key=lambda s: (s.session, s.task))
 
@@ -496,6 +496,16 @@ class _Needle:
 
 def _word(s: str) -> _Needle:
     return _Needle(fold(s))
+
+
+def _session_status(tsv: Path) -> str:
+    """The session's status as participants.layout derives it (complete when every trial of the
+    recorded order is on disk); the sidecar's word when the TSV cannot be read."""
+    try:
+        return read_session(tsv, drop_torn_tail=True).status
+    except UserError:
+        side = sidecar_path(tsv)
+        return str(read_json(side).get("SessionStatus", "incomplete")) if side.is_file() else "incomplete"
 
 
 def _complete_rows(tsv: Path) -> int:

@@ -200,3 +200,24 @@ def test_rows_without_sidecar_are_damage(lab: dict[str, Path]) -> None:
     for resume in (False, True):
         with pytest.raises(UserError, match="damaged"):
             _life(lab, resume=resume)
+
+
+def test_the_program_finishes_a_session_whose_status_write_was_lost(lab: dict[str, Path], capsys) -> None:
+    """`python -m experiment.two_afc --resume` on such a session: complete, no window, no trial."""
+    from experiment.two_afc import main
+    from labutil.errors import run_cli
+
+    _life(lab, resume=False)
+    tsv = beh_path(lab["data"], "sub-001", 1, "2afc")
+    side = sidecar_path(tsv)
+    meta = json.loads(side.read_text())
+    meta["SessionStatus"] = "incomplete"
+    side.write_text(json.dumps(meta))
+    rows = tsv.read_bytes()
+    argv = ["--participant", "sub-001", "--session", "1", "--stimuli", str(lab["pairs"]), "--data-root",
+            str(lab["data"]), "--private-root", str(lab["private"])]
+    assert run_cli(main, [*argv, "--skip-if-complete"]) == 0  # already counts as complete
+    assert "already complete" in capsys.readouterr().out
+    assert run_cli(main, [*argv, "--resume"]) == 0
+    assert "finished from the rows on disk" in capsys.readouterr().out
+    assert tsv.read_bytes() == rows and json.loads(side.read_text())["SessionStatus"] == "complete"
