@@ -218,3 +218,20 @@ def test_enospc_at_fsync_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: 
     monkeypatch.undo()
     assert target.read_text() == "old\n" and find_temp_files(tmp_path) == []
     assert tsv.read_bytes() == header  # the appended row was truncated away
+
+
+def test_export_on_a_full_disk(disk: Disk, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from participants.cli import main
+    from participants.registry import Registry
+
+    data, private = tmp_path / "lab", tmp_path / "private"
+    Registry(data, private).register(cnn_familiarity="naive", name="Ann Bee")
+    beh = data / "sub-001" / "ses-01" / "beh"
+    beh.mkdir(parents=True)
+    (beh / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))  # more than the disk holds
+    args = ["export", "--data-root", str(data), "--private-root", str(private), str(disk.path / "export")]
+    assert run_cli(main, args) == 2
+    _one_line(capsys, str(disk.path / "export"))
+    assert list(disk.path.iterdir()) == []  # the partial copy is gone
+    (beh / "big.bin").write_bytes(b"small")
+    assert run_cli(main, args) == 0
