@@ -10,6 +10,7 @@ import secrets
 import shutil
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,10 @@ def make_temp_dir(path: Path) -> Path:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
-def is_temp_name(name: str) -> bool:
-    """True for the name of a writer's temporary file or folder (this version's or an older one's)."""
-    return bool(_TEMP.match(name) or _LEGACY_TEMP.match(name))
+def is_temp_name(name: str, legacy: bool = True) -> bool:
+    """True for the name of a writer's temporary file or folder (this version's, or with `legacy`
+    also an older one's)."""
+    return bool(_TEMP.match(name) or (legacy and _LEGACY_TEMP.match(name)))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -103,14 +105,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def is_leftover(path: Path, now: float | None = None) -> bool:
+def is_leftover(path: Path, now: float | None = None, legacy: Callable[[Path], bool] | bool = True) -> bool:
     """True for a temporary file or folder that no live writer owns: its pid is dead (this host),
-    or it has an older version's name and is over LEGACY_TEMP_AGE_S old."""
+    or it has an older version's name (accepted by `legacy`: a folder other programs also use
+    passes a check that it is ours, or False) and is over LEGACY_TEMP_AGE_S old."""
     path = Path(path)
     m = _TEMP.match(path.name)
     if m:
         return not _pid_alive(int(m.group("pid")))
-    if _LEGACY_TEMP.match(path.name):
+    if _LEGACY_TEMP.match(path.name) and (legacy is True or (callable(legacy) and legacy(path))):
         try:
             age = (time.time() if now is None else now) - path.lstat().st_mtime
         except FileNotFoundError:
@@ -133,13 +136,16 @@ def find_temp_files(folder: Path, recursive: bool = False) -> list[Path]:
     return sorted(found)
 
 
-def remove_leftovers(folder: Path, recursive: bool = False, all_temp: bool = False) -> list[Path]:
+def remove_leftovers(folder: Path, recursive: bool = False, all_temp: bool = False,
+                     legacy: Callable[[Path], bool] | bool = True) -> list[Path]:
     """Remove the temporary files and folders that killed writers left in `folder` (and below it
     with `recursive`); `all_temp` also removes those of live processes (for a caller that holds
-    the folder's lock, so no other writer can own them). Returns what was removed."""
+    the folder's lock, so no other writer can own them); `legacy` as in `is_leftover` (False in a
+    folder the user chose, where another program's hidden `.x.abcdefgh.tmp` may lie). Returns
+    what was removed."""
     removed = []
     for path in find_temp_files(folder, recursive):
-        if not (all_temp or is_leftover(path)):
+        if not (all_temp and (_TEMP.match(path.name) or legacy is True)) and not is_leftover(path, legacy=legacy):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

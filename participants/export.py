@@ -36,7 +36,7 @@ def export_data(registry: Registry, out_dir: Path) -> int:
         raise UserError(f"identities of {root} were recorded in a private folder that is not at "
                         f"{registry.private_root}; pass --private-root so the export can be checked")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(out_dir.parent)  # the temporary folders of killed exports
+    remove_leftovers(out_dir.parent, legacy=False)  # the temporary folders of killed exports
     tmp = make_temp_dir(out_dir)
     try:
         try:

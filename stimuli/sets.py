@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import (find_temp_files, fsync_dir, make_temp_dir, raise_if_disk_full, read_json, remove_leftovers,
+from labutil.io import (find_temp_files, fsync_dir, is_temp_name, make_temp_dir, raise_if_disk_full, read_json, remove_leftovers,
                         write_json)
 
 SET_FORMAT_VERSION = 1
@@ -160,7 +160,7 @@ def write_set(
         raise ValueError("inconsistent stimulus set: " + "; ".join(problems))
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(path.parent)  # the temporary folders of killed builds
+    remove_leftovers(path.parent, legacy=_legacy_build)  # the temporary folders of killed builds
     tmp = make_temp_dir(path)  # group-readable like every output (docs/formats.md, permissions)
     try:
         with_images = meta.get("images") != IMAGES_NOT_INCLUDED
@@ -305,10 +305,15 @@ def verify_set(path: str | Path) -> list[str]:
     return problems
 
 
+def _legacy_build(path: Path) -> bool:
+    """True for a temporary folder of an older version's build (it holds a set's files)."""
+    return path.is_dir() and any((path / name).exists() for name in (IMAGES_DIR, STIMULI_FILE, TRIALS_FILE, SET_FILE))
+
+
 def leftovers_beside(path: str | Path) -> list[Path]:
     """Temporary folders and files of killed builds in the folder that holds the set (the next
     build removes those whose process is gone)."""
-    return find_temp_files(Path(path).parent)
+    return [p for p in find_temp_files(Path(path).parent) if is_temp_name(p.name, legacy=False) or _legacy_build(p)]
 
 
 def open_verified_set(path: str | Path, require_images: bool = True) -> StimulusSet:

@@ -79,7 +79,7 @@ class _Writer:
         self.figures = figures
         self.out = Path(out_dir)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(self.out.parent)  # the staging folders of killed runs
+        remove_leftovers(self.out.parent, legacy=False)  # the staging folders of killed runs
         self.stage = make_temp_dir(self.out)
         self.written: list[str] = []
 

@@ -53,7 +53,7 @@ def build_report(cfg: ReportConfig) -> Path:
     check_inputs(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(out)  # the temporary folders of killed reports
+    remove_leftovers(out, legacy=lambda p: p.is_dir() and p.name.startswith(f".{cfg.name}."))  # killed reports' folders
     tmp = make_temp_dir(out / cfg.name)
     try:
         ctx = Context(cfg, tmp / f"{cfg.name}_files")
