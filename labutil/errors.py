@@ -13,8 +13,13 @@ class UserError(Exception):
     """A problem with the user's input (file, row, option); printed as one line, never a traceback."""
 
 
-class DiskFull(UserError):
-    """A write failed because the disk (or quota) is full; the message names the file."""
+class DiskFull(UserError, OSError):
+    """A write failed because the disk (or quota) is full; the message names the file. Also an
+    OSError (errno ENOSPC), so code that handles failed writes as OSError still sees one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
 
 
 EXIT_USER_ERROR = 2

@@ -165,6 +165,7 @@ def test_report_on_a_full_disk(disk: Disk, tmp_path: Path, capsys: pytest.Captur
     assert sorted(p.name for p in (disk.path / "reports").iterdir()) == ["report.html", "report_files"]
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_training_on_a_full_disk_then_resume(disk: Disk, tmp_path: Path) -> None:
     study = tmp_path / "full.toml"

@@ -63,6 +63,7 @@ def test_zombie_parent_counts_as_gone() -> None:
     child.wait()
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_sigkill_of_the_sweep_parent_stops_its_workers(tmp_path: Path, study_file: Callable[..., Path]) -> None:
     path = study_file(name="orphan", epochs=EPOCHS, train_per_class=30, val_per_class=10)
