@@ -37,6 +37,16 @@ class ScreenListener(Protocol):
     def close(self) -> None: ...
 
 
+def raise_listener_error(listener: object) -> None:
+    """Raise what went wrong in a simulated observer's thread: a UserError (a stalled session) as
+    it is, one line; anything else, a bug, as a RuntimeError with its traceback."""
+    err = getattr(listener, "error", None)
+    if isinstance(err, UserError):
+        raise err
+    if err is not None:
+        raise RuntimeError(f"simulated observer failed: {err!r}") from err
+
+
 class NoListener:
     """A human at the keyboard: nothing to do."""
 

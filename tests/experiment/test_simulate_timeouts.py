@@ -10,7 +10,7 @@ import pytest
 
 from experiment.config import load_config
 from experiment.observers import NAMED_OBSERVERS, ObserverPolicy
-from experiment.simulate import SimulatedObserver, SimulationStalled
+from experiment.simulate import SimulatedObserver, SimulationStalled, raise_listener_error
 from labutil.errors import UserError
 
 
@@ -81,10 +81,10 @@ def test_no_progress_ends_with_a_one_line_error() -> None:
 
 
 def test_the_program_reports_a_stalled_simulation_as_its_one_line_error() -> None:
-    from experiment.display import Display
-
+    """What Display._check_listener raises in the trial loop (tested without importing PsychoPy)."""
     stalled = SimulationStalled("simulated observer: no new screen 120 s after pressing 'space'")
     with pytest.raises(SimulationStalled):
-        Display._check_listener(SimpleNamespace(listener=SimpleNamespace(error=stalled)))  # type: ignore[arg-type]
+        raise_listener_error(SimpleNamespace(error=stalled))
     with pytest.raises(RuntimeError, match="simulated observer failed"):  # a bug keeps its traceback
-        Display._check_listener(SimpleNamespace(listener=SimpleNamespace(error=ValueError("x"))))  # type: ignore[arg-type]
+        raise_listener_error(SimpleNamespace(error=ValueError("x")))
+    raise_listener_error(SimpleNamespace(error=None))
