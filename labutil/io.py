@@ -16,11 +16,11 @@ from typing import Any
 
 from labutil.errors import DISK_FULL, DiskFull, UserError
 
-# Temporary files and folders of every writer: `.<final name>.<pid>-<random hex>.tmp` beside the
-# final path (the rename must stay on one file system). The pid tells a leftover of a dead
-# process from the file a live writer is still filling. `_LEGACY_TEMP` is the name older
-# versions used (no pid).
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8,}\.tmp$")
+# Temporary files and folders of every writer: `.<final name>.<host>-<pid>-<random hex>.tmp`
+# beside the final path (the rename must stay on one file system). Host and pid tell a leftover
+# of a dead process from the file a live writer is still filling (also one on another machine
+# of a shared file system). `_LEGACY_TEMP` is the name older versions used (no pid).
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?:(?P<host>[A-Za-z0-9]{1,16})-)?(?P<pid>\d+)-[0-9a-f]{8,}\.tmp$")
 _LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.[0-9a-z_]{8,12}\.tmp$")
 LEGACY_TEMP_AGE_S = 3600.0  # a temporary file without a pid this old has no live writer
 
@@ -66,10 +66,17 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None, sync_di
         fsync_dir(path.parent)
 
 
+def _host_tag() -> str:
+    """This machine's name as it goes into temporary names (letters and digits, at most 16)."""
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
+
+
 def temp_name(path: Path) -> Path:
-    """A fresh temporary name for `path`: `.<name>.<pid>-<hex>.tmp` in the same folder."""
+    """A fresh temporary name for `path`: `.<name>.<host>-<pid>-<hex>.tmp` in the same folder."""
     path = Path(path)
-    return path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
+    return path.parent / f".{path.name}.{_host_tag()}-{os.getpid()}-{secrets.token_hex(6)}.tmp"
 
 
 def make_temp_dir(path: Path) -> Path:
@@ -106,14 +113,15 @@ def _pid_alive(pid: int) -> bool:
 
 
 def is_leftover(path: Path, now: float | None = None, legacy: Callable[[Path], bool] | bool = True) -> bool:
-    """True for a temporary file or folder that no live writer owns: its pid is dead (this host),
-    or it has an older version's name (accepted by `legacy`: a folder other programs also use
-    passes a check that it is ours, or False) and is over LEGACY_TEMP_AGE_S old."""
+    """True for a temporary file or folder that no live writer owns: its pid is dead (on this
+    host; one of another host, or an older version's name accepted by `legacy` (a folder other
+    programs also use passes a check that it is ours, or False), counts once it is over
+    LEGACY_TEMP_AGE_S old)."""
     path = Path(path)
     m = _TEMP.match(path.name)
-    if m:
+    if m and m.group("host") in (None, _host_tag()):
         return not _pid_alive(int(m.group("pid")))
-    if _LEGACY_TEMP.match(path.name) and (legacy is True or (callable(legacy) and legacy(path))):
+    if m or (_LEGACY_TEMP.match(path.name) and (legacy is True or (callable(legacy) and legacy(path)))):
         try:
             age = (time.time() if now is None else now) - path.lstat().st_mtime
         except FileNotFoundError:

@@ -23,7 +23,8 @@ def _dead_pid() -> int:
 
 def test_temp_names_are_recognisable_and_carry_the_pid(tmp_path: Path) -> None:
     name = lio.temp_name(tmp_path / "run.json").name
-    assert name.startswith(".run.json.") and name.endswith(".tmp") and f".{os.getpid()}-" in name
+    assert name.startswith(".run.json.") and name.endswith(".tmp") and f"-{os.getpid()}-" in name
+    assert name == f".run.json.{lio._host_tag()}-{os.getpid()}-{name.split('-')[-1]}"
     assert lio.is_temp_name(name) and not lio.is_temp_name("run.json") and not lio.is_temp_name(".lock")
     folder = lio.make_temp_dir(tmp_path / "set")
     old = os.umask(0o022)
@@ -47,6 +48,18 @@ def test_only_dead_or_old_writers_leftovers_are_removed(tmp_path: Path) -> None:
     assert {p.name for p in tmp_path.iterdir()} == {live.name, new_legacy.name, keep.name}
     assert set(lio.remove_leftovers(tmp_path, all_temp=True)) == {live, new_legacy}  # under a lock
     assert [p.name for p in tmp_path.iterdir()] == [keep.name]
+
+
+def test_another_hosts_temporary_file_counts_only_when_old(tmp_path: Path) -> None:
+    """On a shared file system a pid of another machine says nothing here: only age does."""
+    other = tmp_path / f".a.otherhost{lio._host_tag()[:5]}-{_dead_pid()}-0123456789ab.tmp"
+    other.write_text("x")
+    mine = tmp_path / f".b.{lio._host_tag()}-{_dead_pid()}-0123456789ab.tmp"
+    mine.write_text("x")
+    assert lio.remove_leftovers(tmp_path) == [mine]
+    past = time.time() - 2 * lio.LEGACY_TEMP_AGE_S
+    os.utime(other, (past, past))
+    assert lio.remove_leftovers(tmp_path, legacy=False) == [other]
 
 
 def test_recursive_search_finds_nested_leftovers_but_not_inside_a_temp_folder(tmp_path: Path) -> None:
