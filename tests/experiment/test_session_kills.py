@@ -108,15 +108,16 @@ def lab(tmp_path: Path) -> dict[str, Path]:
             "pairs": make_2afc_set(tmp_path / "pairs", 2, 4, size=8).path}
 
 
-def _killed_at(lab: dict[str, Path], at: int) -> bool:
-    """Run the life cycle in a child killed at write event `at`; False when it finished first."""
+def _killed_at(lab: dict[str, Path], at: int, recovering: bool = False) -> bool:
+    """Run the life cycle (or, `recovering`, what an experimenter does after a crash) in a child
+    killed at write event `at`; False when it finished first."""
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             mp = pytest.MonkeyPatch()
             _instrument(_Kill(at), mp)
-            _life(lab, resume=False)
+            _recover(lab) if recovering else _life(lab, resume=False)
             code = 0
         finally:
             os._exit(code)
@@ -138,13 +139,7 @@ def test_a_kill_at_every_write_is_resumed(lab: dict[str, Path], tmp_path: Path) 
     outcomes: list[str] = []
     at = 1
     while True:
-        for p in lab["data"].iterdir():  # back to the registered, session-less data root
-            if p.is_dir():
-                import shutil
-
-                shutil.rmtree(p)
-        for name, data in clean.items():
-            (lab["data"] / name).write_bytes(data)
+        _reset(lab, clean)  # back to the registered, session-less data root
         if not _killed_at(lab, at):
             break
         outcomes.append(_recover(lab))
@@ -221,3 +216,40 @@ def test_the_program_finishes_a_session_whose_status_write_was_lost(lab: dict[st
     assert run_cli(main, [*argv, "--resume"]) == 0
     assert "finished from the rows on disk" in capsys.readouterr().out
     assert tsv.read_bytes() == rows and json.loads(side.read_text())["SessionStatus"] == "complete"
+
+
+def _reset(lab: dict[str, Path], clean: dict[str, bytes]) -> None:
+    """The data root as it was before the session: its files `clean`, no session folders."""
+    import shutil
+
+    for p in lab["data"].iterdir():
+        if p.is_dir():
+            shutil.rmtree(p)
+    for name, data in clean.items():
+        (lab["data"] / name).write_bytes(data)
+
+
+def test_a_kill_during_the_recovery_is_recovered_too(lab: dict[str, Path], tmp_path: Path) -> None:
+    """Killed once in the first run (every 5th write event), then again at every write of the
+    resume: the third run still ends with the uninterrupted run's rows."""
+    reference = dict(lab, data=tmp_path / "reference")
+    register(reference["data"], 1)
+    _life(reference, resume=False)
+    ref_rows = beh_path(reference["data"], "sub-001", 1, "2afc").read_bytes()
+    tsv = beh_path(lab["data"], "sub-001", 1, "2afc")
+    clean = {p.name: p.read_bytes() for p in lab["data"].iterdir() if p.is_file()}
+    pairs = 0
+    for first in range(1, 25, 5):
+        second = 1
+        while True:
+            _reset(lab, clean)
+            assert _killed_at(lab, first)
+            if not _killed_at(lab, second, recovering=True):
+                break
+            _recover(lab)
+            assert tsv.read_bytes() == ref_rows, (first, second)
+            assert read_session(tsv).recorded_status == "complete", (first, second)
+            assert find_temp_files(lab["data"], recursive=True) == [], (first, second)
+            second += 1
+            pairs += 1
+    assert pairs >= 40, pairs
