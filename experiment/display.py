@@ -21,7 +21,7 @@ from psychopy import logging, piloting, visual  # noqa: E402
 from psychopy.hardware import keyboard  # noqa: E402
 
 from experiment.config import LabConfig, key_label, make_monitor  # noqa: E402
-from experiment.simulate import ScreenListener  # noqa: E402
+from experiment.simulate import ScreenListener, raise_listener_error  # noqa: E402
 from labutil.errors import UserError  # noqa: E402
 
 
@@ -200,9 +200,7 @@ class Display:
         self._draw_footer(footer)
 
     def _check_listener(self) -> None:
-        err = getattr(self.listener, "error", None)
-        if err is not None:
-            raise RuntimeError(f"simulated observer failed: {err!r}") from err
+        raise_listener_error(self.listener)
 
     # ------------------------------------------------------------------------------- images
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from experiment.config import LabConfig, config_sha256, key_label, load_config, visual_angle_deg
-from experiment.session import SessionPlan, console_prompt, plan_session, session_is_complete
+from experiment.simulate import MAX_REPRESSES, NO_PROGRESS_S, REPRESS_AFTER_S
+from experiment.session import SessionPlan, console_prompt, finish_from_disk, plan_session, session_is_complete
 from labutil.errors import ArgumentParser, UserError
 from labutil.versions import software_versions
 from participants.layout import SessionWriter, session_label
@@ -118,6 +119,12 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                    help="seed of the simulated observer (default: derived from the order seed and observer)")
     p.add_argument("--sim-rt-scale", type=float, default=1.0,
                    help="multiply the simulated observer's response and reading times (e.g. 0.05 for a fast demo)")
+    p.add_argument("--sim-repress-after", type=float, default=REPRESS_AFTER_S, metavar="SECONDS",
+                   help="press a simulated key again when no new screen followed it for this long (a press "
+                        f"lost under load; at most {MAX_REPRESSES} times; default: %(default)s)")
+    p.add_argument("--sim-timeout", type=float, default=NO_PROGRESS_S, metavar="SECONDS",
+                   help="end a simulated session (saved, resumable) when no new screen followed a key press "
+                        "for this long (default: %(default)s)")
     return p
 
 
@@ -162,6 +169,10 @@ def run_program(task: Task, argv: Sequence[str] | None, prog: str, description: 
     plan = plan_session(task.name, args.data_root, args.participant, args.session, args.stimuli,
                         seed=args.seed, resume=args.resume, prompt=None if args.simulate else console_prompt,
                         private_root=args.private_root)
+    if not plan.remaining:  # every trial is on disk; only the final status write was lost
+        finish_from_disk(plan)
+        print(f"session complete: {plan.tsv} ({len(plan.done)} trials, finished from the rows on disk)")
+        return 0
     listener, simulation = _make_listener(args, cfg, plan, simulator)
     try:
         return _run(task, plan, cfg, args, listener, simulation)
@@ -179,6 +190,10 @@ def _prepare_simulation(args: argparse.Namespace) -> tuple[Any, Any] | None:
     model = load_observer(args.simulate)
     if not 0 < args.sim_rt_scale <= 10:
         raise UserError(f"--sim-rt-scale {args.sim_rt_scale}: must be in (0, 10]")
+    if not 0.1 <= args.sim_repress_after <= 3600:
+        raise UserError(f"--sim-repress-after {args.sim_repress_after}: must be between 0.1 and 3600 seconds")
+    if not 1 <= args.sim_timeout <= 86400:
+        raise UserError(f"--sim-timeout {args.sim_timeout}: must be between 1 and 86400 seconds")
     return model, KeyPresser()
 
 
@@ -194,8 +209,9 @@ def _make_listener(args: argparse.Namespace, cfg: LabConfig, plan: SessionPlan,
     model, presser = simulator
     seed = args.sim_seed if args.sim_seed is not None else derived_seed(plan.seed, model.name, len(plan.done))
     policy = ObserverPolicy(model, seed, args.sim_rt_scale)
-    return SimulatedObserver(policy, cfg, presser), {"Observer": model.as_dict(), "Seed": seed,
-                                                     "RTScale": args.sim_rt_scale}
+    observer = SimulatedObserver(policy, cfg, presser, repress_after_s=args.sim_repress_after,
+                                 no_progress_s=args.sim_timeout)
+    return observer, {"Observer": model.as_dict(), "Seed": seed, "RTScale": args.sim_rt_scale}
 
 
 def _now_iso() -> str:

@@ -20,11 +20,14 @@ import numpy as np
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import read_json
+from labutil.io import read_json, remove_leftovers
 from participants.layout import (
     TASKS,
+    SessionWriter,
     beh_path,
     check_participant_id,
+    data_rows,
+    has_header,
     read_session,
     repair_truncated_tail,
     session_dir,
@@ -49,9 +52,10 @@ def trial_order(trials: pd.DataFrame, seed: int) -> list[int]:
 
 
 def session_is_complete(data_root: Path, participant: str, session: int, task: str) -> bool:
-    """True if the session's sidecar says complete (the TSV is validated on the way)."""
+    """True if the sidecar says complete or every trial of the recorded order is on disk (the TSV
+    is validated on the way)."""
     tsv = beh_path(data_root, check_participant_id(participant), session, task)
-    return tsv.is_file() and read_session(tsv).complete
+    return tsv.is_file() and sidecar_path(tsv).is_file() and has_header(tsv) and read_session(tsv).complete
 
 
 @dataclass
@@ -121,7 +125,7 @@ def plan_session(
         raise UserError(f"{session_dir(data_root, participant, session)} already holds {others[0]}; "
                         f"use another session number for the {task} task")
     side = sidecar_path(tsv)
-    if not tsv.exists() and not side.exists():
+    if not side.exists() and data_rows(tsv) == 0:  # nothing, or a header a killed start left
         if resume:
             raise UserError(f"{tsv}: no session to resume (start it without --resume)")
         seed = default_seed(participant, session, task) if seed is None else seed
@@ -133,10 +137,12 @@ def plan_session(
 def _plan_resume(task: str, data_root: Path, participant: str, session: int, tsv: Path, stimset: StimulusSet,
                  seed: int | None, resume: bool, prompt: Prompt | None) -> SessionPlan:
     side = sidecar_path(tsv)
-    if not side.is_file() or not tsv.is_file():
-        missing = side if not side.is_file() else tsv
-        raise UserError(f"{missing}: missing, the session folder is damaged; move it aside to start again")
+    if not side.is_file():
+        raise UserError(f"{side}: missing while {tsv.name} holds trials; the session folder is damaged, "
+                        "move it aside to start again")
     meta = read_json(side)
+    if not isinstance(meta, dict):
+        raise UserError(f"{side}: not a JSON object")
     status = meta.get("SessionStatus", "incomplete")
     if status == "complete":
         raise UserError(f"{tsv}: session already complete; use another session number")
@@ -150,24 +156,37 @@ def _plan_resume(task: str, data_root: Path, participant: str, session: int, tsv
     if recorded_set != stimset.tables_sha256:
         raise UserError(f"{stimset.path}: not the stimulus set this session was started with "
                         f"({meta.get('StimulusSet', {}).get('Path')})")
-    n_rows = _complete_rows(tsv)
+    n_rows = data_rows(tsv)
+    if n_rows >= len(order) and not resume and _done_on_disk(tsv) == order:
+        raise UserError(f"{tsv}: session already complete (all {len(order)} trials on disk); "
+                        "use another session number")
     if not resume:
         question = (f"{tsv.name} is {status} ({n_rows} of {len(order)} trials done). Resume it?")
         if prompt is None or not prompt(question):
             raise UserError(f"{tsv}: session {status} ({n_rows} of {len(order)} trials done); "
                             "pass --resume to continue it")
-    repair_truncated_tail(tsv)
-    done = [int(t) for t in read_session(tsv).trials["trial"]]
+    if has_header(tsv):
+        repair_truncated_tail(tsv)
+    done = _done_on_disk(tsv)
     if done != order[: len(done)]:
         raise UserError(f"{tsv}: completed trials do not follow the recorded TrialOrder; cannot resume")
-    if len(done) >= len(order):
-        raise UserError(f"{tsv}: all {len(order)} trials are done but the session is marked {status}; "
-                        "check the data by hand")
     return SessionPlan(task, data_root, participant, session, tsv, stimset, int(recorded_seed), order, done,
                        True, meta)
 
 
-def _complete_rows(tsv: Path) -> int:
-    """Newline-terminated data rows (without the header), counted without changing the file."""
-    data = tsv.read_bytes()
-    return max(data.count(b"\n") - 1, 0)
+def _done_on_disk(tsv: Path) -> list[int]:
+    """Trial numbers of the complete rows on disk ([] when a kill left no header yet); a torn
+    last line is not counted."""
+    if not has_header(tsv):
+        return []
+    return [int(t) for t in read_session(tsv, drop_torn_tail=True).trials["trial"]]
+
+
+def finish_from_disk(plan: SessionPlan) -> None:
+    """Mark a resumed session whose every trial is on disk complete, showing no trial: the kill
+    (or full disk) came after its last row and before its final status write."""
+    if plan.remaining or not plan.resume:
+        raise ValueError("finish_from_disk needs a resumed plan with no trial left")
+    writer = SessionWriter(plan.tsv, plan.task)
+    remove_leftovers(plan.tsv.parent)
+    writer.set_status("complete", TrialsCompleted=len(plan.done), FinishedFromDisk=True)

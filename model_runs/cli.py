@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from labutil.bounds import MAX_LOADER_WORKERS, MAX_THREADS, MAX_WORKERS, check_range
 from labutil.errors import ArgumentParser, UserError
 
 DEFAULT_RUNS = "runs"
@@ -173,6 +174,8 @@ def _execution(args: argparse.Namespace) -> Any:
 
     if args.threads < 0 or (args.loader_workers is not None and args.loader_workers < 0):
         raise UserError("--threads and --loader-workers must not be negative")
+    check_range("--threads", args.threads, 0, MAX_THREADS)
+    check_range("--loader-workers", args.loader_workers, 0, MAX_LOADER_WORKERS)
     if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
         raise UserError(f"--device {args.device}: choose auto, cpu, cuda or cuda:N")
     if args.device.startswith("cuda") and getattr(args, "verb", "") != "sweep":  # sweeps check the GPUs they are given
@@ -326,6 +329,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UserError("--workers must be at least 1")
+    check_range("--workers", args.workers, 1, MAX_WORKERS)
     target = Path(args.study)
     if target.is_dir() and (target / "study.toml").is_file():
         spec, study_dir = spec_from_study_dir(target, _location(args)), target

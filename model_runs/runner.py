@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labutil.errors import UserError
+from labutil.errors import DISK_FULL, DiskFull, UserError
 from labutil.io import read_json
 from model_runs.datasets import LOCATION_KEYS, open_dataset
 from model_runs.model_lock import ModelBusy
@@ -68,12 +68,14 @@ def run_one(spec: StudySpec, study: Study, dataset: Any, model_id: str, executio
         if stop_on_error:
             raise
         return ModelOutcome(model_id, "busy", error=str(exc))
+    except DiskFull:  # every further model would fail the same way: stop, resumable from disk
+        raise
     except UserError as exc:
         if stop_on_error:
             raise
         return ModelOutcome(model_id, "failed", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug: keep its traceback, still train the other models
-        if stop_on_error:
+        if stop_on_error or (isinstance(exc, OSError) and exc.errno in DISK_FULL):
             raise
         import traceback
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from labutil.errors import UserError
-from labutil.io import atomic_write_bytes, atomic_write_text, read_json, read_toml, write_json
+from labutil.io import atomic_write_bytes, atomic_write_text, read_json, read_toml, remove_leftovers, write_json
 
 STORE_FORMAT_VERSION = 2
 STUDY_FILE = "study.toml"
@@ -485,16 +485,20 @@ class ModelWriter:
     def start(self, info: dict[str, Any]) -> dict[str, Any]:
         """Create run.json for a new run, or reopen an existing one with the same config (for resume).
 
-        Epochs on disk that run.json does not list (left by a kill) are removed; an unfinished run
+        Epochs on disk that run.json does not list (left by a kill) are removed, and so are the
+        temporary files of killed writes anywhere in the model's folder (checkpoints, epoch parts,
+        run.json): the caller holds the model's lock, so no live writer owns them. An unfinished run
         of format 1 is first migrated to format 2. A complete run is returned unchanged; callers
         check its status and skip it.
         """
         path = self.dir / RUN_FILE
+        remove_leftovers(self.dir, recursive=True, all_temp=True)
         if path.is_file():
             old = read_json(path)
             if old.get("config") != info.get("config"):
                 raise UserError(f"{path}: model exists with a different configuration; remove it or use another id")
             if old.get("status") == "complete":
+                self._remove_parts()  # a kill between the final run.json and the parts' removal
                 return old
             if int(old.get("format_version", 1)) < 2:
                 migrate_model(self.study, self.model_id)
@@ -598,7 +602,12 @@ class ModelWriter:
         info["finished"] = _now()
         self._write_info(info)
         if status == "complete":
-            for f in self.dir.glob(f"{TRAIN_PARTS_PREFIX}.epoch-*.parquet"):
+            self._remove_parts()
+
+    def _remove_parts(self) -> None:
+        """Delete the per-epoch parts of a complete (consolidated) run."""
+        for prefix in (PARTS_PREFIX, TRAIN_PARTS_PREFIX):
+            for f in self.dir.glob(f"{prefix}.epoch-*.parquet"):
                 f.unlink()
 
     def update(self, **fields: Any) -> None:

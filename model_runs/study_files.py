@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from labutil.bounds import MAX_REPEAT, MAX_STUDY_MODELS
 from labutil.errors import UserError
 from labutil.io import read_toml
 from model_runs.datasets import DATASETS, LOCATION_KEYS, validate_dataset_config
@@ -156,6 +157,8 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
                 raise UserError(f"{cwhere}: compare = \"each-other\" needs at least two models (use vary or repeat)")
             comparisons[cname] = compare
         models.extend(new)
+        if len(models) > MAX_STUDY_MODELS:
+            raise UserError(f"{where}: more than {MAX_STUDY_MODELS} models; a study holds at most {MAX_STUDY_MODELS}")
     ids = [m["model_id"] for m in models]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -212,6 +215,8 @@ def _condition_models(cond: dict[str, Any], recipe: dict[str, Any], where: str) 
     repeat = cond.get("repeat", 1)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise UserError(f"{where}: 'repeat' must be a positive integer")
+    if repeat > MAX_REPEAT:
+        raise UserError(f"{where}: repeat = {repeat}: must be between 1 and {MAX_REPEAT}")
     if repeat > 1 and vary:
         raise UserError(f"{where}: use either 'repeat' or 'vary', not both")
     if repeat > 1:

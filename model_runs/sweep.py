@@ -68,29 +68,63 @@ def claim_next(folder: Path) -> str | None:
 
 class LocalWorker:
     """Trains models from the queue until it is empty; returns each model's outcome. A worker given
-    a GPU sees only that one (it sets CUDA_VISIBLE_DEVICES itself, over submitit's "")."""
+    a GPU sees only that one (it sets CUDA_VISIBLE_DEVICES itself, over submitit's "").
 
-    def __init__(self, study_dir: str, queue_dir: str, location: dict[str, Any], execution: Execution, gpu: str | None = None) -> None:
+    The worker ends with the sweep that started it: when that process (`parent_pid`) is gone
+    (killed), the model in training stops after its next committed epoch, releasing its lock, and
+    no further model is taken, so a sweep run again takes over at once."""
+
+    def __init__(self, study_dir: str, queue_dir: str, location: dict[str, Any], execution: Execution,
+                 gpu: str | None = None, parent_pid: int | None = None) -> None:
         self.study_dir = study_dir
         self.queue_dir = queue_dir
         self.location = location
         self.execution = execution
         self.gpu = gpu
+        self.parent_pid = os.getpid() if parent_pid is None else parent_pid
+
+    def parent_gone(self) -> str | None:
+        """Why this worker should stop (its sweep process has died), or None."""
+        if _pid_alive(self.parent_pid):
+            return None
+        return f"the sweep process (pid {self.parent_pid}) has ended"
 
     def __call__(self) -> list[dict[str, Any]]:
         from model_runs.datasets import open_dataset
+        from model_runs.train import StopRequested, set_stop_check
 
         claim_device(self.gpu)
         spec = spec_from_study_dir(Path(self.study_dir), self.location)
         study = open_study(self.study_dir)
         dataset = open_dataset(spec.dataset)
         out = []
-        while (model_id := claim_next(Path(self.queue_dir))) is not None:
-            print(f"model {model_id}: start", flush=True)
-            outcome = run_one(spec, study, dataset, model_id, self.execution)
-            print(f"model {model_id}: {outcome.status} {outcome.error}", flush=True)
-            out.append(asdict(outcome))
+        set_stop_check(self.parent_gone)
+        try:
+            while not self.parent_gone() and (model_id := claim_next(Path(self.queue_dir))) is not None:
+                print(f"model {model_id}: start", flush=True)
+                outcome = run_one(spec, study, dataset, model_id, self.execution)
+                print(f"model {model_id}: {outcome.status} {outcome.error}", flush=True)
+                out.append(asdict(outcome))
+        except StopRequested as stop:
+            print(f"stopping at a committed epoch: {stop}", flush=True)
+        finally:
+            set_stop_check(None)
         return out
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while process `pid` exists (this host); a zombie (killed, not yet reaped) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _checkpointable_base() -> type:

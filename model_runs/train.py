@@ -13,13 +13,14 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labutil.errors import UserError
+from labutil.errors import DISK_FULL, DiskFull, UserError
 from labutil.versions import software_versions
 from model_runs.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
 from model_runs.datasets import Dataset, open_dataset
@@ -213,6 +214,26 @@ def check_labels(labels: np.ndarray, num_classes: int, where: str) -> None:
         raise UserError(f"{where}: image {bad} has label {int(labels[bad])} outside the class range 0..{num_classes - 1}")
 
 
+class StopRequested(BaseException):
+    """Raised after a committed epoch when the stop check asks to end (a sweep worker whose
+    parent died); the run is not marked failed, so the next sweep or resume takes it over."""
+
+
+_stop_check: Callable[[], str | None] | None = None
+
+
+def set_stop_check(check: Callable[[], str | None] | None) -> None:
+    """Install a check called after every committed epoch: a reason (str) stops the run there."""
+    global _stop_check
+    _stop_check = check
+
+
+def _maybe_stop() -> None:
+    reason = _stop_check() if _stop_check is not None else None
+    if reason:
+        raise StopRequested(reason)
+
+
 def _worker() -> dict[str, Any]:
     out: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
     for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
@@ -353,14 +374,19 @@ def _run_model_locked(
             save_checkpoint(writer.dir, epoch, state)
             timings["checkpoint_s"] += time.perf_counter() - t0
             result = evaluate_and_commit(epoch, metrics, train_dec)  # run.json gets totals at the end, per-epoch times here
+            _maybe_stop()  # e.g. a sweep worker whose parent died: stop here, at a committed epoch
             epochs_bar.set_postfix(train_loss=f"{metrics['train_loss']:.3f}" if metrics["train_loss"] is not None else "nan",
                                    val_acc=f"{result.accuracy:.3f}")
         epochs_bar.close()
+    except DiskFull:  # nothing is marked: the run stays resumable once there is space again
+        raise
     except UserError as exc:
         writer.finish("failed", error=str(exc), timings=_rounded(timings))
         raise
     except BaseException as exc:
-        if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise
+        if not isinstance(exc, (KeyboardInterrupt, SystemExit, StopRequested)):
             writer.finish("failed", error=f"{type(exc).__name__}: {exc}", timings=_rounded(timings))
         raise
     timings["total_s"] = sum(v for k, v in timings.items() if k.endswith("_s") and k != "total_s")

@@ -6,14 +6,18 @@ import os
 import shutil
 from pathlib import Path
 
-from labutil.errors import UserError
-from labutil.io import fsync_dir
+from labutil.errors import DISK_FULL, DiskFull, UserError
+from labutil.io import fsync_dir, make_temp_dir, raise_if_disk_full, remove_leftovers
 from participants.registry import Registry
 
 
 def _hidden(_dir: str, names: list[str]) -> list[str]:
     """Bookkeeping, lock and temporary files (dot files) stay behind."""
     return [n for n in names if n.startswith(".")]
+
+
+def _disk_full_text(message: str) -> bool:
+    return any(f"[Errno {code}]" in message for code in DISK_FULL)
 
 
 def export_data(registry: Registry, out_dir: Path) -> int:
@@ -32,17 +36,24 @@ def export_data(registry: Registry, out_dir: Path) -> int:
         raise UserError(f"identities of {root} were recorded in a private folder that is not at "
                         f"{registry.private_root}; pass --private-root so the export can be checked")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.export-{os.getpid()}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    remove_leftovers(out_dir.parent, legacy=False)  # the temporary folders of killed exports
+    tmp = make_temp_dir(out_dir)
     try:
-        tmp.mkdir()
-        for name in ("participants.tsv", "participants.json"):
-            if (root / name).is_file():
-                shutil.copy2(root / name, tmp / name)
-        for sub in sorted(root.glob("sub-*")):
-            if sub.is_dir():
-                shutil.copytree(sub, tmp / sub.name, ignore=_hidden)
+        try:
+            for name in ("participants.tsv", "participants.json"):
+                if (root / name).is_file():
+                    shutil.copy2(root / name, tmp / name)
+            for sub in sorted(root.glob("sub-*")):
+                if sub.is_dir():
+                    shutil.copytree(sub, tmp / sub.name, ignore=_hidden)
+        except shutil.Error as exc:  # copytree gathers the failures of its files
+            if any(_disk_full_text(str(why)) for _, _, why in exc.args[0]):
+                raise DiskFull(f"{out_dir}: could not be written: no space left on device (or quota exceeded); "
+                               "nothing exported (free some space and run the command again)") from None
+            raise
+        except OSError as exc:
+            raise_if_disk_full(exc, out_dir)
+            raise
         leaks = registry.find_identity_leaks(tmp)
         if leaks:
             first = leaks[0]

@@ -7,6 +7,7 @@ before the next trial starts, so a crash loses nothing that was completed. See d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import read_json, write_json
+from labutil.io import DISK_FULL, atomic_write_text, raise_if_disk_full, read_json, remove_leftovers, write_json
 
 Task = Literal["2afc", "questionnaire"]
 TASKS: tuple[str, ...] = ("2afc", "questionnaire")
@@ -105,8 +106,16 @@ class SessionWriter:
         self.columns = list(COLUMNS[task])
 
     def start(self, sidecar_fields: dict[str, Any]) -> None:
-        """Create the session folder, the sidecar (status incomplete) and the TSV header if new."""
+        """Create the session folder, the TSV header if new, then the sidecar (status incomplete).
+
+        The header comes first and in one atomic step, so a kill at any point leaves a state that
+        a fresh start (header only, no sidecar: nothing recorded) or --resume (sidecar with the
+        order: continue from the rows on disk) accepts. Temporary files that a killed writer left
+        in the session folder are removed first."""
         self.tsv.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(self.tsv.parent)
+        if not has_header(self.tsv):
+            atomic_write_text(self.tsv, "\t".join(self.columns) + "\n")
         side = sidecar_path(self.tsv)
         meta = read_json(side) if side.is_file() else {}
         meta.update(sidecar_fields)
@@ -114,8 +123,6 @@ class SessionWriter:
         for col, (desc, kind) in COLUMNS[self.task].items():
             meta[col] = {"Description": desc, **_levels(kind)}
         write_json(side, meta)
-        if not self.tsv.exists() or self.tsv.stat().st_size == 0:
-            self._append("\t".join(self.columns) + "\n")
 
     def append(self, row: dict[str, Any]) -> None:
         """Append one completed trial and make it durable."""
@@ -143,10 +150,39 @@ class SessionWriter:
         write_json(side, meta)
 
     def _append(self, text: str) -> None:
-        with open(self.tsv, "a", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        """Append and fsync; a full disk truncates the file back to its rows before (no half row)."""
+        size = self.tsv.stat().st_size if self.tsv.exists() else 0
+        try:
+            with open(self.tsv, "a", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            if exc.errno in DISK_FULL:
+                with open(self.tsv, "r+b") as fh:
+                    fh.truncate(size)  # shrinking needs no space
+                    with contextlib.suppress(OSError):
+                        os.fsync(fh.fileno())
+            raise_if_disk_full(exc, self.tsv)
+            raise
+
+
+def has_header(tsv: Path) -> bool:
+    """True if the TSV exists and its first line is complete (ends with a newline)."""
+    try:
+        with open(tsv, "rb") as fh:
+            return fh.readline().endswith(b"\n")
+    except FileNotFoundError:
+        return False
+
+
+def data_rows(tsv: Path) -> int:
+    """Newline-terminated data rows (without the header) of a session TSV; 0 if it is missing."""
+    try:
+        data = Path(tsv).read_bytes()
+    except FileNotFoundError:
+        return 0
+    return max(data.count(b"\n") - 1, 0)
 
 
 def _cell(value: Any) -> str:
@@ -200,8 +236,23 @@ class Session:
     meta: dict[str, Any]
 
     @property
-    def status(self) -> str:
+    def recorded_status(self) -> str:
+        """SessionStatus as the sidecar records it."""
         return str(self.meta.get("SessionStatus", "incomplete"))
+
+    @property
+    def all_trials_done(self) -> bool:
+        """True if the rows on disk are exactly the recorded TrialOrder: every trial was written,
+        whatever happened to the final status write."""
+        order = self.meta.get("TrialOrder")
+        if not isinstance(order, list) or not order:
+            return False
+        return [int(t) for t in self.trials["trial"]] == [int(t) for t in order]
+
+    @property
+    def status(self) -> str:
+        """complete when every trial of the recorded order is on disk, else the recorded status."""
+        return "complete" if self.all_trials_done else self.recorded_status
 
     @property
     def complete(self) -> bool:
@@ -219,9 +270,10 @@ def session_name_parts(tsv: str | Path) -> tuple[str, int, str]:
     return m.group(1), int(m.group(2)), m.group(3)
 
 
-def read_session(tsv: str | Path) -> Session:
+def read_session(tsv: str | Path, drop_torn_tail: bool = False) -> Session:
     """Read and validate a session TSV; a missing column, bad value or truncated line is a
-    UserError naming the file and row."""
+    UserError naming the file and row. `drop_torn_tail` reads past a partial last line (a kill
+    mid-append) without changing the file."""
     tsv = Path(tsv)
     pid, ses, task = session_name_parts(tsv)
     if task not in COLUMNS:
@@ -232,6 +284,8 @@ def read_session(tsv: str | Path) -> Session:
         raise UserError(f"{tsv}: file not found") from None
     except UnicodeDecodeError:
         raise UserError(f"{tsv}: not UTF-8 text") from None
+    if drop_torn_tail:
+        raw = raw[: raw.rfind("\n") + 1]
     if raw and not raw.endswith("\n"):
         raise UserError(f"{tsv}: row {raw.count(chr(10)) + 1}: truncated line (no line end)")
     lines = raw.split("\n")[:-1] if raw else []

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import stat
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import atomic_write_text, read_json, write_json
+from labutil.io import atomic_write_text, read_json, remove_leftovers, write_json
 from participants.layout import COLUMNS as LAYOUT_COLUMNS
 from participants.layout import (
     MAIN_CATEGORY_LEVELS,
@@ -34,6 +35,7 @@ from participants.layout import (
     check_participant_id,
     find_sessions,
     participant_id,
+    read_session,
     sidecar_path,
 )
 
@@ -172,8 +174,7 @@ class Registry:
                 continue
             m = _SES.match(tsv.parents[1].name)
             task = tsv.name.rsplit("_task-", 1)[1][: -len("_beh.tsv")]
-            side = sidecar_path(tsv)
-            status = str(read_json(side).get("SessionStatus", "incomplete")) if side.is_file() else "incomplete"
+            status = _session_status(tsv)
             out.append(SessionInfo(pid, int(m.group(1)) if m else 0, task, status, _complete_rows(tsv), tsv))
         return sorted(out, key=lambda s: (s.session, s.task))
 
@@ -199,11 +200,12 @@ class Registry:
             self._check_private()
         needles = self._needles(extra={"new": identity})
         for col in ("group", "notes"):
-            hit = next((kind for _, kind, needle in needles if needle.found(row[col].casefold())), None)
+            hit = next((kind for _, kind, needle in needles if needle.found(fold(row[col]))), None)
             if hit:
                 raise UserError(f"--{col} contains a registered {hit}; {col} must not identify a person")
         with self._locked():
             header, rows = self._read_rows()
+            _check_identity_not_in_rows(identity, rows)
             state = self._read_state()
             numbers = [int(r["participant_id"][4:]) for r in rows]
             pid = participant_id(max([int(state.get("last_participant", 0)), *numbers]) + 1)
@@ -283,11 +285,10 @@ class Registry:
         needles = self._needles()
         leaks = []
         for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
-            text = (str(path.relative_to(root)) + "\n" + path.read_bytes().decode("utf-8", "replace")).casefold()
-            for pid, kind, needle in needles:
-                if needle.found(text):
-                    leaks.append(Leak(path, pid, kind))
-                    break
+            texts = [fold(str(path.relative_to(root))), *(fold(t) for t in decodings(path.read_bytes()))]
+            hit = next(((pid, kind) for pid, kind, needle in needles if any(needle.found(t) for t in texts)), None)
+            if hit:
+                leaks.append(Leak(path, *hit))
         return leaks
 
     def identity_check_possible(self) -> bool:
@@ -335,6 +336,9 @@ class Registry:
         with open(self.lock_path, "a") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
+                remove_leftovers(self.root)  # temporary files of a killed registry write
+                if self.private_root.is_dir():
+                    remove_leftovers(self.private_root)
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
@@ -412,16 +416,16 @@ class Registry:
         ranked: list[tuple[int, str, str, _Needle]] = []
         for pid, r in idents.items():
             name, email = r.get("name", "").strip(), r.get("email", "").strip()
+            name, email = fold(name), fold(email)
             if email:
-                ranked.append((0, pid, "email", _Needle(email.casefold(), whole_word=False)))
+                ranked.append((0, pid, "email", _Needle(email, whole_word=False)))
                 user = email.split("@", 1)[0]
-                if len(user) >= 3 and user.casefold() not in _FORMAT_WORDS:
+                if len(user) >= 3 and user not in _FORMAT_WORDS:
                     ranked.append((2, pid, "email user", _word(user)))
             if name:
                 ranked.append((1, pid, "name", _word(name)))
                 ranked += [(3, pid, "name part", _word(part)) for part in re.split(r"[\s,]+", name)
-                           if len(part) >= 3 and part.casefold() != name.casefold()
-                           and part.casefold() not in _FORMAT_WORDS]
+                           if len(part) >= 3 and part != name and part not in _FORMAT_WORDS]
         return [(pid, kind, needle) for _, pid, kind, needle in sorted(ranked, key=lambda t: t[0])]
 
 
@@ -430,8 +434,42 @@ class Registry:
 # Words the software itself writes into the data tree (column names, levels, column descriptions);
 # a name part equal to one of them ("Right", "Test", "Main") would match files of every participant,
 # so for it only the full name is checked.
+def fold(text: str) -> str:
+    """The form identity strings are compared in: Unicode NFKC, case-folded (so NFC and NFD
+    spellings, full-width letters and ligatures, and upper/lower case all match)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def decodings(data: bytes) -> list[str]:
+    """The texts a file's bytes may hold: UTF-8 (or UTF-16 with a byte-order mark) and, for bytes
+    that are not valid UTF-8, Latin-1 / Windows-1252 (every byte decodes)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return [data.decode("utf-16", "replace")]
+    try:
+        return [data.decode("utf-8")]
+    except UnicodeDecodeError:
+        pass
+    out = [data.decode("utf-8", "replace"), data.decode("latin-1")]
+    cp = data.decode("cp1252", "replace")
+    return out if cp == out[1] else [*out, cp]
+
+
+def _check_identity_not_in_rows(identity: dict[str, str], rows: list[dict[str, str]]) -> None:
+    """Refuse a new name or e-mail that already stands in another participant's notes or group."""
+    name, email = fold(identity.get("name", "").strip()), fold(identity.get("email", "").strip())
+    needles = [("e-mail", _Needle(email, whole_word=False))] if email else []
+    needles += [("name", _word(name))] if name else []
+    for row in rows:
+        for col in ("notes", "group"):
+            text = fold(row.get(col, NA))
+            kind = next((k for k, needle in needles if needle.found(text)), None)
+            if kind:
+                raise UserError(f"the new participant's {kind} stands in the {col} of {row['participant_id']} "
+                                "in participants.tsv; remove it there first (notes must not identify anyone)")
+
+
 _FORMAT_WORDS: frozenset[str] = frozenset(
-    w.casefold()
+    fold(w)
     for text in [*COLUMNS, json.dumps(SIDECAR), *TASKS, *MAIN_CATEGORY_LEVELS, *UNUSUAL_LEVELS,
                  "left", "right", "practice", "test", json.dumps(LAYOUT_COLUMNS)]
     for w in re.split(r"[\W_]+", text) if w
@@ -457,7 +495,17 @@ class _Needle:
 
 
 def _word(s: str) -> _Needle:
-    return _Needle(s.casefold())
+    return _Needle(fold(s))
+
+
+def _session_status(tsv: Path) -> str:
+    """The session's status as participants.layout derives it (complete when every trial of the
+    recorded order is on disk); the sidecar's word when the TSV cannot be read."""
+    try:
+        return read_session(tsv, drop_torn_tail=True).status
+    except UserError:
+        side = sidecar_path(tsv)
+        return str(read_json(side).get("SessionStatus", "incomplete")) if side.is_file() else "incomplete"
 
 
 def _complete_rows(tsv: Path) -> int:

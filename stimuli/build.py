@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labutil.bounds import MAX_DISPLAY_SIZE, MAX_SET_IMAGES, check_range
 from labutil.errors import UserError
 from labutil.versions import software_versions
 from stimuli.checks import BUILDER
@@ -37,10 +38,20 @@ def check_output(path: Path, force: bool) -> None:
 
 
 def check_counts(**counts: int) -> None:
-    """Refuse negative counts and seeds (named by option)."""
+    """Refuse negative counts and seeds (named by option), a display size above MAX_DISPLAY_SIZE
+    and more images than MAX_SET_IMAGES, before anything is read or allocated."""
     for option, value in counts.items():
         if value < 0:
             raise UserError(f"--{option.replace('_', '-')} must be >= 0, not {value}")
+    if "display_size" in counts:
+        check_range("--display-size", counts["display_size"], 0, MAX_DISPLAY_SIZE, "px")
+    images = {"pairs": 2, "practice_pairs": 2, "per_difficulty": 3, "practice": 1}
+    for option, per in images.items():
+        if option in counts:
+            check_range(f"--{option.replace('_', '-')}", counts[option], 0, MAX_SET_IMAGES // per)
+    total = sum(counts.get(option, 0) * per for option, per in images.items())
+    if total > MAX_SET_IMAGES:
+        raise UserError(f"{total} images asked for: a set holds at most {MAX_SET_IMAGES}")
 
 
 class Candidates:

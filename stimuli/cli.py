@@ -193,11 +193,14 @@ def _out_path(args: argparse.Namespace, kind: str) -> Path:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from stimuli.build import build_2afc, build_questionnaire, check_output
+    from stimuli.build import build_2afc, build_questionnaire, check_counts, check_output
 
     kind = "2afc" if args.command == "build-2afc" else "questionnaire"
     out = _out_path(args, kind)
     check_output(out, args.force)  # before reading anything: an existing set is refused at once
+    counts = (dict(pairs=args.pairs, practice_pairs=args.practice_pairs) if kind == "2afc"
+              else dict(per_difficulty=args.per_difficulty, practice=args.practice))
+    check_counts(seed=args.seed, display_size=args.display_size, **counts)  # sizes: before any allocation
     source = _source(args)
     exclusions = _exclusions(args, source)
     common = dict(tolerance=args.tolerance, exclusions=exclusions, seed=args.seed, class_balance=args.class_balance,
@@ -220,11 +223,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from stimuli.checks import check_set
-    from stimuli.sets import SET_FILE, read_set
+    from stimuli.sets import SET_FILE, leftovers_beside, read_set
 
     path = Path(args.set)
     if not (path / SET_FILE).is_file():
         raise UserError(f"{path}: not a stimulus set (no {SET_FILE})")
+    for stray in leftovers_beside(path):
+        print(f"stray: {stray}: temporary files of a killed build (not part of any set; the next build "
+              "removes it)", file=sys.stderr)
     problems = check_set(str(path))
     if problems:
         for problem in problems:
@@ -240,10 +246,13 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     from stimuli.preview import write_preview
     from stimuli.sets import open_verified_set
 
+    from labutil.bounds import MAX_PREVIEW_COLUMNS, MAX_THUMB, check_range
+
     if args.thumb < 16:
         raise UserError("--thumb must be at least 16 px")
-    if args.columns is not None and args.columns < 1:
-        raise UserError("--columns must be at least 1")
+    check_range("--thumb", args.thumb, 16, MAX_THUMB, "px")
+    if args.columns is not None:
+        check_range("--columns", args.columns, 1, MAX_PREVIEW_COLUMNS)
     sset = open_verified_set(args.set)
     out = Path(args.out) if args.out else Path(args.reports_dir) / "stimuli" / f"{sset.name}-preview.png"
     if out.suffix.lower() != ".png":

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from labutil.errors import UserError
 from labutil.io import atomic_write_bytes
 from stimuli.sets import StimulusSet, png_bytes
 
@@ -85,7 +86,7 @@ def _sheet_2afc(sset: StimulusSet, thumb: int, columns: int, phase: str) -> Imag
     cell_w, cell_h = 2 * box + PAD, line + box + 2 * line + PAD
     head_h = 3 * 24 + PAD
     rows = max(1, -(-len(trials) // columns))
-    sheet = Image.new("RGB", (PAD + columns * (cell_w + 2 * PAD), head_h + rows * (cell_h + PAD)), BACKGROUND)
+    sheet = _new_sheet(PAD + columns * (cell_w + 2 * PAD), head_h + rows * (cell_h + PAD))
     draw = ImageDraw.Draw(sheet)
     for i, text in enumerate(_header(sset)):
         draw.text((PAD, PAD + 24 * i), text, fill=TEXT, font=big)
@@ -119,7 +120,7 @@ def _sheet_questionnaire(sset: StimulusSet, thumb: int, columns: int, phase: str
         ids = [s for s in trials["stim_id"] if info.loc[s, "difficulty"] == diff]
         groups.append((diff, ids))
     height = head_h + sum(30 + max(1, -(-len(ids) // columns)) * cell_h + PAD for _, ids in groups)
-    sheet = Image.new("RGB", (PAD + columns * cell_w + PAD, height), BACKGROUND)
+    sheet = _new_sheet(PAD + columns * cell_w + PAD, height)
     draw = ImageDraw.Draw(sheet)
     for i, text in enumerate(_header(sset)):
         draw.text((PAD, PAD + 24 * i), text, fill=TEXT, font=big)
@@ -156,6 +157,18 @@ def _fit(text: str, draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont, width:
     while text and draw.textlength(text + "…", font=font) > width:
         text = text[:-1]
     return text + "…"
+
+
+def _new_sheet(width: int, height: int) -> Image.Image:
+    """A blank sheet; one larger than MAX_PREVIEW_PIXELS is refused before it is allocated."""
+    from PIL import Image
+
+    from labutil.bounds import MAX_PREVIEW_PIXELS
+
+    if width * height > MAX_PREVIEW_PIXELS:
+        raise UserError(f"preview sheet {width} x {height} px is larger than {MAX_PREVIEW_PIXELS:,} px; "
+                        "use a smaller --thumb, more --columns or --phase test")
+    return Image.new("RGB", (width, height), BACKGROUND)
 
 
 def write_preview(sset: StimulusSet, out: str | Path, thumb: int = 160, columns: int | None = None, phase: str = "all") -> Path:

@@ -10,7 +10,6 @@ import hashlib
 import io
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import fsync_dir, read_json, write_json
+from labutil.io import (find_temp_files, fsync_dir, is_temp_name, make_temp_dir, raise_if_disk_full, read_json, remove_leftovers,
+                        write_json)
 
 SET_FORMAT_VERSION = 1
 SET_FILE = "set.json"
@@ -160,7 +160,8 @@ def write_set(
         raise ValueError("inconsistent stimulus set: " + "; ".join(problems))
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    remove_leftovers(path.parent, legacy=_legacy_build)  # the temporary folders of killed builds
+    tmp = make_temp_dir(path)  # group-readable like every output (docs/formats.md, permissions)
     try:
         with_images = meta.get("images") != IMAGES_NOT_INCLUDED
         if with_images:
@@ -180,8 +181,9 @@ def write_set(
             path.rmdir()
         os.replace(tmp, path)
         fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise_if_disk_full(exc, path)
         raise
     return read_set(path)
 
@@ -301,6 +303,17 @@ def verify_set(path: str | Path) -> list[str]:
         if extra.name not in listed:
             problems.append(f"{extra}: not listed in {STIMULI_FILE}")
     return problems
+
+
+def _legacy_build(path: Path) -> bool:
+    """True for a temporary folder of an older version's build (it holds a set's files)."""
+    return path.is_dir() and any((path / name).exists() for name in (IMAGES_DIR, STIMULI_FILE, TRIALS_FILE, SET_FILE))
+
+
+def leftovers_beside(path: str | Path) -> list[Path]:
+    """Temporary folders and files of killed builds in the folder that holds the set (the next
+    build removes those whose process is gone)."""
+    return [p for p in find_temp_files(Path(path).parent) if is_temp_name(p.name, legacy=False) or _legacy_build(p)]
 
 
 def open_verified_set(path: str | Path, require_images: bool = True) -> StimulusSet:

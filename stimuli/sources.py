@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from labutil.bounds import MAX_SOURCE_SIZE, check_range
 from labutil.errors import UserError
 from labutil.tables import read_table
 from stimuli.sets import sha256_file
@@ -162,6 +163,8 @@ def from_table(
     path = Path(path)
     if (n_models is None) == (columns.n_models is None):
         raise UserError("with --table give exactly one of --n-models N or --n-models-column COLUMN")
+    check_range("--resize", resize, 1, MAX_SOURCE_SIZE, "px")
+    check_range("--crop", crop, 1, MAX_SOURCE_SIZE, "px")
     if crop > resize:
         raise UserError(f"--crop {crop} must not exceed --resize {resize}")
     id_col = columns.image_id or columns.path

@@ -306,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = _study_parser().parse_args(args_list)
     if a.n_boot < 1:
         raise UserError("--n-boot must be at least 1")
+    from labutil.bounds import MAX_N_BOOT, check_range
+
+    check_range("--n-boot", a.n_boot, 1, MAX_N_BOOT)
     opts = DDDOptions(
         tolerance=a.tolerance, base=a.base, label_issues=a.label_issues, label_col=a.label_col,
         exclude_label_issues=a.exclude_label_issues, each_other=tuple(a.each_other), map_model=a.map_model,

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from labutil.io import make_temp_dir, raise_if_disk_full, remove_leftovers
+
 __all__ = ["DDDResult", "FigureOut", "TableOut", "Writer"]
 
 
@@ -59,13 +61,12 @@ class Writer:
     MANIFEST = "headline.json"
 
     def __init__(self, out_dir: Path, figures: bool | Collection[str] = True) -> None:
-        import tempfile
-
         self.result = DDDResult(Path(out_dir))
         self.figures = figures
         self.out = Path(out_dir)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
+        remove_leftovers(self.out.parent, legacy=False)  # the staging folders of killed runs
+        self.stage = make_temp_dir(self.out)
         self.written: list[str] = []
 
     def figure(self, draw: Callable[[], Any], name: str, caption: str) -> None:
@@ -74,12 +75,20 @@ class Writer:
             return
         from analysis.plotting import save_figure
 
-        save_figure(draw(), self.stage, name)
+        try:
+            save_figure(draw(), self.stage, name)
+        except OSError as exc:
+            raise_if_disk_full(exc, self.out / f"{name}.png")
+            raise
         self.written += [f"{name}.png", f"{name}.svg"]
         self.result.figures.append(FigureOut(name, self.out / f"{name}.png", self.out / f"{name}.svg", caption))
 
     def table(self, frame: pd.DataFrame, name: str) -> None:
-        (self.stage / f"{name}.csv").write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        try:
+            (self.stage / f"{name}.csv").write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        except OSError as exc:
+            raise_if_disk_full(exc, self.out / f"{name}.csv")
+            raise
         self.written.append(f"{name}.csv")
         self.result.tables.append(TableOut(name, self.out / f"{name}.csv", frame))
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from analysis.report import html as H
+from labutil.errors import UserError
+from labutil.io import fsync_dir, make_temp_dir, raise_if_disk_full, remove_leftovers, replace_folder
 from analysis.report.context import Context, ReportConfig, places, find_study
 from analysis.report.section_methods import methods_section
 from analysis.report.section_models import section_models
@@ -52,7 +53,8 @@ def build_report(cfg: ReportConfig) -> Path:
     check_inputs(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".{cfg.name}.", suffix=".tmp"))
+    remove_leftovers(out, legacy=lambda p: p.is_dir() and p.name.startswith(f".{cfg.name}."))  # killed reports' folders
+    tmp = make_temp_dir(out / cfg.name)
     try:
         ctx = Context(cfg, tmp / f"{cfg.name}_files")
         ctx.work.mkdir()
@@ -72,16 +74,19 @@ def build_report(cfg: ReportConfig) -> Path:
         html = tmp / f"{cfg.name}.html"
         html.write_text(H.page("Trivial or impossible: lab report", subtitle, sections), encoding="utf-8")
         _move_into_place(tmp, out, cfg.name)
+    except (OSError, UserError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise_if_disk_full(exc, out / f"{cfg.name}.html")  # the old report stays as it was
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / f"{cfg.name}.html"
 
 
 def _move_into_place(tmp: Path, out: Path, name: str) -> None:
-    """Swap the finished `<name>_files` folder in, then replace `<name>.html` (atomic rename);
-    the previous report's files are removed only afterwards."""
-    files, target = tmp / f"{name}_files", out / f"{name}_files"
-    if target.exists():
-        target.rename(tmp / "previous_files")
-    files.rename(target)
+    """Swap the finished `<name>_files` folder with the old one in one atomic step (so there is
+    always a whole `<name>_files`), then replace the self-contained `<name>.html` (one rename);
+    the previous report's files are removed with the temporary folder afterwards."""
+    replace_folder(tmp / f"{name}_files", out / f"{name}_files", aside=tmp / "previous_files")
     os.replace(tmp / f"{name}.html", out / f"{name}.html")
+    fsync_dir(out)

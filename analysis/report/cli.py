@@ -10,6 +10,7 @@ from pathlib import Path
 
 from analysis.report.build import build_report
 from analysis.report.context import ReportConfig
+from labutil.bounds import MAX_N_BOOT, check_range
 from labutil.errors import ArgumentParser, UserError, run_cli
 
 
@@ -75,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--name '{args.name}': use letters, digits, '.', '_' or '-' (it names files)")
     if args.n_boot < 100:
         raise UserError(f"--n-boot {args.n_boot}: use at least 100 resamples")
+    check_range("--n-boot", args.n_boot, 100, MAX_N_BOOT)
     cfg = ReportConfig(runs=args.runs, study=args.study, no_models=args.no_models, model_table=args.model_table,
                        model_table_correct_col=args.model_table_correct_col, model_table_n_models=args.model_table_n_models,
                        model_table_label_col=args.model_table_label_col or None,

@@ -305,3 +305,57 @@ def test_model_table_instead_of_a_store(tmp_path: Path) -> None:
     assert (files / "models" / "histogram.png").is_file()
     hist = pd.read_csv(files / "models" / "histogram.csv").set_index("n_correct")
     assert hist["n_images"].tolist() == [4, 1, 1, 1, 3] and hist["n_label_issues"].tolist() == [1, 0, 0, 0, 0]
+
+
+def test_rebuild_keeps_a_whole_report_at_every_step_and_removes_killed_reports_leftovers(
+        report, tmp_path, monkeypatch):
+    import os
+    import time
+
+    import labutil.io as lio
+
+    base, paths, _ = report
+    lab = tmp_path / "lab"
+    shutil.copytree(base, lab)
+    paths = {k: lab / v.relative_to(base) for k, v in paths.items()}
+    out = lab / "reports"
+    dead = out / ".report.999999-0123456789ab.tmp"  # a killed report's folder (pid 999999 is gone)
+    (dead / "report_files").mkdir(parents=True)
+    legacy = out / ".report.k3j_x9qa.tmp"  # an older version's name, two hours old
+    legacy.mkdir()
+    os.utime(legacy, (time.time() - 7200, time.time() - 7200))
+    live = out / f".report.{os.getpid()}-00ff00ff00ff.tmp"  # a running report's: kept
+    live.mkdir()
+    old_html = (out / "report.html").read_bytes()
+    seen: list[tuple[str, bool, bool]] = []
+
+    def check(step: str) -> None:
+        seen.append((step, (out / "report.html").is_file(), (out / "report_files" / "tables").is_dir()))
+
+    real_exchange, real_replace, real_rename = lio.exchange_paths, os.replace, os.rename
+
+    def exchange(a, b):
+        done = real_exchange(a, b)
+        check("exchange")
+        return done
+
+    def replace(a, b, *x, **kw):
+        real_replace(a, b, *x, **kw)
+        check(f"replace {Path(b).name}")
+
+    def rename(a, b, *x, **kw):
+        real_rename(a, b, *x, **kw)
+        check(f"rename {Path(b).name}")
+
+    monkeypatch.setattr(lio, "exchange_paths", exchange)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "rename", rename)
+    # a different name in the new report shows which HTML is in place
+    assert run_report(lab, paths, "--n-boot", "201") == 0
+    monkeypatch.undo()
+    moves = [s for s in seen if s[0] in ("exchange", "replace report.html") or s[0].startswith("rename report")]
+    assert [s[0] for s in moves] == ["exchange", "replace report.html"], seen
+    assert all(html and files for _, html, files in seen), seen  # never a missing part
+    assert (out / "report.html").read_bytes() != old_html
+    assert not dead.exists() and not legacy.exists() and live.exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(["report.html", "report_files", live.name])

@@ -1,0 +1,108 @@
+"""SIGKILL of a local sweep's parent process: its workers stop at their next committed epoch,
+release the model locks and take no further model; a sweep run again takes over and completes
+every model with the decisions of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_runs.model_lock import busy_message
+from model_runs.runner import run_models
+from model_runs.store import open_study
+from model_runs.study_files import load_study
+from model_runs.sweep import LocalWorker, _pid_alive
+from model_runs.train import Execution
+
+ROOT = Path(__file__).resolve().parents[2]
+EPOCHS = 30
+
+
+def _sweep(study: Path, runs: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "model_runs", "sweep", str(study), "--runs-dir", str(runs),
+                             "--workers", "2", "--device", "cpu", "--threads", "1", "--quiet"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _infos(models: Path) -> dict[str, dict]:
+    out = {}
+    for p in sorted(models.glob("*/run.json")):
+        try:
+            out[p.parent.name] = json.loads(p.read_text())
+        except json.JSONDecodeError:
+            pass
+    return out
+
+
+def test_parent_gone_is_noticed() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    worker = LocalWorker("s", "q", {}, Execution(), parent_pid=child.pid)
+    child.wait()
+    assert not _pid_alive(child.pid) and "has ended" in worker.parent_gone()
+    assert LocalWorker("s", "q", {}, Execution()).parent_gone() is None  # this process: alive
+
+
+def test_zombie_parent_counts_as_gone() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # exited but not reaped: a zombie, which os.kill(pid, 0) still finds
+        with open(f"/proc/{child.pid}/stat") as fh:
+            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        time.sleep(0.01)
+    assert not _pid_alive(child.pid)
+    child.wait()
+
+
+@pytest.mark.subprocess
+@pytest.mark.slow
+def test_sigkill_of_the_sweep_parent_stops_its_workers(tmp_path: Path, study_file: Callable[..., Path]) -> None:
+    path = study_file(name="orphan", epochs=EPOCHS, train_per_class=30, val_per_class=10)
+    runs = tmp_path / "runs"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = _sweep(path, runs, env)
+    models = runs / "orphan" / "models"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        infos = _infos(models)
+        if sum(len(i.get("epochs", [])) >= 3 for i in infos.values()) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.communicate()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = {m: len(i["epochs"]) for m, i in _infos(models).items()}
+    workers = {i["worker"]["pid"] for i in _infos(models).values()}
+    t0 = time.monotonic()
+    while any(_pid_alive(pid) for pid in workers) and time.monotonic() - t0 < 60:
+        time.sleep(0.05)
+    stopped_in = time.monotonic() - t0
+    assert not any(_pid_alive(pid) for pid in workers), "workers still running a minute after their sweep died"
+    infos = _infos(models)
+    study = open_study(runs / "orphan")
+    for m, info in infos.items():
+        assert info["status"] == "running" and busy_message(m, study.model_dir(m)) is None, m  # lock released
+        assert len(info["epochs"]) <= killed_at[m] + 2, (m, killed_at[m], len(info["epochs"]))  # next commit
+        assert len(info["epochs"]) < EPOCHS + 1
+    assert len(infos) == 2  # the third model was never taken
+    assert stopped_in < 30, stopped_in
+
+    again = _sweep(path, runs, env)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    study = open_study(runs / "orphan")
+    assert study.model_ids(status="complete") == ["base", "init-1", "init-2"]
+    assert {m: study.run_info(m)["attempts"] for m in infos} == {m: 2 for m in infos}
+    spec = load_study(str(path))
+    run_models(spec, tmp_path / "inline" / "orphan", ["init-1"], Execution(device="cpu", threads=1, quiet=True))
+    np.testing.assert_array_equal(open_study(tmp_path / "inline" / "orphan").epoch_decisions("init-1").prediction,
+                                  study.epoch_decisions("init-1").prediction)
