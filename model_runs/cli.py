@@ -175,7 +175,8 @@ def _execution(args: argparse.Namespace) -> Any:
     if args.threads < 0 or (args.loader_workers is not None and args.loader_workers < 0):
         raise UserError("--threads and --loader-workers must not be negative")
     check_range("--threads", args.threads, 0, MAX_THREADS)
-    check_range("--loader-workers", args.loader_workers, 0, MAX_LOADER_WORKERS)
+    if args.loader_workers is not None:  # None: scaled to the cores
+        check_range("--loader-workers", args.loader_workers, 0, MAX_LOADER_WORKERS)
     if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
         raise UserError(f"--device {args.device}: choose auto, cpu, cuda or cuda:N")
     if args.device.startswith("cuda") and getattr(args, "verb", "") != "sweep":  # sweeps check the GPUs they are given
