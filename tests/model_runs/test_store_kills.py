@@ -43,7 +43,7 @@ def _killed_run(study_dir: Path, at: int) -> bool:
         code = 1
         try:
             n = [0]
-            real_replace, real_fsync = os.replace, os.fsync
+            real_replace, real_fsync, real_fdatasync = os.replace, os.fsync, os.fdatasync
 
             def tick() -> None:
                 n[0] += 1
@@ -52,6 +52,7 @@ def _killed_run(study_dir: Path, at: int) -> bool:
 
             os.replace = lambda a, b: (tick(), real_replace(a, b))[1]  # type: ignore[assignment]
             os.fsync = lambda fd: (tick(), real_fsync(fd))[1]  # type: ignore[assignment]
+            os.fdatasync = lambda fd: (tick(), real_fdatasync(fd))[1]  # type: ignore[assignment]
             _run(study_dir)
             code = 0
         finally:
@@ -66,6 +67,8 @@ def test_a_run_killed_at_every_store_write_resumes_to_the_uninterrupted_decision
     create_study(tmp_path / "ref", DEFINITION, _images())
     _run(tmp_path / "ref")
     want = open_study(tmp_path / "ref").epoch_decisions("a")
+    files = sorted(p.name for p in (tmp_path / "ref" / "models" / "a").iterdir())
+    assert files == ["correct.bits", "prediction.int16", "run.json"]  # store format 2
     at, leftovers_seen = 1, 0
     while True:
         study_dir = tmp_path / f"k{at}"
@@ -79,7 +82,7 @@ def test_a_run_killed_at_every_store_write_resumes_to_the_uninterrupted_decision
         np.testing.assert_array_equal(got.prediction, want.prediction)
         assert open_study(study_dir).run_info("a")["status"] == "complete", at
         assert find_temp_files(study_dir / "models", recursive=True) == [], at
-        assert sorted(p.name for p in (study_dir / "models" / "a").iterdir()) == ["decisions.parquet", "run.json"], at
+        assert sorted(p.name for p in (study_dir / "models" / "a").iterdir()) == files, at
         at += 1
     assert at > 20 and leftovers_seen >= 5, (at, leftovers_seen)
 
