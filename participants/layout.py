@@ -38,6 +38,8 @@ COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "correct": ("1 if the observer chose the impossible image, else 0.", "bool01"),
         "rt": ("Reaction time in seconds from the stimulus-onset flip to the key press.", "float"),
         "onset": ("Stimulus onset in seconds since the session clock started.", "float"),
+        "mirrored": ("1 if this observer saw the set's pairs mirrored (left_stim, right_stim, impossible_side "
+                     "and response_side are as on screen; the set has them the other way round).", "bool01"),
     },
     "questionnaire": {
         "trial": ("Trial number in the stimulus set's trials.tsv (1-based).", "int"),
@@ -49,7 +51,27 @@ COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "rt_q1": ("Seconds from question 1 onset to the answer.", "float"),
         "rt_q2": ("Seconds from question 2 onset to the answer.", "float"),
         "rt_q3": ("Seconds from question 3 onset to the answer.", "float"),
+        "onset": ("Onset of the image (the showing its answers were given in) in seconds since the session "
+                  "clock started.", "float"),
+        "answered_before": ("Answers given in an earlier showing of the image, before an interruption (quit "
+                            "confirmation or a resumed session), as column=value;...; n/a if none.", "text"),
+        "corrections": ("Answers taken back with the back key to be given again.", "int"),
     },
+}
+# Columns both tasks write after their own (kept out of the dict literals above for readability).
+_SHARED: dict[str, tuple[str, str]] = {
+    "n_shown": ("How often the trial's images were shown: 1, or more when it was shown again after a "
+                "cancelled quit or in a resumed session (see onsets).", "int"),
+    "onsets": ("Every onset of the trial's images (session clock, s), separated by ';'.", "onsets"),
+    "n_frames": ("Frame intervals recorded while the trial was on screen.", "int"),
+    "dropped_frames": ("Of those, intervals longer than 1.5 nominal frames.", "int"),
+}
+for _task in COLUMNS:
+    COLUMNS[_task].update(_SHARED)
+# Columns added after sessions were first recorded: a session file without them is still read.
+OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
+    "2afc": frozenset({"mirrored", *_SHARED}),
+    "questionnaire": frozenset({"onset", "answered_before", "corrections", *_SHARED}),
 }
 MAIN_CATEGORY_LEVELS = ("no", "maybe", "yes")
 UNUSUAL_LEVELS = ("no", "slightly", "very")
@@ -239,7 +261,7 @@ def read_session(tsv: str | Path) -> Session:
         raise UserError(f"{tsv}: empty file (no header)")
     header = lines[0].split("\t")
     spec = COLUMNS[task]
-    missing = [c for c in spec if c not in header]
+    missing = [c for c in spec if c not in header and c not in OPTIONAL_COLUMNS[task]]
     if missing:
         raise UserError(f"{tsv}: missing column(s) {', '.join(missing)}")
     records = []
@@ -249,7 +271,8 @@ def read_session(tsv: str | Path) -> Session:
             raise UserError(f"{tsv}: row {i}: {len(cells)} fields, expected {len(header)} (truncated or malformed line)")
         rec = dict(zip(header, cells))
         for col, (_, kind) in spec.items():
-            rec[col] = _parse(rec[col], kind, tsv, i, col)
+            if col in rec:
+                rec[col] = _parse(rec[col], kind, tsv, i, col)
         records.append(rec)
     df = pd.DataFrame.from_records(records, columns=header)
     return Session(tsv, pid, ses, task, df, read_sidecar(tsv))
@@ -302,6 +325,13 @@ def _parse(value: str, kind: str, tsv: Path, row: int, col: str) -> Any:
     if kind == "unusual":
         if value not in UNUSUAL_LEVELS:
             raise bad("no, slightly or very")
+        return value
+    if kind == "onsets":
+        try:
+            return [float(v) for v in value.split(";")] if value != "n/a" else []
+        except ValueError:
+            raise bad("numbers separated by ';'") from None
+    if kind == "text":
         return value
     if not value:
         raise bad("a value")
