@@ -27,6 +27,7 @@ SPECIAL_KEYS: dict[str, str] = {
     "return": "Return", "escape": "Escape", "tab": "Tab", "backspace": "BackSpace",
     "comma": "comma", "period": "period", "slash": "slash", "semicolon": "semicolon",
     "minus": "minus", "equal": "equal", **{f"f{i}": f"F{i}" for i in range(1, 13)},
+    **{f"num_{i}": f"KP_{i}" for i in range(10)},  # keypad digits
 }
 _PLAIN_KEY = re.compile(r"^[a-z0-9]$")
 DIGIT_KEYS: tuple[str, ...] = tuple(str(i) for i in range(10))

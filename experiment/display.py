@@ -44,10 +44,14 @@ class Display:
         else:
             size, fullscr = list(m.resolution_px), m.fullscreen
         self.fullscreen = bool(fullscr)
-        self.win = visual.Window(
-            size=size, fullscr=fullscr, screen=m.screen, monitor=self.monitor, units="pix",
-            color=list(m.background), colorSpace="rgb", allowGUI=pilot, winType="pyglet",
-        )
+        try:
+            self.win = visual.Window(
+                size=size, fullscr=fullscr, screen=m.screen, monitor=self.monitor, units="pix",
+                color=list(m.background), colorSpace="rgb", allowGUI=pilot, winType="pyglet",
+            )
+        except OSError as exc:  # e.g. the calibration's gamma table cannot be loaded into this display
+            raise UserError(f"cannot open the window with monitor '{m.name}' (its calibration's gamma "
+                            f"cannot be applied here?): {str(exc).splitlines()[0]}") from None
         if pilot:
             self.win.showPilotingIndicator()
         self.win.mouseVisible = pilot
@@ -169,9 +173,11 @@ class Display:
             self.flip()
 
     def _mouse_down(self) -> bool:
+        """The left button's state as of the last flip (which pumps the window's events);
+        Mouse.getPressed() would pump them again, and that loses ptb key presses."""
         if self.mouse is None:
             self.mouse = event.Mouse(win=self.win, visible=True)
-        return bool(self.mouse.getPressed()[0])
+        return bool(event.mouseButtons[0])
 
     def show_mouse(self, visible: bool) -> None:
         self.win.mouseVisible = visible

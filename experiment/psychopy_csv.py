@@ -52,3 +52,31 @@ def _cell(v: Any) -> Any:
     if isinstance(v, list):
         return ";".join(f"{x:.6f}" if isinstance(x, float) else str(x) for x in v)
     return v
+
+
+def complete_from_rows(path: Path, data_columns: list[str], rows: list[dict[str, str]],
+                       info: dict[str, Any]) -> int:
+    """Append to an earlier attempt's csv the trials it completed but has no row for (a kill that
+    came between the TSV row and the csv row); their frame intervals are unknown (left empty).
+    Returns how many rows were added."""
+    existing: list[dict[str, str]] = []
+    if path.is_file() and path.stat().st_size:
+        with open(path, encoding="utf-8", newline="") as fh:
+            existing = list(csv.DictReader(fh))
+    missing = rows[len(existing):]
+    if not missing:
+        return 0
+    if existing:  # the values the attempt itself wrote win over those rebuilt from its record
+        info = {k: existing[0].get(k, v) for k, v in info.items()}
+    out = TrialCsv.__new__(TrialCsv)
+    out.path, out.info = path, dict(info)
+    out.columns = [*data_columns, "frameIntervalsMs", "practice.thisN", "test.thisN",
+                   *BUILDER_INFO, *[k for k in info if k not in BUILDER_INFO]]
+    if not path.is_file() or not path.stat().st_size:
+        out._write(out.columns)
+    else:
+        with open(path, encoding="utf-8", newline="") as fh:
+            out.columns = next(csv.reader(fh))
+    for row in missing:
+        out._write([_cell({**row, **out.info}.get(c, "")) for c in out.columns])
+    return len(missing)

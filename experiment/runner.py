@@ -365,10 +365,11 @@ def _run(task: Task, plan: SessionPlan, cfg: LabConfig, args: argparse.Namespace
             "PacedToNominalRate": disp.paced,
         }
         attempts.append(attempt)
-        writer = SessionWriter(plan.tsv, task.name)
+        writer = SessionWriter(plan.tsv, task.name, extended=True)
         writer.start(_sidecar_fields(plan, cfg, task, geo, setup, attempts, first_wall, old))
         events = EventWriter(plan.tsv)
         events.start()
+        _complete_earlier_csvs(plan, attempts, list(writer.columns))
         stem = plan.tsv.name[: -len("_beh.tsv")] + f"_attempt-{attempt['Attempt']:02d}_psychopy"
         beh = plan.tsv.parent
         info = {"participant": plan.participant, "session": plan.session, "date": data.getDateStr(),
@@ -585,6 +586,26 @@ def _sidecar_fields(plan: SessionPlan, cfg: LabConfig, task: Task, geo: geometry
         "Software": software_versions(extra=("python-xlib", "psychtoolbox")),
         "Attempts": attempts,
     }
+
+
+def _complete_earlier_csvs(plan: SessionPlan, attempts: list[dict[str, Any]], columns: list[str]) -> None:
+    """Give each earlier attempt's PsychoPy csv a row for every trial it completed (rebuilt from the
+    BIDS rows where a kill came between the two writes)."""
+    from experiment.psychopy_csv import complete_from_rows
+
+    if len(attempts) < 2:
+        return
+    lines = plan.tsv.read_text(encoding="utf-8").split("\n")
+    header, body = lines[0].split("\t"), [dict(zip(lines[0].split("\t"), ln.split("\t"))) for ln in lines[1:-1]]
+    starts = [int(a.get("FirstTrialIndex", 0)) for a in attempts]
+    software = plan.meta.get("Software", {})
+    for a, lo, hi in zip(attempts[:-1], starts, starts[1:]):
+        stem = plan.tsv.name[: -len("_beh.tsv")] + f"_attempt-{int(a['Attempt']):02d}_psychopy.csv"
+        info = {"participant": plan.participant, "session": plan.session, "date": a.get("Started"),
+                "expName": f"trivial-or-impossible-{plan.task}", "psychopyVersion": software.get("psychopy"),
+                "frameRate": a.get("MeasuredFrameRateHz"), "attempt": a.get("Attempt"),
+                "pilot": int(bool(a.get("Pilot"))), "simulated": int(bool(a.get("Simulation")))}
+        complete_from_rows(plan.tsv.parent / stem, [c for c in header if c], body[lo:hi], info)
 
 
 def _psychopy_version() -> str:

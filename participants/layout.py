@@ -38,8 +38,6 @@ COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "correct": ("1 if the observer chose the impossible image, else 0.", "bool01"),
         "rt": ("Reaction time in seconds from the stimulus-onset flip to the key press.", "float"),
         "onset": ("Stimulus onset in seconds since the session clock started.", "float"),
-        "mirrored": ("1 if this observer saw the set's pairs mirrored (left_stim, right_stim, impossible_side "
-                     "and response_side are as on screen; the set has them the other way round).", "bool01"),
     },
     "questionnaire": {
         "trial": ("Trial number in the stimulus set's trials.tsv (1-based).", "int"),
@@ -51,27 +49,30 @@ COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "rt_q1": ("Seconds from question 1 onset to the answer.", "float"),
         "rt_q2": ("Seconds from question 2 onset to the answer.", "float"),
         "rt_q3": ("Seconds from question 3 onset to the answer.", "float"),
-        "onset": ("Onset of the image (the showing its answers were given in) in seconds since the session "
-                  "clock started.", "float"),
-        "answered_before": ("Answers given in an earlier showing of the image, before an interruption (quit "
-                            "confirmation or a resumed session), as column=value;...; n/a if none.", "text"),
-        "corrections": ("Answers taken back with the back key to be given again.", "int"),
     },
 }
-# Columns both tasks write after their own (kept out of the dict literals above for readability).
-_SHARED: dict[str, tuple[str, str]] = {
-    "n_shown": ("How often the trial's images were shown: 1, or more when it was shown again after a "
+# Columns the experiment programs write after those above (sessions recorded before them lack them;
+# readers take them when present). The writer adds them with `SessionWriter(..., extended=True)`.
+_SHOWN: dict[str, tuple[str, str]] = {
+    "n_shown": ("How often the trial's images were shown: 1, or more when they were shown again after a "
                 "cancelled quit or in a resumed session (see onsets).", "int"),
     "onsets": ("Every onset of the trial's images (session clock, s), separated by ';'.", "onsets"),
     "n_frames": ("Frame intervals recorded while the trial was on screen.", "int"),
     "dropped_frames": ("Of those, intervals longer than 1.5 nominal frames.", "int"),
 }
-for _task in COLUMNS:
-    COLUMNS[_task].update(_SHARED)
-# Columns added after sessions were first recorded: a session file without them is still read.
-OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {
-    "2afc": frozenset({"mirrored", *_SHARED}),
-    "questionnaire": frozenset({"onset", "answered_before", "corrections", *_SHARED}),
+EXTRA_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "2afc": {
+        "mirrored": ("1 if this observer saw the set's pairs mirrored: left_stim, right_stim, impossible_side "
+                     "and response_side are as on screen, the set has the pair the other way round.", "bool01"),
+        **_SHOWN,
+    },
+    "questionnaire": {
+        "onset": ("Onset of the image (its latest showing) in seconds since the session clock started.", "float"),
+        "answered_before": ("Answers given in an earlier showing of the image, before an interruption (a "
+                            "cancelled quit or a resumed session), as column=value;...; n/a if none.", "text"),
+        "corrections": ("Answers taken back with the back key to be given again.", "int"),
+        **_SHOWN,
+    },
 }
 MAIN_CATEGORY_LEVELS = ("no", "maybe", "yes")
 UNUSUAL_LEVELS = ("no", "slightly", "very")
@@ -121,10 +122,14 @@ def find_sessions(root: Path, task: str | None = None) -> list[Path]:
 class SessionWriter:
     """Appends trial rows to a session TSV, each flushed and fsynced before returning."""
 
-    def __init__(self, tsv: Path, task: str) -> None:
+    def __init__(self, tsv: Path, task: str, extended: bool = False) -> None:
         self.tsv = Path(tsv)
         self.task = task
-        self.columns = list(COLUMNS[task])
+        self.columns = list(COLUMNS[task]) + (list(EXTRA_COLUMNS[task]) if extended else [])
+        if self.tsv.is_file() and self.tsv.stat().st_size:  # an existing session keeps its own header
+            header = self.tsv.read_text(encoding="utf-8").split("\n", 1)[0].split("\t")
+            known = {**COLUMNS[task], **EXTRA_COLUMNS[task]}
+            self.columns = [c for c in header if c in known]
 
     def start(self, sidecar_fields: dict[str, Any]) -> None:
         """Create the session folder, the sidecar (status incomplete) and the TSV header if new."""
@@ -133,7 +138,9 @@ class SessionWriter:
         meta = read_json(side) if side.is_file() else {}
         meta.update(sidecar_fields)
         meta.setdefault("SessionStatus", "incomplete")
-        for col, (desc, kind) in COLUMNS[self.task].items():
+        known = {**COLUMNS[self.task], **EXTRA_COLUMNS[self.task]}
+        for col in self.columns:
+            desc, kind = known[col]
             meta[col] = {"Description": desc, **_levels(kind)}
         write_json(side, meta)
         if not self.tsv.exists() or self.tsv.stat().st_size == 0:
@@ -261,7 +268,7 @@ def read_session(tsv: str | Path) -> Session:
         raise UserError(f"{tsv}: empty file (no header)")
     header = lines[0].split("\t")
     spec = COLUMNS[task]
-    missing = [c for c in spec if c not in header and c not in OPTIONAL_COLUMNS[task]]
+    missing = [c for c in spec if c not in header]
     if missing:
         raise UserError(f"{tsv}: missing column(s) {', '.join(missing)}")
     records = []
@@ -271,6 +278,8 @@ def read_session(tsv: str | Path) -> Session:
             raise UserError(f"{tsv}: row {i}: {len(cells)} fields, expected {len(header)} (truncated or malformed line)")
         rec = dict(zip(header, cells))
         for col, (_, kind) in spec.items():
+            rec[col] = _parse(rec[col], kind, tsv, i, col)
+        for col, (_, kind) in EXTRA_COLUMNS[task].items():
             if col in rec:
                 rec[col] = _parse(rec[col], kind, tsv, i, col)
         records.append(rec)
