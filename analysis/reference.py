@@ -114,7 +114,7 @@ def build_sessions(results: pd.DataFrame, set_trials: pd.DataFrame) -> dict[int,
 
 def fig6_subset_check(stimuli: pd.DataFrame, set_trials: pd.DataFrame, meta: dict[str, Any], published: list[str]) -> bool:
     """Does the seeded balanced draw (seed 1312, label errors dropped) give the published subset?"""
-    from analysis.questionnaire import select_items
+    from analysis.humans.questionnaire import select_items
 
     order = list(set_trials.loc[set_trials["phase"] == "test", "stim_id"])
     sel = select_items(stimuli, order, meta, drop_label_issues=True, balance=True, seed=FIG6_SEED)

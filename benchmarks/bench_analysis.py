@@ -28,7 +28,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.consistency import error_consistency, error_consistency_matrix  # noqa: E402
+from analysis.models.consistency import error_consistency, error_consistency_matrix  # noqa: E402
 
 CONDITIONS = ["base", "base", "base", "seed", "seed", "lr", "lr", "batch", "batch", "optimizer", "optimizer", "arch", "arch"]
 
@@ -123,7 +123,7 @@ def bench_whole(n_models: int, n_epochs: int, n_images: int, keep: Path | None) 
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peak = after.ru_maxrss / 1024**2  # KiB -> GiB; the largest child so far (the analysis)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import analysis.ddd, numpy, pandas, pyarrow.parquet, matplotlib.pyplot"],
+    subprocess.run([sys.executable, "-c", "import analysis.models.ddd, numpy, pandas, pyarrow.parquet, matplotlib.pyplot"],
                    cwd=ROOT, env=env, check=True)
     start = time.perf_counter() - t
     print(f"  python -m analysis.ddd: {wall:.1f} s wall (goal < 20 s), {cpu:.1f} s CPU (user + sys, all threads), "

@@ -18,7 +18,7 @@ import pandas as pd
 from labutil.errors import UserError
 from labutil.versions import software_versions
 from stimuli.checks import BUILDER
-from stimuli.difficulty import IMPOSSIBLE, TRIVIAL, classify
+from labutil.difficulty import IMPOSSIBLE, TRIVIAL, classify
 from stimuli.exclusions import Exclusion, apply, describe_removals
 from stimuli.render import render_pngs
 from stimuli.selection import DIFFICULTY_ORDER, design_2afc, design_questionnaire, practice_split

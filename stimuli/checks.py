@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from labutil.errors import UserError
-from stimuli.difficulty import classify
+from labutil.difficulty import classify
 from stimuli.sets import STIMULI_FILE, TRIALS_FILE, StimulusSet, read_set, verify_set
 
 BUILDER = "stimuli.build"  # the `builder` that stimuli.build records in set.json

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from labutil.errors import UserError
-from stimuli.difficulty import IMPOSSIBLE, IN_BETWEEN, TRIVIAL
+from labutil.difficulty import IMPOSSIBLE, IN_BETWEEN, TRIVIAL
 from stimuli.sets import sha256_file
 from stimuli.sources import Source
 
@@ -105,16 +105,16 @@ def label_errors_from_cleanlab(source: Source) -> Exclusion:
     if source.study is None:
         raise UserError("--cleanlab needs a --study source whose models stored class probabilities")
     try:
-        from analysis.label_issues import label_issue_mask
+        from analysis.models.label_issues import label_issue_mask
     except ImportError:
-        raise UserError("--cleanlab needs analysis.label_issues, which is not installed") from None
+        raise UserError("--cleanlab needs analysis.models.label_issues, which is not installed") from None
     mask = np.asarray(label_issue_mask(source.study, "probabilities"), dtype=bool)
     if mask.shape != (len(source.images),):
         raise UserError(f"{source.study.path}: cleanlab marks cover {mask.size} images, the study has {len(source.images)}")
     record = {
         "kind": "label_errors",
         "from": "cleanlab",
-        "method": "analysis.label_issues.label_issue_mask(study, 'probabilities'): cleanlab find_label_issues on the "
+        "method": "analysis.models.label_issues.label_issue_mask(study, 'probabilities'): cleanlab find_label_issues on the "
         "mean final-epoch probabilities of the study's complete models that stored them",
     }
     return Exclusion("label errors (cleanlab)", mask, record)

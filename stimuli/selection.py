@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stimuli.difficulty import IMPOSSIBLE, IN_BETWEEN, TRIVIAL
+from labutil.difficulty import IMPOSSIBLE, IN_BETWEEN, TRIVIAL
 
 DIFFICULTY_ORDER = (TRIVIAL, IN_BETWEEN, IMPOSSIBLE)
 

@@ -4,16 +4,15 @@ Runs on the real files in ../shared/reference (skipped where that folder is abse
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 
-from analysis.questionnaire import analyse_questionnaire, select_items
+from analysis.humans.questionnaire import analyse_questionnaire, select_items
 from analysis.reference import main as reference_main
-from analysis.sessions import load_sessions
+from analysis.humans.sessions import load_sessions
 from labutil.errors import UserError, run_cli
 from stimuli.sets import open_verified_set, read_set, verify_set
 

@@ -169,7 +169,7 @@ def test_study_on_real_digits_renders_the_dataset_pixels(tmp_path: Path, capsys)
 
 
 def test_cleanlab_marks_are_excluded(tmp_path: Path, counts: np.ndarray, labels: np.ndarray) -> None:
-    pytest.importorskip("analysis.label_issues")
+    pytest.importorskip("analysis.models.label_issues")
     from stimuli_data import write_counts_study
 
     # confident probabilities for the given label, except images 0, 6, 90, 96: confidently another class

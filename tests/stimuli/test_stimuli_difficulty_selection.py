@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from labutil.errors import UserError
-from stimuli.difficulty import classify
+from labutil.difficulty import classify
 from stimuli.selection import balanced_sides, design_2afc, design_questionnaire, draw, practice_split
 
 
@@ -20,7 +20,7 @@ def test_classify_pins_the_tolerance_rule() -> None:
 
 
 def test_classify_agrees_with_the_analysis_split() -> None:
-    from analysis.difficulty import difficulty
+    from analysis.models.difficulty import difficulty
 
     n = np.arange(12)
     for k in range(6):

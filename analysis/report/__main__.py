@@ -1,0 +1,6 @@
+"""`python -m analysis.report`."""
+
+from analysis.report.cli import main
+from labutil.errors import run_cli
+
+raise SystemExit(run_cli(main))

@@ -1,0 +1,87 @@
+"""`python -m analysis.report`: one self-contained HTML report of a study's models and humans.
+
+Sections: models and DDD (`analysis.models.ddd.analyse_study` on the decisions store), the 2AFC
+experiment (`analysis.humans.two_afc`), the questionnaire (`analysis.humans.questionnaire`, on all images and on
+the paper's Fig. 6 selection), and the comparison with the paper (`analysis.report.paper`). Whatever is
+missing (no study, no sessions, no stimulus set) is said in its section; the rest still runs.
+
+Writes `<out>/<name>.html` (figures embedded) and `<out>/<name>_files/` (`figures/*.png|svg`,
+`tables/*.csv`, `models/` from analysis.ddd). Everything is built in a temporary folder beside them
+and moved into place at the end, so a failed run leaves an earlier report as it was. Only pseudonymous participant ids (sub-XXX) appear; the restricted
+identity folder is never read.
+"""
+
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from analysis.report import html as H
+from analysis.report.context import Context, ReportConfig, places, find_study
+from analysis.report.section_methods import methods_section
+from analysis.report.section_models import section_models
+from analysis.report.section_paper import section_paper
+from analysis.report.section_questionnaire import section_questionnaire
+from analysis.report.section_two_afc import section_2afc
+
+
+def check_inputs(cfg: ReportConfig) -> None:
+    """Fail early, before any output, on a user error in the inputs: an ambiguous study or a
+    malformed session file (one line naming the file and row)."""
+    from analysis.humans.sessions import read_sessions
+
+    if cfg.model_table is not None:
+        from labutil.tables import read_table
+
+        read_table(cfg.model_table, required=[cfg.model_table_correct_col])
+    elif not cfg.no_models:
+        find_study(cfg.runs, cfg.study)
+    read_sessions(cfg.data_root)
+
+
+def build_report(cfg: ReportConfig) -> Path:
+    """Run every section and write the report; returns the path of the HTML file."""
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    check_inputs(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=f".{cfg.name}.", suffix=".tmp"))
+    try:
+        ctx = Context(cfg, tmp / f"{cfg.name}_files")
+        ctx.work.mkdir()
+        builders = [("models and DDD", section_models), ("2AFC experiment", section_2afc),
+                    ("questionnaire", section_questionnaire), ("comparison with the paper", section_paper)]
+        sections = []
+        with tqdm(builders, desc="report", unit="section") as bar:
+            for title, build in bar:
+                bar.set_postfix_str(title)
+                sections.append(build(ctx))
+        sections.append(methods_section(ctx, started))
+        done = [t for (t, _), s in zip(builders[:-1], sections) if s.available]
+        missing = [t for (t, _), s in zip(builders[:-1], sections) if not s.available]
+        subtitle = (f"Built {dt.date.today().isoformat()} from {cfg.runs}, {places(cfg.stimuli)} and {cfg.data_root}. "
+                    f"Sections with data: {', '.join(done) or 'none'}."
+                    + (f" Missing: {', '.join(missing)}." if missing else ""))
+        html = tmp / f"{cfg.name}.html"
+        html.write_text(H.page("Trivial or impossible: lab report", subtitle, sections), encoding="utf-8")
+        _move_into_place(tmp, out, cfg.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out / f"{cfg.name}.html"
+
+
+def _move_into_place(tmp: Path, out: Path, name: str) -> None:
+    """Swap the finished `<name>_files` folder in, then replace `<name>.html` (atomic rename);
+    the previous report's files are removed only afterwards."""
+    files, target = tmp / f"{name}_files", out / f"{name}_files"
+    if target.exists():
+        target.rename(tmp / "previous_files")
+    files.rename(target)
+    os.replace(tmp / f"{name}.html", out / f"{name}.html")

@@ -1,0 +1,45 @@
+"""What both human sections need: their sessions, the stimulus set they ran on, and the exclusions listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analysis.report import html as H
+from analysis.report.context import Context, open_set
+
+
+def exclusion_parts(ctx: Context, loaded: Any, label: str) -> list[str]:
+    parts = []
+    if len(loaded.excluded):
+        ex = loaded.excluded.drop(columns=["path"])
+        ctx.exclusions.append(loaded.excluded.assign(analysis=label))
+        parts.append(H.table(ex, caption=f"{label}: sessions left out", csv_name=ctx.save_table(f"{label}_excluded_sessions", ex)))
+    else:
+        parts.append(H.paragraph(f"No {label} session was left out."))
+    if loaded.practice_rows:
+        parts.append(H.paragraph(f"{loaded.practice_rows} practice trials left out."))
+    return parts
+
+
+def simulated_note(loaded: Any) -> list[str]:
+    if not loaded.n_simulated:
+        return []
+    return [H.paragraph(f"{loaded.n_simulated} of the {len(loaded.sessions)} analysed sessions were run by simulated "
+                        "observers (--simulate), not by people.", "missing")]
+
+
+def sessions_and_set(ctx: Context, sec: H.Section, task: str, set_name: str | None) -> tuple[Any, Any] | None:
+    """The task's analysed sessions and the stimulus set they ran on (None if not found); None,
+    with the section marked missing and the left-out sessions listed, when no session is usable."""
+    from analysis.humans.sessions import load_sessions
+
+    cfg = ctx.cfg
+    loaded = load_sessions(cfg.data_root, task, stimulus_set=set_name, include_incomplete=cfg.include_incomplete,
+                           include_pilot=cfg.include_pilot, include_simulated=cfg.include_simulated)
+    if not loaded.sessions:
+        sec.available = False
+        sec.add(H.missing(f"No usable {task.upper() if task == '2afc' else task} sessions under {cfg.data_root}/: "
+                          "this section is left out."))
+        sec.parts += exclusion_parts(ctx, loaded, task) if len(loaded.excluded) else []
+        return None
+    return loaded, open_set(cfg.stimuli, loaded.stimulus_set, loaded.set_checksum)
