@@ -2,7 +2,9 @@
 
 The program tells its listener which screen it has just shown (right after the onset flip); the
 simulated observer decides, waits its response time and presses the key through XTEST, so the
-press travels the same path as a human's (X server -> ptb keyboard -> trial loop).
+press travels the same path as a human's (X server -> ptb keyboard -> trial loop). A key whose
+press seems lost (no new screen after `repress_after_s`) is pressed again, and a session that
+shows no new screen for `no_progress_s` ends with one line.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from experiment.config import DIGIT_KEYS, LabConfig
-from experiment.observers import MAIN_CATEGORY_ORDER, UNUSUAL_ORDER, ObserverPolicy, QuestionnaireAnswer
+from experiment import answers
+from experiment.config import LabConfig
+from experiment.observers import ObserverPolicy, QuestionnaireAnswer
 from experiment.xkeys import KeyPresser
 from labutil.errors import UserError
 
-PROCEED_SCREENS = ("instructions", "practice_done", "break", "end")
-FINAL_SCREEN = "end"  # the program closes after it: no new screen follows the key
+PROCEED_SCREENS = ("instructions", "practice_done", "break", "end", "saved")
+FINAL_SCREENS = ("end", "saved")  # the program closes after them: no new screen follows the key
 REPRESS_AFTER_S = 5.0  # a key with no new screen after this long is pressed again ...
 MAX_REPRESSES = 3  # ... at most this many times
 NO_PROGRESS_S = 120.0  # no new screen this long after a key press: the session ends
@@ -59,12 +62,8 @@ class NoListener:
 
 def answer_key(cfg: LabConfig, question: int, answer: QuestionnaireAnswer) -> str:
     """The key that gives `answer` to questionnaire question 1, 2 or 3."""
-    q = cfg.questionnaire
-    if question == 1:
-        return q.ten_plus_key if answer.n_categories >= 10 else DIGIT_KEYS[answer.n_categories]
-    if question == 2:
-        return q.main_category_keys[MAIN_CATEGORY_ORDER.index(answer.main_category)]
-    return q.unusual_keys[UNUSUAL_ORDER.index(answer.unusual)]
+    value = (answer.n_categories, answer.main_category, answer.unusual)[question - 1]
+    return answers.answer_key(cfg, question, value)
 
 
 @dataclass
@@ -143,7 +142,7 @@ class SimulatedObserver:
                 time.sleep(delay)
                 self.presser.press(key)
                 self.pressed.append((screen, key))
-                if screen != FINAL_SCREEN:
+                if screen not in FINAL_SCREENS:
                     wait = _Waiting(screen, key, time.monotonic())
         except BaseException as exc:  # reported by the program, which would otherwise wait forever
             self.error = exc
@@ -171,143 +170,6 @@ class SimulatedObserver:
             self.represses.append((wait.screen, wait.key))
             wait.represses += 1
             wait.last = time.monotonic()
-
-    def close(self) -> None: ...
-
-
-class NoListener:
-    """A human at the keyboard: nothing to do."""
-
-    def on_screen(self, screen: str, info: dict[str, Any]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def answer_key(cfg: LabConfig, question: int, answer: QuestionnaireAnswer) -> str:
-    """The key that gives `answer` to questionnaire question 1, 2 or 3."""
-    q = cfg.questionnaire
-    if question == 1:
-        return q.ten_plus_key if answer.n_categories >= 10 else DIGIT_KEYS[answer.n_categories]
-    if question == 2:
-        return q.main_category_keys[MAIN_CATEGORY_ORDER.index(answer.main_category)]
-    return q.unusual_keys[UNUSUAL_ORDER.index(answer.unusual)]
-
-
-@dataclass
-class _Waiting:
-    """A pressed key the program has not answered with a new screen yet."""
-
-    screen: str
-    key: str
-    first: float  # monotonic time of the first press
-    last: float = 0.0  # of the latest press
-    represses: int = 0
-
-    def __post_init__(self) -> None:
-        self.last = self.last or self.first
-
-
-class SimulatedObserver:
-    """Presses the keys its policy chooses, each after the policy's delay, from its own thread."""
-
-    def __init__(self, policy: ObserverPolicy, cfg: LabConfig, presser: KeyPresser | None = None,
-                 repress_after_s: float = REPRESS_AFTER_S, max_represses: int = MAX_REPRESSES,
-                 no_progress_s: float = NO_PROGRESS_S) -> None:
-        if not (0 < repress_after_s and 0 < no_progress_s and max_represses >= 0):
-            raise ValueError("repress_after_s and no_progress_s must be positive, max_represses >= 0")
-        self.policy = policy
-        self.cfg = cfg
-        self.presser = presser or KeyPresser()
-        self.repress_after_s = repress_after_s
-        self.max_represses = max_represses
-        self.no_progress_s = no_progress_s
-        self.represses: list[tuple[str, str]] = []  # (screen, key) pressed again, for diagnostics
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
-        self._answer: QuestionnaireAnswer | None = None
-        self.error: BaseException | None = None
-        self.pressed: list[tuple[str, str]] = []  # (screen, key), for diagnostics
-        self._thread = threading.Thread(target=self._run, name="simulated-observer", daemon=True)
-        self._thread.start()
-
-    def on_screen(self, screen: str, info: dict[str, Any]) -> None:
-        self._queue.put((screen, dict(info)))
-
-    def decide(self, screen: str, info: dict[str, Any]) -> tuple[str, float] | None:
-        """The key to press for a screen and the delay before pressing it (None: no answer)."""
-        keys = self.cfg.keys
-        if screen in PROCEED_SCREENS:
-            return keys.proceed, self.policy.proceed_delay()
-        if screen == "confirm_quit":  # a simulated observer never quits on its own
-            return keys.confirm_no, self.policy.proceed_delay()
-        if screen == "trial":
-            side = self.policy.choose_side(str(info["impossible_side"]))
-            return (keys.left if side == "left" else keys.right), self.policy.rt()
-        if screen == "question":
-            q = int(info["question"])
-            if q == 1 or self._answer is None:
-                self._answer = self.policy.answer(str(info.get("difficulty", "")))
-            return answer_key(self.cfg, q, self._answer), self.policy.rt()
-        return None
-
-    def _run(self) -> None:
-        try:
-            waiting: tuple[str, str, float] | None = None  # (screen, key, time of the first press)
-            while True:
-                item = self._next(waiting)
-                if item is None:
-                    return
-                if item == "timeout":
-                    assert waiting is not None
-                    waiting = self._press_again(*waiting)
-                    continue
-                screen, info = item
-                decision = self.decide(screen, info)
-                if decision is None:
-                    waiting = None
-                    continue
-                key, delay = decision
-                time.sleep(delay)
-                self.presser.press(key)
-                self.pressed.append((screen, key))
-                waiting = None if screen == FINAL_SCREEN else (screen, key, time.monotonic())
-        except BaseException as exc:  # reported by the program, which would otherwise wait forever
-            self.error = exc
-
-    def _next(self, waiting: tuple[str, str, float] | None) -> Any:
-        """The next screen; "timeout" when a pressed key has had no new screen for repress_after_s."""
-        try:
-            return self._queue.get(timeout=None if waiting is None else self.repress_after_s)
-        except queue.Empty:
-            return "timeout"
-
-    def _press_again(self, screen: str, key: str, since: float) -> tuple[str, str, float]:
-        """The key press seems lost (no new screen): press it again, or give up after
-        max_represses and no_progress_s with a one-line error the program reports."""
-        waited = time.monotonic() - since
-        n = sum(1 for s, k in self.represses if (s, k) == (screen, key))
-        if waited >= self.no_progress_s or n >= self.max_represses:
-            if waited >= self.no_progress_s:
-                raise SimulationStalled(
-                    f"simulated observer: no new screen {waited:.0f} s after pressing '{key}' on the {screen} "
-                    f"screen ({n + 1} presses); the session is saved, continue it with --resume")
-            self._queue_wait(since)
-            return screen, key, since
-        self.presser.press(key)
-        self.represses.append((screen, key))
-        return screen, key, since
-
-    def _queue_wait(self, since: float) -> None:
-        """Wait (for a new screen) until no_progress_s has passed since the first press."""
-        left = self.no_progress_s - (time.monotonic() - since)
-        if left > 0:
-            try:
-                item = self._queue.get(timeout=left)
-            except queue.Empty:
-                return
-            self._queue.put(item)  # not consumed here: _run handles it next
-            raise _NewScreen()
 
     def close(self) -> None:
         self._queue.put(None)

@@ -52,6 +52,29 @@ COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "rt_q3": ("Seconds from question 3 onset to the answer.", "float"),
     },
 }
+# Columns the experiment programs write after those above (sessions recorded before them lack them;
+# readers take them when present). The writer adds them with `SessionWriter(..., extended=True)`.
+_SHOWN: dict[str, tuple[str, str]] = {
+    "n_shown": ("How often the trial's images were shown: 1, or more when they were shown again after a "
+                "cancelled quit or in a resumed session (see onsets).", "int"),
+    "onsets": ("Every onset of the trial's images (session clock, s), separated by ';'.", "onsets"),
+    "n_frames": ("Frame intervals recorded while the trial was on screen.", "int"),
+    "dropped_frames": ("Of those, intervals longer than 1.5 nominal frames.", "int"),
+}
+EXTRA_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "2afc": {
+        "mirrored": ("1 if this observer saw the set's pairs mirrored: left_stim, right_stim, impossible_side "
+                     "and response_side are as on screen, the set has the pair the other way round.", "bool01"),
+        **_SHOWN,
+    },
+    "questionnaire": {
+        "onset": ("Onset of the image (its latest showing) in seconds since the session clock started.", "float"),
+        "answered_before": ("Answers given in an earlier showing of the image, before an interruption (a "
+                            "cancelled quit or a resumed session), as column=value;...; n/a if none.", "text"),
+        "corrections": ("Answers taken back with the back key to be given again.", "int"),
+        **_SHOWN,
+    },
+}
 MAIN_CATEGORY_LEVELS = ("no", "maybe", "yes")
 UNUSUAL_LEVELS = ("no", "slightly", "very")
 
@@ -100,10 +123,14 @@ def find_sessions(root: Path, task: str | None = None) -> list[Path]:
 class SessionWriter:
     """Appends trial rows to a session TSV, each flushed and fsynced before returning."""
 
-    def __init__(self, tsv: Path, task: str) -> None:
+    def __init__(self, tsv: Path, task: str, extended: bool = False) -> None:
         self.tsv = Path(tsv)
         self.task = task
-        self.columns = list(COLUMNS[task])
+        self.columns = list(COLUMNS[task]) + (list(EXTRA_COLUMNS[task]) if extended else [])
+        if self.tsv.is_file() and self.tsv.stat().st_size:  # an existing session keeps its own header
+            header = self.tsv.read_text(encoding="utf-8").split("\n", 1)[0].split("\t")
+            known = {**COLUMNS[task], **EXTRA_COLUMNS[task]}
+            self.columns = [c for c in header if c in known]
 
     def start(self, sidecar_fields: dict[str, Any]) -> None:
         """Create the session folder, the TSV header if new, then the sidecar (status incomplete).
@@ -120,7 +147,9 @@ class SessionWriter:
         meta = read_json(side) if side.is_file() else {}
         meta.update(sidecar_fields)
         meta.setdefault("SessionStatus", "incomplete")
-        for col, (desc, kind) in COLUMNS[self.task].items():
+        known = {**COLUMNS[self.task], **EXTRA_COLUMNS[self.task]}
+        for col in self.columns:
+            desc, kind = known[col]
             meta[col] = {"Description": desc, **_levels(kind)}
         write_json(side, meta)
 
@@ -304,6 +333,9 @@ def read_session(tsv: str | Path, drop_torn_tail: bool = False) -> Session:
         rec = dict(zip(header, cells))
         for col, (_, kind) in spec.items():
             rec[col] = _parse(rec[col], kind, tsv, i, col)
+        for col, (_, kind) in EXTRA_COLUMNS[task].items():
+            if col in rec:
+                rec[col] = _parse(rec[col], kind, tsv, i, col)
         records.append(rec)
     df = pd.DataFrame.from_records(records, columns=header)
     return Session(tsv, pid, ses, task, df, read_sidecar(tsv))
@@ -356,6 +388,13 @@ def _parse(value: str, kind: str, tsv: Path, row: int, col: str) -> Any:
     if kind == "unusual":
         if value not in UNUSUAL_LEVELS:
             raise bad("no, slightly or very")
+        return value
+    if kind == "onsets":
+        try:
+            return [float(v) for v in value.split(";")] if value != "n/a" else []
+        except ValueError:
+            raise bad("numbers separated by ';'") from None
+    if kind == "text":
         return value
     if not value:
         raise bad("a value")
