@@ -128,7 +128,7 @@ def _killed_at(lab: dict[str, Path], at: int, recovering: bool = False) -> bool:
 
 
 def test_a_kill_at_every_write_is_resumed(lab: dict[str, Path], tmp_path: Path) -> None:
-    reference = dict(lab, data=tmp_path / "reference")
+    reference = dict(lab, data=tmp_path / "ref" / "data", private=tmp_path / "ref" / "private")  # its own private folder
     register(reference["data"], 1)
     _life(reference, resume=False)
     ref_tsv = beh_path(reference["data"], "sub-001", 1, "2afc")
@@ -232,7 +232,7 @@ def _reset(lab: dict[str, Path], clean: dict[str, bytes]) -> None:
 def test_a_kill_during_the_recovery_is_recovered_too(lab: dict[str, Path], tmp_path: Path) -> None:
     """Killed once in the first run (every 5th write event), then again at every write of the
     resume: the third run still ends with the uninterrupted run's rows."""
-    reference = dict(lab, data=tmp_path / "reference")
+    reference = dict(lab, data=tmp_path / "ref" / "data", private=tmp_path / "ref" / "private")  # its own private folder
     register(reference["data"], 1)
     _life(reference, resume=False)
     ref_rows = beh_path(reference["data"], "sub-001", 1, "2afc").read_bytes()
