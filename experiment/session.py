@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import read_json
 from participants.layout import (
     TASKS,
     beh_path,
     check_participant_id,
     read_session,
+    read_sidecar,
     repair_truncated_tail,
+    resume_state,
     session_dir,
     sidecar_path,
 )
@@ -136,12 +137,11 @@ def _plan_resume(task: str, data_root: Path, participant: str, session: int, tsv
     if not side.is_file() or not tsv.is_file():
         missing = side if not side.is_file() else tsv
         raise UserError(f"{missing}: missing, the session folder is damaged; move it aside to start again")
-    meta = read_json(side)
+    meta = read_sidecar(tsv)
+    order, recorded_seed = resume_state(meta, side, stimset.trials["trial"])
     status = meta.get("SessionStatus", "incomplete")
     if status == "complete":
         raise UserError(f"{tsv}: session already complete; use another session number")
-    order = [int(t) for t in meta.get("TrialOrder", [])]
-    recorded_seed = meta.get("TrialOrderSeed")
     if not order or recorded_seed is None:
         raise UserError(f"{side}: no TrialOrder/TrialOrderSeed recorded; cannot resume this session")
     if seed is not None and seed != recorded_seed:

@@ -219,10 +219,10 @@ def check_template(value: str, placeholders: set[str] | frozenset[str]) -> str:
     try:
         fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(value) if f is not None]
     except ValueError as exc:
-        raise Invalid(f"a text with a stray brace ({exc}); write {{{{ or }}}} for a literal brace, "
+        raise Invalid(f"text with a stray brace ({exc}); write {{{{ or }}}} for a literal brace, "
                       f"placeholders among {allowed}") from None
     for name, spec, conv in fields:
         if name not in placeholders or spec or conv:
             shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
-            raise Invalid(f"a text whose placeholders are among {allowed}, not {shown}")
+            raise Invalid(f"text whose placeholders are among {allowed}, not {shown}")
     return value

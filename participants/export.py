@@ -8,12 +8,28 @@ from pathlib import Path
 
 from labutil.errors import UserError
 from labutil.io import fsync_dir
+from labutil.paths import check_output_dir, refuse_escaping_links
 from participants.registry import Registry
 
 
 def _hidden(_dir: str, names: list[str]) -> list[str]:
     """Bookkeeping, lock and temporary files (dot files) stay behind."""
     return [n for n in names if n.startswith(".")]
+
+
+_TEXT_SUFFIXES = (".tsv", ".json", ".log", ".txt", ".csv")
+
+
+def _require_text(copy: Path, root: Path) -> None:
+    """Refuse text files that are not UTF-8: the identity check could not read a name written in
+    another encoding (a Latin-1 'Müller'), so such a file is never exported unchecked."""
+    for path in sorted(copy.rglob("*")):
+        if path.suffix in _TEXT_SUFFIXES and path.is_file():
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{root / path.relative_to(copy)}: not UTF-8 text (byte {exc.start}); the identity "
+                                "check cannot read it, nothing exported") from None
 
 
 def export_data(registry: Registry, out_dir: Path) -> int:
@@ -31,6 +47,8 @@ def export_data(registry: Registry, out_dir: Path) -> int:
     if not registry.identity_check_possible():
         raise UserError(f"identities of {root} were recorded in a private folder that is not at "
                         f"{registry.private_root}; pass --private-root so the export can be checked")
+    check_output_dir(out_dir.parent, "folder of OUT_DIR")
+    refuse_escaping_links(root, "data root")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.export-{os.getpid()}.tmp"
     if tmp.exists():
@@ -43,6 +61,7 @@ def export_data(registry: Registry, out_dir: Path) -> int:
         for sub in sorted(root.glob("sub-*")):
             if sub.is_dir():
                 shutil.copytree(sub, tmp / sub.name, ignore=_hidden)
+        _require_text(tmp, root)
         leaks = registry.find_identity_leaks(tmp)
         if leaks:
             first = leaks[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +10,8 @@ from pathlib import Path
 from analysis.report.build import build_report
 from analysis.report.context import ReportConfig
 from labutil.errors import ArgumentParser, UserError, run_cli
+from labutil.paths import check_output_dir
+from labutil.validate import SAFE_NAME, non_negative_int, positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,11 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "histogram only")
     p.add_argument("--model-table-correct-col", default="sota_n_correct",
                    help="--model-table column with the models-correct count (default: %(default)s)")
-    p.add_argument("--model-table-n-models", type=int, default=11,
+    p.add_argument("--model-table-n-models", type=positive_int, default=11,
                    help="number of models behind --model-table (default: %(default)s)")
     p.add_argument("--model-table-label-col", default="label_error_mturk",
                    help="--model-table column marking label errors (0/1), drawn as red bars; '' for none (default: %(default)s)")
-    p.add_argument("--stimuli", type=Path, nargs="+", default=[Path("stimulus_sets")], metavar="PATH",
+    p.add_argument("--stimuli", type=Path, nargs="+", default=None, metavar="PATH",
                    help="stimulus sets: folders of sets and/or set folders; the sessions' sets are looked up "
                         "here by name (default: stimulus_sets)")
     p.add_argument("--data-root", type=Path, default=Path("lab_data"),
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="analyse the 2AFC sessions of this stimulus set (default: the set most sessions used)")
     p.add_argument("--set-questionnaire", default=None,
                    help="analyse the questionnaire sessions of this set (default: the set most sessions used)")
-    p.add_argument("--tolerance", type=int, default=1,
+    p.add_argument("--tolerance", type=non_negative_int, default=1,
                    help="models allowed to disagree when splitting images into trivial / impossible (default: %(default)s)")
     p.add_argument("--base", default="base", help="base condition for the models' error consistency (default: %(default)s)")
     p.add_argument("--include-incomplete", action="store_true",
@@ -59,24 +60,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-simulated", action="store_true",
                    help="also analyse sessions of simulated observers (run with --simulate, e.g. by the demo; "
                         "default: left out and listed)")
-    p.add_argument("--balance-seed", type=int, default=1312,
+    p.add_argument("--balance-seed", type=non_negative_int, default=1312,
                    help="seed of the draw that balances the questionnaire's difficulty subsets; 1312 reproduces "
                         "the paper's Fig. 6 subset (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default: %(default)s)")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the bootstrap intervals (default: %(default)s)")
+    p.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap resamples (default: %(default)s)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.name):
+    if not SAFE_NAME.fullmatch(args.name):
         raise UserError(f"--name '{args.name}': use letters, digits, '.', '_' or '-' (it names files)")
     if args.n_boot < 100:
         raise UserError(f"--n-boot {args.n_boot}: use at least 100 resamples")
+    check_output_dir(args.out, "--out")
+    for path in args.stimuli or []:
+        if not path.exists():
+            raise UserError(f"--stimuli {path}: no such stimulus set or folder of sets")
     cfg = ReportConfig(runs=args.runs, study=args.study, no_models=args.no_models, model_table=args.model_table,
                        model_table_correct_col=args.model_table_correct_col, model_table_n_models=args.model_table_n_models,
                        model_table_label_col=args.model_table_label_col or None,
-                       stimuli=args.stimuli, data_root=args.data_root,
+                       stimuli=args.stimuli or [Path("stimulus_sets")], data_root=args.data_root,
                        out=args.out, name=args.name, set_2afc=args.set_2afc, set_questionnaire=args.set_questionnaire,
                        tolerance=args.tolerance, base=args.base, include_incomplete=args.include_incomplete,
                        include_pilot=args.include_pilot, include_simulated=args.include_simulated,
