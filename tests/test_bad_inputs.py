@@ -754,8 +754,12 @@ def _(w): return _report(w, "--model-table", str(w / "table.csv"), "--model-tabl
 def _(w):
     (w / "bad.csv").write_bytes(b"n_correct\n\xff\n")
     return _report(w, "--model-table", str(w / "bad.csv"), "--model-table-correct-col", "n_correct")
-@case("report-stimuli-missing", "analysis.report")
-def _(w): return [*_report(w)[:2], "--stimuli", str(w / "nothing"), *_report(w)[4:]]
+@case("report-session-sidecar-not-object", "analysis.report")
+def _(w):
+    _session_2afc(w, sidecar=[{"SessionStatus": "complete"}])
+    return _report(w)
+@case("report-out-parent-file", "analysis.report")
+def _(w): return _report(w, "--out", str(w / "table.csv" / "reports"))
 @case("report-run-json-list", "analysis.report")
 def _(w):
     _run_json(w).write_text("[]")

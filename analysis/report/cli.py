@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of models behind --model-table (default: %(default)s)")
     p.add_argument("--model-table-label-col", default="label_error_mturk",
                    help="--model-table column marking label errors (0/1), drawn as red bars; '' for none (default: %(default)s)")
-    p.add_argument("--stimuli", type=Path, nargs="+", default=None, metavar="PATH",
+    p.add_argument("--stimuli", type=Path, nargs="+", default=[Path("stimulus_sets")], metavar="PATH",
                    help="stimulus sets: folders of sets and/or set folders; the sessions' sets are looked up "
                         "here by name (default: stimulus_sets)")
     p.add_argument("--data-root", type=Path, default=Path("lab_data"),
@@ -75,13 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n_boot < 100:
         raise UserError(f"--n-boot {args.n_boot}: use at least 100 resamples")
     check_output_dir(args.out, "--out")
-    for path in args.stimuli or []:
-        if not path.exists():
-            raise UserError(f"--stimuli {path}: no such stimulus set or folder of sets")
     cfg = ReportConfig(runs=args.runs, study=args.study, no_models=args.no_models, model_table=args.model_table,
                        model_table_correct_col=args.model_table_correct_col, model_table_n_models=args.model_table_n_models,
                        model_table_label_col=args.model_table_label_col or None,
-                       stimuli=args.stimuli or [Path("stimulus_sets")], data_root=args.data_root,
+                       stimuli=args.stimuli, data_root=args.data_root,
                        out=args.out, name=args.name, set_2afc=args.set_2afc, set_questionnaire=args.set_questionnaire,
                        tolerance=args.tolerance, base=args.base, include_incomplete=args.include_incomplete,
                        include_pilot=args.include_pilot, include_simulated=args.include_simulated,
