@@ -90,8 +90,7 @@ def check_results(results: pd.DataFrame, path: Path, trials: pd.DataFrame) -> No
     check_cells(results, "observer", path, lambda v: parse_int(v, 1))
     check_cells(results, "answer", path, lambda v: parse_int(v, 0))
     test = {str(t) for t, train in zip(trials["trial"], trials["is_training"]) if int(train) == 0}
-    known = check_cells(results, "trial", path, lambda v: v if v in test else _unknown_trial(v))
-    del known
+    check_cells(results, "trial", path, lambda v: v if v in test else _unknown_trial(v))
 
 
 def _unknown_trial(value: str) -> str:
