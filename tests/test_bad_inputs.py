@@ -851,6 +851,24 @@ def _(w):
 def _(w):
     (w / "lab.toml").write_text("[two_afc]\nfixation_s = inf\n")
     return _exp_args(w, "--config", str(w / "lab.toml"))
+@case("questionnaire-config-not-utf8", "experiment.questionnaire")
+def _(w):
+    (w / "lab.toml").write_bytes(b'[questionnaire]\ninstructions = "Gr\xfc\xdfe"\n')
+    return _exp_args(w, "--config", str(w / "lab.toml"), stimuli="quest")
+@case("questionnaire-session-fullwidth", "experiment.questionnaire")
+def _(w): return [*_exp_args(w, stimuli="quest"), "--session", FULLWIDTH_30]
+@case("questionnaire-set-json-not-object", "experiment.questionnaire")
+def _(w):
+    _set_json(w, "quest", "questionnaire")
+    return _exp_args(w, stimuli="quest")
+@case("questionnaire-wrong-kind-of-set", "experiment.questionnaire")
+def _(w): return _exp_args(w, stimuli="pairs")
+@case("questionnaire-set-without-images", "experiment.questionnaire")
+def _(w): return _exp_args(w, stimuli="quest")
+@case("questionnaire-keys-nan", "experiment.questionnaire")
+def _(w):
+    (w / "lab.toml").write_text("[questionnaire]\nbreak_every = nan\n")
+    return _exp_args(w, "--config", str(w / "lab.toml"), stimuli="quest")
 @case("experiment-session-unicode", "experiment.two_afc")
 def _(w): return [*_exp_args(w), "--session", "\u0661"]
 @case("experiment-session-negative", "experiment.two_afc")
