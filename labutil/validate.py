@@ -75,7 +75,7 @@ def check_int(value: Any, lo: int | None = None, hi: int | None = None) -> int:
 
 def check_name(value: str, what: str) -> str:
     """A safe folder/file name (SAFE_NAME); a UserError naming `what` otherwise."""
-    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value) or value.isspace():
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
         raise UserError(f"{what} {value!r}: not a safe name (use {SAFE_NAME_HELP})")
     return value
 

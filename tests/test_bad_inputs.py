@@ -7,6 +7,12 @@ error: exit status 2, exactly one line on stderr that starts with `error:`, no t
 file anywhere under the case's folder created, removed or changed (its whole tree is hashed before
 and after, modes and symlinks included). Cases whose point is a read-only target run the program
 as an unprivileged user when the tests run as root (root ignores permissions).
+
+The programs are `python -m stimuli | participants | model_runs | analysis.ddd | analysis.report |
+analysis.reference | experiment.two_afc | experiment.questionnaire`. Each run is a child process
+forked from a warm server that has imported numpy/pandas/pyarrow once (tests/cli_forkserver.py;
+never a project module), which keeps the corpus to well under a minute; the unprivileged runs use a
+fresh interpreter. The lab is built once per module through the owning packages' writers.
 """
 
 from __future__ import annotations
@@ -528,8 +534,7 @@ def _(w):
     return ["export", str(w / "copy"), *_roots(w)]
 @case("participants-export-symlinked-subject", "participants")
 def _(w):
-    shutil.copytree(w / "lab_data" / "sub-002", w.parent / "outside" / "sub-003") if (w / "lab_data" / "sub-002").exists() \
-        else (w.parent / "outside" / "sub-003" / "ses-01").mkdir(parents=True)
+    (w.parent / "outside" / "sub-003" / "ses-01" / "beh").mkdir(parents=True)
     (w / "lab_data" / "sub-003").symlink_to(w.parent / "outside" / "sub-003")
     return ["export", str(w / "copy"), *_roots(w)]
 @case("participants-export-symlinked-file-out", "participants")
@@ -649,7 +654,7 @@ def _summary(w: Path, table: str | None = None, *extra: str) -> list[str]:
 
 
 @case("ddd-study-missing", "analysis.ddd")
-def _(w): return _ddd(w)[:0] + [str(w / "runs" / "nothing"), *_ddd(w)[1:]]
+def _(w): return [str(w / "runs" / "nothing"), *_ddd(w)[1:]]
 @case("ddd-tolerance-negative", "analysis.ddd")
 def _(w): return _ddd(w, "--tolerance", "-1")
 @case("ddd-tolerance-unicode", "analysis.ddd")
