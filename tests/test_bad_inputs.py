@@ -357,8 +357,8 @@ def _(w):
     return _build(w, "--name", "n")
 @case("stimuli-decisions-truncated", "stimuli")
 def _(w):
-    p = w / "runs" / "s1" / "models" / "base-1" / "decisions.parquet"
-    p.write_bytes(p.read_bytes()[:-40])
+    p = w / "runs" / "s1" / "models" / "base-1" / "correct.bits"  # store format 2: packed rows, one per epoch
+    p.write_bytes(p.read_bytes()[:-2])
     return _build(w, "--name", "n")
 @case("stimuli-images-label-out-of-range", "stimuli")
 def _(w):
@@ -681,15 +681,10 @@ def _(w):
     t.loc[2, "label"] = 77
     t.to_parquet(p, index=False)
     return _ddd(w, "--label-issues", "probabilities")
-@case("ddd-prediction-out-of-range", "analysis.ddd")
+@case("ddd-predictions-truncated", "analysis.ddd")
 def _(w):
-    import pyarrow.parquet as pq
-
-    p = w / "runs" / "s1" / "models" / "base-0" / "decisions.parquet"
-    t = pq.read_table(p)
-    df = t.to_pandas()
-    df["image_index"] = df["image_index"] + 100
-    pq.write_table(type(t).from_pandas(df, schema=t.schema, preserve_index=False), p)
+    p = w / "runs" / "s1" / "models" / "base-0" / "prediction.int16"  # store format 2: int16 rows, one per epoch
+    p.write_bytes(p.read_bytes()[:-10])
     return _ddd(w)
 @case("ddd-run-json-list", "analysis.ddd")
 def _(w):
