@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ from typing import Any
 import pandas as pd
 
 from labutil.errors import ArgumentParser, UserError, run_cli
-from labutil.tables import read_table
+from labutil.paths import check_output_dir
+from labutil.tables import check_cells, read_table
+from labutil.validate import Invalid, check_name, parse_int
 from labutil.versions import software_versions
 
 DEFAULT_REFERENCE = Path("../shared/reference")
@@ -56,7 +59,42 @@ def _sha256(path: Path) -> str:
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     if not path.is_file():
         raise UserError(f"{path}: file not found (is --reference the folder with the published data?)")
-    return read_table(path, required=columns, dtype={"trial": str})
+    df = read_table(path, required=columns, dtype={"trial": str})
+    if df.empty:
+        raise UserError(f"{path}: no rows (the published table has one row per trial)")
+    return df
+
+
+_TRIAL = re.compile(r"T[0-9]+|[0-9]+")
+
+
+def _trial_name(value: str) -> str:
+    if not _TRIAL.fullmatch(value):
+        raise Invalid(f"'{value}' is not a trial (allowed: T1, T2, ... for training trials, 1, 2, ... for test trials)")
+    return value
+
+
+def check_trials(trials: pd.DataFrame, path: Path) -> None:
+    """Every cell the import uses has the published type and range."""
+    names = check_cells(trials, "trial", path, _trial_name)
+    if len(set(names)) != len(names):
+        raise UserError(f"{path}: trial '{next(n for n in names if names.count(n) > 1)}' occurs twice")
+    for col in ("is_training", "label_error_mturk", "replaced_item_excluded", "in_fig6_equalized_subset"):
+        check_cells(trials, col, path, lambda v: parse_int(v, 0, 1))
+    check_cells(trials, "class_index", path, lambda v: parse_int(v, 0))
+    check_cells(trials, "sota_n_correct", path, lambda v: parse_int(v, 0, len(MODELS)))
+
+
+def check_results(results: pd.DataFrame, path: Path, trials: pd.DataFrame) -> None:
+    """Observers and answers are integers; every trial answered is a test trial of the trials table."""
+    check_cells(results, "observer", path, lambda v: parse_int(v, 1))
+    check_cells(results, "answer", path, lambda v: parse_int(v, 0))
+    test = {str(t) for t, train in zip(trials["trial"], trials["is_training"]) if int(train) == 0}
+    check_cells(results, "trial", path, lambda v: v if v in test else _unknown_trial(v))
+
+
+def _unknown_trial(value: str) -> str:
+    raise Invalid(f"'{value}' is not a test trial of {TRIALS_CSV}")
 
 
 def stim_id(trial: str) -> str:
@@ -126,9 +164,14 @@ def import_reference(reference: Path, sets_root: Path, data_root: Path, name: st
     from participants.layout import SessionWriter, beh_path, find_sessions
     from stimuli.sets import IMAGES_NOT_INCLUDED, write_set
 
+    check_name(name, "--name")
+    check_output_dir(sets_root, "--out-sets")
+    check_output_dir(data_root, "--data-root")
     trials_csv, results_csv = Path(reference) / TRIALS_CSV, Path(reference) / RESULTS_CSV
     trials = _read_csv(trials_csv, TRIAL_COLUMNS)
+    check_trials(trials, trials_csv)
     results = _read_csv(results_csv, RESULT_COLUMNS)
+    check_results(results, results_csv, trials)
     set_path = Path(sets_root) / name
     if set_path.exists():
         raise UserError(f"{set_path}: stimulus set already exists (choose another --name)")

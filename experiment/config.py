@@ -185,11 +185,12 @@ def _colour(v: Any) -> tuple[float, float, float]:
 
 def _instructions(placeholders: set[str]) -> Check:
     def check(v: Any) -> str:
-        text = _text(v)
-        for name in re.findall(r"\{([^{}]*)\}", text):
-            if name not in placeholders:
-                raise _Bad(f"text whose placeholders are among {{{'}, {'.join(sorted(placeholders))}}}, not {{{name}}}")
-        return text
+        from labutil.validate import Invalid, check_template
+
+        try:
+            return check_template(_text(v), placeholders)
+        except Invalid as exc:
+            raise _Bad(str(exc)) from None
     return check
 
 

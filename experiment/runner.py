@@ -27,6 +27,7 @@ from experiment.counterbalance import Counterbalance
 from experiment.session import SessionPlan, console_prompt, finish_from_disk, plan_session, session_is_complete
 from experiment.simulate import MAX_REPRESSES, NO_PROGRESS_S, REPRESS_AFTER_S
 from labutil.errors import ArgumentParser, UserError
+from labutil.validate import non_negative_int, positive_int
 from labutil.versions import software_versions
 from participants.events import EventWriter, earlier_showings
 from participants.layout import SessionWriter, session_label
@@ -158,7 +159,7 @@ class RunContext:
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p = ArgumentParser(prog=prog, description=description)
     p.add_argument("--participant", help="registered participant id, e.g. sub-001 (asked in a dialog if left out)")
-    p.add_argument("--session", type=int, help="session number, e.g. 1 (asked in a dialog if left out)")
+    p.add_argument("--session", type=positive_int, help="session number, e.g. 1 (asked in a dialog if left out)")
     p.add_argument("--stimuli", type=Path, help="stimulus set folder, e.g. stimulus_sets/demo-2afc "
                    "(asked in a dialog if left out); it is verified before the session starts")
     p.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT,
@@ -169,7 +170,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None,
                    help="lab configuration TOML overriding the defaults of experiment/lab.toml "
                         "(monitor, keys, texts, timing)")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=non_negative_int, default=None,
                    help="seed of the trial order (default: derived from participant, session and task; "
                         "recorded in the sidecar)")
     p.add_argument("--skip-if-complete", action="store_true",
@@ -198,7 +199,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                    help="let a simulated observer press the keys through XTEST: a named observer "
                         "(typical, expert, guesser, left-biased, slow, demo) or a .toml/.json spec "
                         "(see docs/experiment.md)")
-    p.add_argument("--sim-seed", type=int, default=None,
+    p.add_argument("--sim-seed", type=non_negative_int, default=None,
                    help="seed of the simulated observer (default: derived from the order seed and observer)")
     p.add_argument("--sim-rt-scale", type=float, default=1.0,
                    help="multiply the simulated observer's response and reading times (e.g. 0.05 for a fast demo)")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import read_json, remove_leftovers
+from labutil.io import remove_leftovers
 from participants.layout import (
     TASKS,
     SessionWriter,
@@ -29,7 +29,9 @@ from participants.layout import (
     data_rows,
     has_header,
     read_session,
+    read_sidecar,
     repair_truncated_tail,
+    resume_state,
     session_dir,
     sidecar_path,
 )
@@ -140,14 +142,11 @@ def _plan_resume(task: str, data_root: Path, participant: str, session: int, tsv
     if not side.is_file():
         raise UserError(f"{side}: missing while {tsv.name} holds trials; the session folder is damaged, "
                         "move it aside to start again")
-    meta = read_json(side)
-    if not isinstance(meta, dict):
-        raise UserError(f"{side}: not a JSON object")
+    meta = read_sidecar(tsv)
+    order, recorded_seed = resume_state(meta, side, stimset.trials["trial"])
     status = meta.get("SessionStatus", "incomplete")
     if status == "complete":
         raise UserError(f"{tsv}: session already complete; use another session number")
-    order = [int(t) for t in meta.get("TrialOrder", [])]
-    recorded_seed = meta.get("TrialOrderSeed")
     if not order or recorded_seed is None:
         raise UserError(f"{side}: no TrialOrder/TrialOrderSeed recorded; cannot resume this session")
     if seed is not None and seed != recorded_seed:

@@ -227,26 +227,44 @@ def _json_default(obj: Any) -> Any:
 
 
 def read_json(path: Path) -> Any:
-    """Read a JSON file; a missing or malformed file is a UserError naming it."""
+    """Read a JSON file; a missing, unreadable, non-UTF-8, torn or malformed file is a UserError naming it."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        torn = " - the file looks truncated" if exc.pos >= len(text.rstrip()) else ""
+        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}{torn})") from None
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """Read a JSON file that must hold an object ({...}); anything else is a UserError naming it."""
+    from labutil.validate import expect_object
+
+    return expect_object(read_json(path), str(path))
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file; a missing or malformed file is a UserError naming it."""
+    """Read a TOML file; a missing, unreadable, non-UTF-8 or malformed file is a UserError naming it."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 _RENAME_EXCHANGE = 2  # renameat2 flag (Linux >= 3.15)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from labutil.errors import UserError
+
+T = TypeVar("T")
 
 
 def read_table(
@@ -33,3 +36,19 @@ def read_table(
     if missing:
         raise UserError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(map(str, df.columns))})")
     return df
+
+
+def check_cells(df: pd.DataFrame, column: str, path: str | Path, check: Callable[[Any], T]) -> list[T]:
+    """Every cell of `column` passed through `check` (a labutil.validate check taking the cell as
+    text); the first bad cell is a UserError `FILE: row N: column 'C': what is wrong (what is allowed)`."""
+    from labutil.validate import Invalid
+
+    out = []
+    for i, value in enumerate(df[column].tolist()):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        try:
+            out.append(check("" if value is None or (isinstance(value, float) and value != value) else str(value)))
+        except Invalid as exc:
+            raise UserError(f"{path}: row {i + 2}: column '{column}': {exc}") from None
+    return out

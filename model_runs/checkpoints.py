@@ -16,7 +16,7 @@ from labutil.errors import UserError
 from labutil.io import atomic_write_bytes
 
 CHECKPOINT_DIR = "checkpoints"
-_NAME = re.compile(r"^epoch-(\d{4,})\.pt$")
+_NAME = re.compile(r"^epoch-([0-9]{4,})\.pt$")
 KEEP = 2
 
 

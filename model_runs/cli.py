@@ -11,6 +11,8 @@ from typing import Any
 
 from labutil.bounds import MAX_LOADER_WORKERS, MAX_THREADS, MAX_WORKERS, check_range
 from labutil.errors import ArgumentParser, UserError
+from labutil.paths import check_output_dir
+from labutil.validate import float_type, non_negative_int, positive_int
 
 DEFAULT_RUNS = "runs"
 
@@ -30,8 +32,8 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
                         "training JPEGs are decoded in batches on the device (nvJPEG on CUDA) (default: auto)")
     g.add_argument("--image-cache", metavar="DIR", help="image files: keep each split resized to the evaluation resize as a memory-mapped uint8 "
                                                        "array in DIR (decoded once; training crops then come from the centre square)")
-    g.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice; local sweeps split the cores, Slurm tasks use --cpus-per-task)")
-    g.add_argument("--loader-workers", type=int, default=None,
+    g.add_argument("--threads", type=non_negative_int, default=0, help="torch CPU threads per process (default: torch's choice; local sweeps split the cores, Slurm tasks use --cpus-per-task)")
+    g.add_argument("--loader-workers", type=non_negative_int, default=None,
                    help="DataLoader processes for image-file datasets (default: the usable cores less one, at most 8; shared out in sweeps)")
 
 
@@ -44,14 +46,14 @@ def _location_options(p: argparse.ArgumentParser) -> None:
 def _slurm_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("Slurm (with --executor slurm: one job-array task per model)")
     g.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
-    g.add_argument("--time-limit", type=int, default=60, metavar="MIN", help="time limit per task in minutes; tasks are requeued when it runs out (default: 60)")
-    g.add_argument("--cpus-per-task", type=int, default=4, help="CPUs per task (default: 4)")
-    g.add_argument("--gpus-per-task", type=int, default=None, help="GPUs per task, 0 or 1 (default: 1 with --device cuda, else 0: one task per GPU)")
-    g.add_argument("--mem-gb", type=float, help="memory per task in GB (default: the partition's)")
-    g.add_argument("--array-parallelism", type=int, default=64, help="at most this many tasks at once (default: 64)")
+    g.add_argument("--time-limit", type=positive_int, default=60, metavar="MIN", help="time limit per task in minutes; tasks are requeued when it runs out (default: 60)")
+    g.add_argument("--cpus-per-task", type=positive_int, default=4, help="CPUs per task (default: 4)")
+    g.add_argument("--gpus-per-task", type=non_negative_int, default=None, help="GPUs per task, 0 or 1 (default: 1 with --device cuda, else 0: one task per GPU)")
+    g.add_argument("--mem-gb", type=float_type(lo=0, lo_open=True), help="memory per task in GB (default: the partition's)")
+    g.add_argument("--array-parallelism", type=positive_int, default=64, help="at most this many tasks at once (default: 64)")
     g.add_argument("--python", help="python executable on the compute nodes (default: this one, %s)" % sys.executable)
     g.add_argument("--setup", action="append", default=[], metavar="LINE", help="shell line run before each task, e.g. 'module load cuda' (repeatable)")
-    g.add_argument("--max-requeues", type=int, default=3, help="requeue a task at most this many times after timeout/preemption (default: 3)")
+    g.add_argument("--max-requeues", type=non_negative_int, default=3, help="requeue a task at most this many times after timeout/preemption (default: 3)")
     g.add_argument("--sbatch", action="append", default=[], metavar="KEY=VALUE", help="any further sbatch option, e.g. account=lab or qos=high (repeatable)")
 
 
@@ -243,6 +245,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec = load_study(args.study, _location(args))
     execution = _execution(args)
     ids = _resolve_models(spec, args.model)
+    check_output_dir(args.runs_dir, "--runs-dir")
     study_dir = Path(args.runs_dir) / spec.name
     outcomes = run_models(spec, study_dir, ids, execution, stop_on_error=len(ids) == 1)
     return _print_outcomes(outcomes, study_dir)
@@ -254,6 +257,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     study_dir = Path(args.study_dir)
     spec = spec_from_study_dir(study_dir, _location(args))
+    check_output_dir(study_dir, "study folder")
     study = open_study(study_dir)
     ids = [m for m in _resolve_models(spec, args.model) if model_status(study, m) != "complete"]
     if not ids:
@@ -275,6 +279,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         training = [m for m in ids if spec.model(m)["epochs"] > 0]
         if training:
             raise UserError(f"study '{spec.name}' trains models (e.g. '{training[0]}', epochs > 0); use train or sweep")
+        check_output_dir(args.runs_dir, "--runs-dir")
         study_dir = Path(args.runs_dir) / spec.name
         _check_weight_files(spec, ids)
         return _print_outcomes(run_models(spec, study_dir, ids, _execution(args)), study_dir)
@@ -336,7 +341,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         spec, study_dir = spec_from_study_dir(target, _location(args)), target
     else:
         spec = load_study(args.study, _location(args))
+        check_output_dir(args.runs_dir, "--runs-dir")
         study_dir = Path(args.runs_dir) / spec.name
+    check_output_dir(study_dir, "study folder")
+    if args.log_dir:
+        check_output_dir(args.log_dir, "--log-dir")
     slurm = SlurmOptions(
         partition=args.partition, time_limit_min=args.time_limit, cpus_per_task=args.cpus_per_task, gpus_per_task=args.gpus_per_task,
         mem_gb=args.mem_gb, array_parallelism=args.array_parallelism, python=args.python, setup=args.setup,

@@ -10,7 +10,7 @@ from typing import Any
 
 from labutil.errors import DISK_FULL, DiskFull, UserError
 from labutil.io import read_json
-from model_runs.datasets import LOCATION_KEYS, open_dataset
+from model_runs.datasets import LOCATION_KEYS
 from model_runs.model_lock import ModelBusy
 from model_runs.store import RUN_FILE, STUDY_FILE, Study, open_study
 from model_runs.study_files import StudySpec, study_from_definition

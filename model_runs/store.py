@@ -201,7 +201,7 @@ class Study:
         cached = self._records.get(model_id)
         if cached is not None and cached[0] == data:
             return cached[1]
-        record = parse_run_json(path, data)
+        record = check_run_info(parse_run_json(path, data), path)
         self._records[model_id] = (data, record)
         return record
 
@@ -289,7 +289,16 @@ class Study:
     def probabilities(self, model_id: str) -> np.ndarray | None:
         """Final-epoch class probabilities (n_images, n_classes) float32, if the run stored them."""
         path = self.model_dir(model_id) / PROBABILITIES_FILE
-        return np.load(path) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            probs = np.load(path, allow_pickle=False)
+        except (ValueError, EOFError, OSError) as exc:
+            raise UserError(f"{path}: unreadable or truncated probabilities ({str(exc).splitlines()[0]})") from None
+        if probs.ndim != 2 or probs.shape[0] != self.n_images or not np.issubdtype(probs.dtype, np.floating):
+            raise UserError(f"{path}: probabilities of shape {probs.shape} ({probs.dtype}); expected "
+                            f"({self.n_images}, n_classes) floats, one row per image")
+        return probs
 
     def train_decisions_table(self, model_id: str) -> pd.DataFrame | None:
         """Training-set decisions made during each epoch (epoch, sample_index, prediction, correct), if stored."""
@@ -345,6 +354,9 @@ def _v1_epochs(mdir: Path, committed: list[int], n: int, with_prediction: bool) 
         correct = correct_flat.reshape(shape)
         pred = pred_flat.reshape(shape).astype(np.int32, copy=False) if pred_flat is not None else None
         return correct, pred
+    if idx.size and (idx.min() < 0 or idx.max() >= n or not np.isin(ep, committed).all()):
+        raise UserError(f"{mdir}: decisions name images or epochs outside the study "
+                        f"(image_index 0..{n - 1}, committed epochs {committed[0]}..{committed[-1]})")
     pos = np.searchsorted(np.asarray(committed), ep.ravel().astype(np.int64))
     flat = pos * n + idx.ravel().astype(np.int64)
     if np.bincount(flat, minlength=len(committed) * n).max(initial=0) > 1:
@@ -375,10 +387,36 @@ def _part_name(prefix: str, epoch: int) -> str:
     return f"{prefix}.epoch-{epoch:04d}.parquet"
 
 
+def check_run_info(info: Any, path: Path) -> dict[str, Any]:
+    """A run.json as read: an object whose `epochs` (if any) is a list of objects with increasing
+    epoch numbers >= 0; anything else is a UserError `FILE:KEY: what is wrong`."""
+    from labutil.validate import Invalid, check_int, expect_object
+
+    info = expect_object(info, str(path))
+    epochs = info.get("epochs", [])
+    if not isinstance(epochs, list):
+        raise UserError(f"{path}:epochs: not a list of epoch records")
+    last = -1
+    for i, entry in enumerate(epochs):
+        if not isinstance(entry, dict) or "epoch" not in entry:
+            raise UserError(f"{path}:epochs[{i}]: no 'epoch' number (each record is {{\"epoch\": N, ...}})")
+        try:
+            number = check_int(entry["epoch"], lo=last + 1)
+        except Invalid as exc:
+            raise UserError(f"{path}:epochs[{i}].epoch: {exc}; epochs increase") from None
+        last = number
+    if "status" in info and not isinstance(info["status"], str):
+        raise UserError(f"{path}:status: {info['status']!r} is not a status name")
+    return info
+
+
 def _v1_dense(table: pa.Table, n: int, column: str, where: Path) -> np.ndarray:
     idx = table.column("image_index").to_numpy()
     if len(idx) != n:
         raise UserError(f"{where}: {len(idx)} decisions for {n} images")
+    if len(idx) and (idx.min() < 0 or idx.max() >= n):
+        raise UserError(f"{where}: decisions name image_index {int(idx.max() if idx.max() >= n else idx.min())}, "
+                        f"outside the study's images (0..{n - 1})")
     if not (idx == np.arange(n)).all() and np.bincount(idx.astype(np.int64), minlength=n).max(initial=0) > 1:
         raise UserError(f"{where}: decisions cover a different image set (some image_index repeated, others missing)")
     out = np.zeros(n, dtype=bool)
@@ -398,6 +436,10 @@ def _read_images(path: Path) -> pd.DataFrame:
         raise UserError(f"{path}: missing columns {sorted(missing)}")
     if not np.array_equal(df["image_index"].to_numpy(), np.arange(len(df))):
         raise UserError(f"{path}: image_index must be 0..n-1 in order")
+    labels = df["label"].to_numpy()
+    if not np.issubdtype(labels.dtype, np.integer) or (len(labels) and labels.min() < 0):
+        row = int(np.flatnonzero(labels < 0)[0]) if np.issubdtype(labels.dtype, np.number) and (labels < 0).any() else 0
+        raise UserError(f"{path}: row {row}: label {labels[row]!r} is not a class index (integers >= 0)")
     return df
 
 
@@ -479,7 +521,7 @@ class ModelWriter:
         """run.json as this writer last wrote it (read from disk once; the model's one writer holds
         its lock, so no other process changes the file). Changes count once passed to a write."""
         if self._info is None:
-            self._info = read_json(self.dir / RUN_FILE)
+            self._info = check_run_info(read_json(self.dir / RUN_FILE), self.dir / RUN_FILE)
         return self._info
 
     def start(self, info: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from labutil.errors import ArgumentParser
+from labutil.paths import check_output_dir
+from labutil.validate import finite_float
 
 from participants.registry import (
     DEFAULT_DATA_ROOT,
@@ -59,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     pay = verbs.add_parser("pay", parents=[common], help="record a compensation payment",
                            description="Record in the private folder the hours and amount paid to a participant.")
     pay.add_argument("participant", metavar="PID", help="participant id, e.g. sub-001")
-    pay.add_argument("--hours", required=True, type=float, help="hours compensated (0-100)")
-    pay.add_argument("--amount", required=True, type=float, help="amount paid, e.g. 15.00")
+    pay.add_argument("--hours", required=True, type=finite_float, help="hours compensated (0-100)")
+    pay.add_argument("--amount", required=True, type=finite_float, help="amount paid, e.g. 15.00")
     pay.add_argument("--currency", default="EUR", help="three-letter currency code (default: %(default)s)")
     pay.add_argument("--date", metavar="YYYY-MM-DD", help="payment date (default: today)")
 
@@ -75,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     registry = Registry(args.data_root, args.private_root)
     if args.verb == "register":
+        check_output_dir(args.data_root, "--data-root")
         pid = registry.register(cnn_familiarity=args.cnn_familiarity, age=args.age, gender=args.gender,
                                 handedness=args.handedness, group=args.group, notes=args.notes,
                                 registered=args.registered, name=args.name, email=args.email)

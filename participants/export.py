@@ -8,6 +8,7 @@ from pathlib import Path
 
 from labutil.errors import DISK_FULL, DiskFull, UserError
 from labutil.io import fsync_dir, make_temp_dir, raise_if_disk_full, remove_leftovers
+from labutil.paths import check_output_dir, refuse_escaping_links
 from participants.registry import Registry
 
 
@@ -35,6 +36,8 @@ def export_data(registry: Registry, out_dir: Path) -> int:
     if not registry.identity_check_possible():
         raise UserError(f"identities of {root} were recorded in a private folder that is not at "
                         f"{registry.private_root}; pass --private-root so the export can be checked")
+    check_output_dir(out_dir.parent, "folder of OUT_DIR")
+    refuse_escaping_links(root, "data root")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out_dir.parent, legacy=False)  # the temporary folders of killed exports
     tmp = make_temp_dir(out_dir)

@@ -23,7 +23,7 @@ Task = Literal["2afc", "questionnaire"]
 TASKS: tuple[str, ...] = ("2afc", "questionnaire")
 SessionStatus = Literal["incomplete", "complete", "aborted"]
 
-_PID = re.compile(r"^sub-(\d{3,})$")
+_PID = re.compile(r"^sub-([0-9]{3,})$")
 
 # Column -> (description, kind) where kind names the check applied by the reader.
 COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
@@ -288,7 +288,7 @@ class Session:
         return self.status == "complete"
 
 
-_NAME = re.compile(r"^(sub-\d{3,})_ses-(\d+)_task-([A-Za-z0-9]+)_beh\.tsv$")
+_NAME = re.compile(r"^(sub-[0-9]{3,})_ses-([0-9]+)_task-([A-Za-z0-9]+)_beh\.tsv$")
 
 
 def session_name_parts(tsv: str | Path) -> tuple[str, int, str]:
@@ -355,7 +355,7 @@ def _parse(value: str, kind: str, tsv: Path, row: int, col: str) -> Any:
         return UserError(f"{tsv}: row {row}: column '{col}' = '{value}', expected {expected}")
 
     if kind == "int":
-        if not re.fullmatch(r"-?\d+", value):
+        if not re.fullmatch(r"-?[0-9]+", value):
             raise bad("an integer")
         return int(value)
     if kind == "float":
@@ -378,7 +378,7 @@ def _parse(value: str, kind: str, tsv: Path, row: int, col: str) -> Any:
             raise bad("left or right")
         return value
     if kind == "n_categories":
-        if not re.fullmatch(r"\d+", value) or not 0 <= int(value) <= 10:
+        if not re.fullmatch(r"[0-9]+", value) or not 0 <= int(value) <= 10:
             raise bad("an integer 0-10")
         return int(value)
     if kind == "main_category":
@@ -399,3 +399,22 @@ def _parse(value: str, kind: str, tsv: Path, row: int, col: str) -> Any:
     if not value:
         raise bad("a value")
     return value
+
+
+def resume_state(meta: dict[str, Any], side: Path, trials: Any) -> tuple[list[int], int | None]:
+    """The recorded TrialOrder and TrialOrderSeed of a session sidecar, checked against the set's
+    `trials` numbers: an edited sidecar (order not a list, repeated or unknown trials, a seed or
+    stimulus-set record of the wrong kind) is a UserError `FILE:KEY: what is wrong (what is allowed)`."""
+    from labutil.validate import field, int_list, integer, obj, one_of
+
+    where = str(side)
+    order = field(meta, "TrialOrder", where, int_list(lo=1, unique=True), default=[])
+    seed = field(meta, "TrialOrderSeed", where, integer(lo=0), default=None)
+    field(meta, "StimulusSet", where, obj, default={})
+    field(meta, "SessionStatus", where, one_of("incomplete", "complete", "aborted"), default="incomplete")
+    known = {int(t) for t in trials}
+    unknown = [t for t in order if t not in known]
+    if unknown:
+        raise UserError(f"{where}:TrialOrder: trial {unknown[0]} is not a trial of the stimulus set "
+                        f"(allowed: {min(known)}..{max(known)}, each once)")
+    return order, seed

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import atomic_write_text, read_json, remove_leftovers, write_json
+from labutil.io import atomic_write_text, read_json, read_json_object, remove_leftovers, write_json
 from participants.layout import COLUMNS as LAYOUT_COLUMNS
 from participants.layout import (
     MAIN_CATEGORY_LEVELS,
@@ -86,7 +86,7 @@ PRIVATE_BINDING = "registry.json"
 
 _GROUP = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SES = re.compile(r"^ses-(\d+)$")
+_SES = re.compile(r"^ses-([0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -309,9 +309,9 @@ class Registry:
         seen = set()
         for i, r in enumerate(rows, start=2):
             pid = r["participant_id"]
-            if not re.fullmatch(r"sub-\d{3,}", pid) or pid in seen:
+            if not re.fullmatch(r"sub-[0-9]{3,}", pid) or pid in seen:
                 raise UserError(f"{self.tsv}: row {i}: participant_id '{pid}' is malformed or repeated")
-            if r["age"] != NA and not r["age"].isdigit():
+            if r["age"] != NA and not re.fullmatch(r"[0-9]+", r["age"]):
                 raise UserError(f"{self.tsv}: row {i}: age '{r['age']}' is not a whole number or n/a")
             seen.add(pid)
         return header, rows
@@ -320,7 +320,7 @@ class Registry:
         if not self.state_path.is_file():
             return {"format_version": FORMAT_VERSION, "registry_id": uuid.uuid4().hex,
                     "last_participant": 0, "last_session": {}, "private_bound": False}
-        return read_json(self.state_path)
+        return _check_state(read_json(self.state_path), self.state_path)
 
     def _write_state(self, state: dict[str, Any]) -> None:
         write_json(self.state_path, state)
@@ -368,7 +368,7 @@ class Registry:
         binding = self.private_root / PRIVATE_BINDING
         if not binding.is_file():
             return True
-        return read_json(binding).get("registry_id") == self._read_state()["registry_id"]
+        return read_json_object(binding).get("registry_id") == self._read_state()["registry_id"]
 
     def _bind_private(self, state: dict[str, Any]) -> None:
         """Create the private folder (0700) and tie it to this data root's registry id."""
@@ -521,11 +521,34 @@ def _json_text(obj: Any) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
+def _check_state(state: Any, path: Path) -> dict[str, Any]:
+    """The bookkeeping file as read: an object with counters >= 0; a UserError `FILE:KEY: ...` otherwise."""
+    from labutil.validate import Invalid, check_int, expect_object, field, integer
+
+    state = expect_object(state, str(path))
+    where = str(path)
+    field(state, "last_participant", where, integer(lo=0), default=0)
+    sessions = field(state, "last_session", where, lambda v: v if isinstance(v, dict) else _invalid("not an object"), default={})
+    for pid, n in sessions.items():
+        try:
+            check_int(n, lo=0)
+        except Invalid as exc:
+            raise UserError(f"{where}:last_session.{pid}: {exc}") from None
+    field(state, "private_bound", where, lambda v: v if isinstance(v, bool) else _invalid("not true or false"), default=False)
+    return state
+
+
+def _invalid(message: str) -> Any:
+    from labutil.validate import Invalid
+
+    raise Invalid(message)
+
+
 def _check_age(age: int | str | None) -> str:
     if age is None or age == "" or age == NA:
         return NA
     text = str(age).strip()
-    if not re.fullmatch(r"\d+", text) or not AGE_RANGE[0] <= int(text) <= AGE_RANGE[1]:
+    if not re.fullmatch(r"[0-9]+", text) or not AGE_RANGE[0] <= int(text) <= AGE_RANGE[1]:
         raise UserError(f"--age '{age}': must be a whole number of years between {AGE_RANGE[0]} and {AGE_RANGE[1]}")
     return str(int(text))
 

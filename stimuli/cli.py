@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from labutil.errors import ArgumentParser, UserError
+from labutil.paths import check_output_dir, check_output_file, child
+from labutil.validate import non_negative_int, positive_int
 
 DEFAULT_SETS_DIR = "stimulus_sets"
 DEFAULT_REPORTS_DIR = "reports"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 EPILOG = """\
 examples:
@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         "every image used once, the impossible image on the left in exactly half of the test pairs "
         "(odd N: the extra one left or right by a seeded fair draw), pairs in random order.",
     )
-    p2.add_argument("--pairs", type=int, default=149, help="number of test pairs (default: 149, as the paper)")
-    p2.add_argument("--practice-pairs", type=int, default=6, help="number of practice pairs shown first (default: 6)")
+    p2.add_argument("--pairs", type=positive_int, default=149, help="number of test pairs (default: 149, as the paper)")
+    p2.add_argument("--practice-pairs", type=non_negative_int, default=6, help="number of practice pairs shown first (default: 6)")
     _add_build_options(p2, "2afc")
 
     pq = sub.add_parser(
@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build a questionnaire set: equal numbers of trivial, in-between and impossible test images "
         "plus practice images (split evenly over the difficulties, remainder by seeded draw), each phase shuffled.",
     )
-    pq.add_argument("--per-difficulty", type=int, default=100, help="test images per difficulty (default: 100)")
-    pq.add_argument("--practice", type=int, default=6, help="number of practice images shown first (default: 6)")
+    pq.add_argument("--per-difficulty", type=positive_int, default=100, help="test images per difficulty (default: 100)")
+    pq.add_argument("--practice", type=non_negative_int, default=6, help="number of practice images shown first (default: 6)")
     _add_build_options(pq, "questionnaire")
 
     pv = sub.add_parser(
@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("set", metavar="SET", help="stimulus set folder")
     pp.add_argument("--out", help="output PNG (default: <reports-dir>/stimuli/<set name>-preview.png)")
     pp.add_argument("--reports-dir", default=DEFAULT_REPORTS_DIR, help="folder for the default --out (default: reports)")
-    pp.add_argument("--thumb", type=int, default=160, help="size of each image on the sheet in px (default: 160)")
-    pp.add_argument("--columns", type=int, help="trials (2AFC, default 5) or images (questionnaire, default 10) per row")
+    pp.add_argument("--thumb", type=positive_int, default=160, help="size of each image on the sheet in px (default: 160)")
+    pp.add_argument("--columns", type=positive_int, help="trials (2AFC, default 5) or images (questionnaire, default 10) per row")
     pp.add_argument("--phase", choices=("all", "test", "practice"), default="all", help="which trials to show (default: all)")
     return parser
 
@@ -91,18 +91,18 @@ def _add_build_options(p: argparse.ArgumentParser, kind: str) -> None:
     src.add_argument("--data-root", help="study: root folder of a file dataset (ImageNet, ImageFolder) if study.toml "
                      "does not say where it is (default: as model_runs finds it, e.g. from its environment variable)")
     src.add_argument("--n-correct-column", help="table: column with how many models were correct (default: n_correct)")
-    src.add_argument("--n-models", type=int, help="table: number of models behind the counts (or --n-models-column)")
+    src.add_argument("--n-models", type=positive_int, help="table: number of models behind the counts (or --n-models-column)")
     src.add_argument("--n-models-column", help="table: column with the number of models per image")
     src.add_argument("--path-column", help="table: column with the image file path, relative to --image-root (default: image_id)")
     src.add_argument("--id-column", help="table: column with the image id recorded in the set (default: the path column)")
     src.add_argument("--label-column", help="table: column with the integer class label (default: label)")
     src.add_argument("--class-column", help="table: column with the class name, matched by --exclude-classes (default: class_name)")
     src.add_argument("--image-root", help="table: folder the image paths are relative to (default: the table's folder)")
-    src.add_argument("--resize", type=int, help="table: shorter side before the centre crop, as at evaluation (default: 256)")
-    src.add_argument("--crop", type=int, help="table: centre crop size, as at evaluation (default: 224)")
+    src.add_argument("--resize", type=positive_int, help="table: shorter side before the centre crop, as at evaluation (default: 256)")
+    src.add_argument("--crop", type=positive_int, help="table: centre crop size, as at evaluation (default: 224)")
 
     sel = p.add_argument_group("selection")
-    sel.add_argument("-k", "--tolerance", type=int, default=0,
+    sel.add_argument("-k", "--tolerance", type=non_negative_int, default=0,
                      help="trivial: n_correct >= n_models - k; impossible: n_correct <= k (default: 0; the paper's ImageNet split uses 1)")
     sel.add_argument("--exclude-classes", default="default", metavar="FILE|none",
                      help="file of class names to exclude, one per line (default: the shipped list of ImageNet classes "
@@ -115,10 +115,10 @@ def _add_build_options(p: argparse.ArgumentParser, kind: str) -> None:
                      help="study: exclude images cleanlab marks as likely mislabelled (from stored probabilities)")
     sel.add_argument("--class-balance", action="store_true",
                      help="spread each difficulty's images evenly over classes (counts differ by at most one)")
-    sel.add_argument("--seed", type=int, default=0, help="seed of every random choice, recorded in set.json (default: 0)")
+    sel.add_argument("--seed", type=non_negative_int, default=0, help="seed of every random choice, recorded in set.json (default: 0)")
 
     out = p.add_argument_group("output")
-    out.add_argument("--display-size", type=int, default=224,
+    out.add_argument("--display-size", type=non_negative_int, default=224,
                      help="longer side of the shown image in px; smaller images (digits) are enlarged with nearest "
                      "neighbour, 0 keeps the evaluated size (default: 224)")
     out.add_argument("--name", help=f"set name (default: {kind}-<study or table name>-seed<seed>)")
@@ -159,10 +159,12 @@ def _refuse(args: argparse.Namespace, names: list[str], needs: str) -> None:
 
 
 def _int_option(value: str, option: str) -> int:
+    from labutil.validate import Invalid, parse_int
+
     try:
-        return int(value)
-    except ValueError:
-        raise UserError(f"{option} must be an integer or 'final', not '{value}'") from None
+        return parse_int(value, lo=0)
+    except Invalid as exc:
+        raise UserError(f"{option}: {exc}; or 'final'") from None
 
 
 def _exclusions(args: argparse.Namespace, source) -> list:  # noqa: ANN001
@@ -187,9 +189,8 @@ def _out_path(args: argparse.Namespace, kind: str) -> Path:
     else:
         origin = Path(args.study).resolve().name if args.study else Path(args.table).stem
         name = f"{kind}-{origin}-seed{args.seed}"
-    if not _NAME.match(name):
-        raise UserError(f"--name '{name}': use letters, digits, '.', '_' and '-' only (a folder name, not a path)")
-    return Path(args.sets_dir) / name
+    check_output_dir(args.sets_dir, "--sets-dir")
+    return child(args.sets_dir, name, "--name")
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -257,6 +258,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.reports_dir) / "stimuli" / f"{sset.name}-preview.png"
     if out.suffix.lower() != ".png":
         raise UserError(f"--out {out}: the preview is a PNG file; name it *.png")
+    check_output_file(out, "--out" if args.out else "preview (--reports-dir)")
     write_preview(sset, out, thumb=args.thumb, columns=args.columns, phase=args.phase)
     print(f"wrote {out}")
     return 0

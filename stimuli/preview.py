@@ -76,7 +76,7 @@ def _trials(sset: StimulusSet, phase: str):  # noqa: ANN202
 
 
 def _sheet_2afc(sset: StimulusSet, thumb: int, columns: int, phase: str) -> Image.Image:
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
 
     trials = _trials(sset, phase)
     info = sset.stimuli.set_index("stim_id")
@@ -106,7 +106,7 @@ def _sheet_2afc(sset: StimulusSet, thumb: int, columns: int, phase: str) -> Imag
 
 
 def _sheet_questionnaire(sset: StimulusSet, thumb: int, columns: int, phase: str) -> Image.Image:
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
 
     trials = _trials(sset, phase)
     info = sset.stimuli.set_index("stim_id")

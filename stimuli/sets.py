@@ -17,8 +17,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from labutil.errors import UserError
-from labutil.io import (find_temp_files, fsync_dir, is_temp_name, make_temp_dir, raise_if_disk_full, read_json, remove_leftovers,
-                        write_json)
+from labutil.io import (find_temp_files, fsync_dir, is_temp_name, make_temp_dir, raise_if_disk_full, read_json_object, remove_leftovers, write_json)
 
 SET_FORMAT_VERSION = 1
 SET_FILE = "set.json"
@@ -204,8 +203,8 @@ def read_set(path: str | Path) -> StimulusSet:
     path = Path(path)
     if not (path / SET_FILE).is_file():
         raise UserError(f"{path}: not a stimulus set (no {SET_FILE})")
-    meta = read_json(path / SET_FILE)
-    if meta.get("kind") not in KINDS:
+    meta = read_json_object(path / SET_FILE)
+    if not isinstance(meta.get("kind"), str) or meta["kind"] not in KINDS:
         raise UserError(f"{path / SET_FILE}: kind must be one of {', '.join(KINDS)}")
     stimuli = _read_tsv(path / STIMULI_FILE, STIMULI_COLUMNS)
     trials = _read_tsv(path / TRIALS_FILE, TRIAL_COLUMNS[meta["kind"]])
@@ -224,7 +223,7 @@ def _read_tsv(path: Path, columns: list[str]) -> pd.DataFrame:
         raise UserError(f"{path}: missing columns {missing}")
     for col in ("trial", "label", "n_correct", "n_models", "pair_id"):
         if col in df.columns:
-            bad = ~df[col].str.fullmatch(r"-?\d+")
+            bad = ~df[col].str.fullmatch(r"-?[0-9]+")
             if bad.any():
                 row = int(bad.to_numpy().nonzero()[0][0]) + 2
                 raise UserError(f"{path}: row {row}: column '{col}' must be an integer")

@@ -201,6 +201,7 @@ def from_table(
     )
     root = Path(image_root) if image_root is not None else path.parent
     files = raw[columns.path].to_numpy()
+    _check_inside(root, files, path, columns.path)
     provenance = {
         "type": "table",
         "path": str(path.resolve()),
@@ -234,9 +235,22 @@ def from_table(
     return Source(df, provenance, rendering, pixels, table=raw, missing_files=missing_files)
 
 
+def _check_inside(root: Path, files: np.ndarray, table: Path, column: str) -> None:
+    """Refuse image paths that leave the image root: absolute, empty or climbing out with '..'.
+    (Symbolic links inside the root are followed: image trees often link to another disk.)"""
+    import os.path
+
+    for r, rel in enumerate(files):
+        rel = str(rel)
+        norm = os.path.normpath(rel)
+        if not rel or os.path.isabs(rel) or norm == ".." or norm.startswith("../"):
+            raise UserError(f"{table}: row {r + 2}: column '{column}': '{rel}' leaves the image root {root} "
+                            "(allowed: a path relative to it, without '..' above it)")
+
+
 def _int_column(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     values = df[column].str.strip()
-    bad = ~values.str.fullmatch(r"[+-]?\d+(\.0*)?")
+    bad = ~values.str.fullmatch(r"[+-]?[0-9]+(\.0*)?")
     if bad.any():
         r = int(np.flatnonzero(bad.to_numpy())[0])
         raise UserError(f"{path}: row {r + 2}: column '{column}' must be an integer, not '{df[column].iloc[r]}'")

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from labutil.errors import ArgumentParser, UserError, run_cli
+from labutil.paths import check_output_dir
+from labutil.validate import non_negative_int, positive_int
 
 from analysis.models.outputs import DDDResult, FigureOut, TableOut, Writer
 from analysis.models.study_steps import DDDOptions
@@ -253,7 +255,7 @@ def _study_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("study", metavar="STUDY_DIR", help="decisions store of the study (e.g. runs/demo)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: reports/<study folder name>/ddd)")
-    p.add_argument("--tolerance", "-k", type=int, default=1, metavar="K",
+    p.add_argument("--tolerance", "-k", type=non_negative_int, default=1, metavar="K",
                    help="trivial = at least n-K models right, impossible = at most K (default 1; 0 = all/none)")
     p.add_argument("--base", default="base", metavar="CONDITION", help="condition the others are compared with (default: base)")
     p.add_argument("--each-other", action="append", default=[], metavar="CONDITION",
@@ -269,8 +271,8 @@ def _study_parser() -> argparse.ArgumentParser:
                    help="also compute image statistics (segments, local entropy, DCT share, edge strength; slow, cached)")
     p.add_argument("--cache-dir", metavar="DIR", help=f"cache of image statistics (default: {Path('.cache/analysis/image_stats')})")
     p.add_argument("--map-model", metavar="MODEL_ID", help="model of the decision map (default: the first base model)")
-    p.add_argument("--n-boot", type=int, default=1000, metavar="N", help="bootstrap resamples for kappa intervals (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    p.add_argument("--n-boot", type=positive_int, default=1000, metavar="N", help="bootstrap resamples for kappa intervals (default 1000)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--no-figures", action="store_true", help="write the tables (CSV) only, no figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -284,8 +286,8 @@ def _summary_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", required=True, metavar="CSV", help="per-image table (CSV, or TSV with a .tsv suffix)")
     p.add_argument("--correct-col", default="sota_n_correct", metavar="COLUMN",
                    help="column with the number of models correct per image (default: sota_n_correct)")
-    p.add_argument("--n-models", type=int, default=11, metavar="N", help="number of models behind the counts (default 11)")
-    p.add_argument("--tolerance", "-k", type=int, default=1, metavar="K", help="tolerance k (default 1)")
+    p.add_argument("--n-models", type=positive_int, default=11, metavar="N", help="number of models behind the counts (default 11)")
+    p.add_argument("--tolerance", "-k", type=non_negative_int, default=1, metavar="K", help="tolerance k (default 1)")
     p.add_argument("--label-col", metavar="COLUMN", help="0/1 column marking label issues (e.g. label_error_mturk)")
     p.add_argument("--exclude-label-issues", action="store_true", help="drop the images marked by --label-col")
     p.add_argument("--out", metavar="DIR", help="also write the histogram (PNG, SVG, CSV) into DIR")
@@ -297,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["summary"]:
         a = _summary_parser().parse_args(args_list[1:])
+        if a.out:
+            check_output_dir(a.out, "--out")
         res = summarise_table(a.table, a.correct_col, a.n_models, a.tolerance, a.label_col, a.exclude_label_issues, a.out)
         print(format_summary(res.headline))
         print(format_splits(res.table("splits")))
@@ -309,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from labutil.bounds import MAX_N_BOOT, check_range
 
     check_range("--n-boot", a.n_boot, 1, MAX_N_BOOT)
+    check_output_dir(a.out or Path("reports") / Path(a.study).name / "ddd", "--out")
+    if a.cache_dir:
+        check_output_dir(a.cache_dir, "--cache-dir")
     opts = DDDOptions(
         tolerance=a.tolerance, base=a.base, label_issues=a.label_issues, label_col=a.label_col,
         exclude_label_issues=a.exclude_label_issues, each_other=tuple(a.each_other), map_model=a.map_model,

@@ -37,11 +37,16 @@ def check_inputs(cfg: ReportConfig) -> None:
     from analysis.humans.sessions import read_sessions
 
     if cfg.model_table is not None:
-        from labutil.tables import read_table
+        from analysis.models.ddd import read_count_table
 
-        read_table(cfg.model_table, required=[cfg.model_table_correct_col])
-    elif not cfg.no_models:
-        find_study(cfg.runs, cfg.study)
+        read_count_table(cfg.model_table, cfg.model_table_correct_col, cfg.model_table_n_models, cfg.model_table_label_col)
+    elif not cfg.no_models and (path := find_study(cfg.runs, cfg.study)) is not None:
+        from model_runs.store import open_study
+
+        study = open_study(path)  # every record read once: a damaged store fails here, before any output
+        _ = study.definition, study.images
+        for model_id in study.model_ids():
+            study.run_info(model_id)
     read_sessions(cfg.data_root)
 
 

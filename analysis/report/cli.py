@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,8 @@ from analysis.report.build import build_report
 from analysis.report.context import ReportConfig
 from labutil.bounds import MAX_N_BOOT, check_range
 from labutil.errors import ArgumentParser, UserError, run_cli
+from labutil.paths import check_output_dir
+from labutil.validate import SAFE_NAME, non_negative_int, positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "histogram only")
     p.add_argument("--model-table-correct-col", default="sota_n_correct",
                    help="--model-table column with the models-correct count (default: %(default)s)")
-    p.add_argument("--model-table-n-models", type=int, default=11,
+    p.add_argument("--model-table-n-models", type=positive_int, default=11,
                    help="number of models behind --model-table (default: %(default)s)")
     p.add_argument("--model-table-label-col", default="label_error_mturk",
                    help="--model-table column marking label errors (0/1), drawn as red bars; '' for none (default: %(default)s)")
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="analyse the 2AFC sessions of this stimulus set (default: the set most sessions used)")
     p.add_argument("--set-questionnaire", default=None,
                    help="analyse the questionnaire sessions of this set (default: the set most sessions used)")
-    p.add_argument("--tolerance", type=int, default=1,
+    p.add_argument("--tolerance", type=non_negative_int, default=1,
                    help="models allowed to disagree when splitting images into trivial / impossible (default: %(default)s)")
     p.add_argument("--base", default="base", help="base condition for the models' error consistency (default: %(default)s)")
     p.add_argument("--include-incomplete", action="store_true",
@@ -63,11 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leave-out-reshown", action="store_true",
                    help="leave out trials shown more than once (after a cancelled quit or a resume; listed in the "
                         "methods section either way)")
-    p.add_argument("--balance-seed", type=int, default=1312,
+    p.add_argument("--balance-seed", type=non_negative_int, default=1312,
                    help="seed of the draw that balances the questionnaire's difficulty subsets; 1312 reproduces "
                         "the paper's Fig. 6 subset (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default: %(default)s)")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the bootstrap intervals (default: %(default)s)")
+    p.add_argument("--n-boot", type=positive_int, default=2000, help="bootstrap resamples (default: %(default)s)")
     p.add_argument("--two-sided", action="store_true",
                    help="per-observer binomial tests of 2AFC accuracy two-sided (default: one-sided, above chance)")
     return p
@@ -75,11 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.name):
+    if not SAFE_NAME.fullmatch(args.name):
         raise UserError(f"--name '{args.name}': use letters, digits, '.', '_' or '-' (it names files)")
     if args.n_boot < 100:
         raise UserError(f"--n-boot {args.n_boot}: use at least 100 resamples")
     check_range("--n-boot", args.n_boot, 100, MAX_N_BOOT)
+    check_output_dir(args.out, "--out")
     cfg = ReportConfig(runs=args.runs, study=args.study, no_models=args.no_models, model_table=args.model_table,
                        model_table_correct_col=args.model_table_correct_col, model_table_n_models=args.model_table_n_models,
                        model_table_label_col=args.model_table_label_col or None,
