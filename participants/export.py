@@ -17,6 +17,21 @@ def _hidden(_dir: str, names: list[str]) -> list[str]:
     return [n for n in names if n.startswith(".")]
 
 
+_TEXT_SUFFIXES = (".tsv", ".json", ".log", ".txt", ".csv")
+
+
+def _require_text(copy: Path, root: Path) -> None:
+    """Refuse text files that are not UTF-8 (every format here is UTF-8): such a file is damaged
+    or not ours, and is never exported. Runs after the identity scan, which reads every encoding."""
+    for path in sorted(copy.rglob("*")):
+        if path.suffix in _TEXT_SUFFIXES and path.is_file():
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{root / path.relative_to(copy)}: not UTF-8 text (byte {exc.start}); "
+                                "nothing exported") from None
+
+
 def _disk_full_text(message: str) -> bool:
     return any(f"[Errno {code}]" in message for code in DISK_FULL)
 
@@ -63,6 +78,7 @@ def export_data(registry: Registry, out_dir: Path) -> int:
             more = f" (and {len(leaks) - 1} more file(s))" if len(leaks) > 1 else ""
             raise UserError(f"{root / first.path.relative_to(tmp)} contains the registered {first.kind} of "
                             f"{first.participant_id}{more}; nothing exported")
+        _require_text(tmp, root)
         n_files = sum(1 for p in tmp.rglob("*") if p.is_file())
         if out_dir.exists():
             out_dir.rmdir()

@@ -36,7 +36,7 @@ from participants.layout import (
     find_sessions,
     participant_id,
     read_session,
-    sidecar_path,
+    read_sidecar,
 )
 
 DEFAULT_DATA_ROOT = Path("lab_data")
@@ -504,8 +504,7 @@ def _session_status(tsv: Path) -> str:
     try:
         return read_session(tsv, drop_torn_tail=True).status
     except UserError:
-        side = sidecar_path(tsv)
-        return str(read_json(side).get("SessionStatus", "incomplete")) if side.is_file() else "incomplete"
+        return str(read_sidecar(tsv).get("SessionStatus", "incomplete"))  # a sidecar not an object: UserError
 
 
 def _complete_rows(tsv: Path) -> int:
