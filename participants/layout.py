@@ -51,6 +51,16 @@ COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "rt_q3": ("Seconds from question 3 onset to the answer.", "float"),
     },
 }
+# Extra columns of sessions run in the browser (experiment.web), after the task's columns; lab
+# sessions lack them (a reader treats a missing `setting` as lab).
+ONLINE_COLUMNS: dict[str, tuple[str, str]] = {
+    "setting": ("Where the trial ran: online (a web browser) or lab.", "str"),
+    "browser": ("Browser name and version reported by the page (jsPsych browser-check).", "str"),
+    "screen_px": ("Screen size in CSS pixels, width x height, at the trial.", "str"),
+    "device_pixel_ratio": ("window.devicePixelRatio at the trial (device pixels per CSS pixel).", "float"),
+    "window_px": ("Browser window (viewport) size in CSS pixels, width x height, at the trial.", "str"),
+    "fullscreen": ("1 if the page was in full screen when the trial was answered, else 0.", "bool01"),
+}
 MAIN_CATEGORY_LEVELS = ("no", "maybe", "yes")
 UNUSUAL_LEVELS = ("no", "slightly", "very")
 
@@ -99,10 +109,11 @@ def find_sessions(root: Path, task: str | None = None) -> list[Path]:
 class SessionWriter:
     """Appends trial rows to a session TSV, each flushed and fsynced before returning."""
 
-    def __init__(self, tsv: Path, task: str) -> None:
+    def __init__(self, tsv: Path, task: str, extra_columns: dict[str, tuple[str, str]] | None = None) -> None:
         self.tsv = Path(tsv)
         self.task = task
-        self.columns = list(COLUMNS[task])
+        self.extra = dict(extra_columns or {})
+        self.columns = list(COLUMNS[task]) + [c for c in self.extra if c not in COLUMNS[task]]
 
     def start(self, sidecar_fields: dict[str, Any]) -> None:
         """Create the session folder, the sidecar (status incomplete) and the TSV header if new."""
@@ -111,7 +122,7 @@ class SessionWriter:
         meta = read_json(side) if side.is_file() else {}
         meta.update(sidecar_fields)
         meta.setdefault("SessionStatus", "incomplete")
-        for col, (desc, kind) in COLUMNS[self.task].items():
+        for col, (desc, kind) in {**COLUMNS[self.task], **self.extra}.items():
             meta[col] = {"Description": desc, **_levels(kind)}
         write_json(side, meta)
         if not self.tsv.exists() or self.tsv.stat().st_size == 0:
