@@ -188,15 +188,16 @@ class OnlineStudy:
     def _plan(self, a: Assignment, token: str, browser: str, resumed: bool) -> dict[str, Any]:
         rt = self._runtime(a)
         with rt.lock:
-            rt.browser = browser
+            if browser != "n/a":
+                rt.browser = browser
 
             def attempt(meta: dict[str, Any]) -> None:
                 attempts = meta.setdefault("Attempts", [])
+                rt.attempt_offset_s = round(time.time() - float(meta.get("SessionStartedUnix", time.time())), 6)
                 attempts.append({"Attempt": len(attempts) + 1, "Started": _now_iso(), "FirstTrialIndex": len(rt.done),
-                                 "Browser": browser})
+                                 "Browser": browser, "SessionClockOffsetS": rt.attempt_offset_s})
                 if len(attempts) > 1 and len(rt.done) < len(rt.order):
                     meta.setdefault("PossiblyReshownTrials", []).append(rt.order[len(rt.done)])
-                rt.attempt_offset_s = round(time.time() - float(meta.get("SessionStartedUnix", time.time())), 6)
 
             if a.status != "complete":
                 self._update_sidecar(rt, attempt)
@@ -276,7 +277,11 @@ class OnlineStudy:
         if done != order[: len(done)]:
             raise Rejection(409, "this session's records are inconsistent; contact the experimenter")
         writer = SessionWriter(tsv, self.task, ONLINE_COLUMNS)
-        return Runtime(a, tsv, writer, order, done, 0.0)
+        # after a server restart the page goes on without reloading: its clock and browser continue
+        attempts, setup = meta.get("Attempts") or [{}], meta.get("Setup") or [{}]
+        browser = f"{setup[-1].get('Browser', 'n/a')} {setup[-1].get('BrowserVersion', '')}".strip()
+        return Runtime(a, tsv, writer, order, done, float(attempts[-1].get("SessionClockOffsetS", 0.0)),
+                       browser if setup[-1].get("Browser", "n/a") != "n/a" else "n/a")
 
     def _authorise(self, token: Any) -> Runtime:
         if not isinstance(token, str) or not token or len(token) > 100:

@@ -27,8 +27,7 @@ function showMessage(html) {
   const el = document.getElementById("message");
   el.innerHTML = html;
   el.hidden = false;
-  const target = document.querySelector(".jspsych-display-element");
-  if (target) target.hidden = true;
+  document.getElementById("jspsych-target").hidden = true;
 }
 
 function escapeHtml(s) {
@@ -194,7 +193,7 @@ function questionnaireTrials(t) {
     stimulus_height: null,
     render_on_canvas: true,
     choices: Q_CHOICES[q],
-    prompt: "<p><b>" + (q + 1) + ". " + Q_TEXT[q] + "</b></p><p class=\"count\">" + counter(t).text + "</p>",
+    prompt: "<p class=\"question\" data-q=\"" + (q + 1) + "\"><b>" + (q + 1) + ". " + Q_TEXT[q] + "</b></p><p class=\"count\">" + counter(t).text + "</p>",
     data: { screen: "question", question: q + 1, index: t.index },
     on_load: () => { if (q === 0) onset = performance.now() / 1000; },
     on_finish: (data) => {
@@ -237,6 +236,7 @@ function button(html, label, screenName) {
 
 async function run() {
   jsPsych = initJsPsych({
+    display_element: "jspsych-target",
     on_finish: async () => {
       if (stopped) return;
       await queue;

@@ -101,3 +101,93 @@ def serve(stimuli: Path, tmp: Path, config: Path | None = None, port: int = 0, d
             return Served(proc, m.group(1))
     proc.kill()
     raise AssertionError("no startup line")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def shots_dir(tmp: Path) -> Path:
+    """Where the browser tests put their screenshots: $EXPERIMENT_WEB_SHOTS (outside the repo) or a temp folder."""
+    out = Path(os.environ.get("EXPERIMENT_WEB_SHOTS") or tmp / "shots")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+class Driver:
+    """Clicks through the page as a participant would, recording every answer it gives."""
+
+    def __init__(self, page: Any, shots: Path, prefix: str) -> None:
+        self.page, self.shots, self.prefix = page, shots, prefix
+        self.answers: list[Any] = []  # 2afc: 'f'/'j' per trial; questionnaire: (n, main, unusual) per image
+        self.catches: list[str] = []
+        self._q: list[str] = []
+        self._seen: set[str] = set()
+
+    def shot(self, name: str) -> None:
+        if name not in self._seen:  # one screenshot per kind of screen
+            self._seen.add(name)
+            self.page.screenshot(path=str(self.shots / f"{self.prefix}_{len(self._seen):02d}_{name}.png"))
+
+    def run(self, choose: Any, trials: int | None = None, timeout: float = 60) -> bool:
+        """Answer screens until the completion code shows (True), or until `trials` trials were answered and
+        the next trial is on screen (False)."""
+        page, deadline, answered = self.page, time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            if page.is_visible("#completion-code"):
+                self.shot("completion")
+                return True
+            text = page.inner_text("body") if page.is_visible("#jspsych-target") else ""
+            n = self._count()
+            if "Attention check" in text:
+                self.shot("catch")
+                target = page.inner_text("#jspsych-target b")
+                self.catches.append(target)
+                if page.is_visible("#jspsych-target button"):
+                    page.click(f"#jspsych-target button:text-is('{target}')")
+                else:
+                    page.keyboard.press(target.lower())
+                self._wait_next(n)
+            elif page.is_visible("#jspsych-canvas-stimulus"):
+                if trials is not None and answered >= trials:
+                    return False  # the next trial is on screen, unanswered
+                self.shot("trial")
+                key = choose(len(self.answers))
+                page.keyboard.press(key)
+                self.answers.append(key)
+                answered += 1
+                self._wait_next(n)
+            elif page.is_visible("#jspsych-image-button-response-stimulus"):
+                q = int(page.get_attribute("#jspsych-target .question", "data-q"))
+                self.shot(f"question{q}")
+                label = choose(len(self.answers))[q - 1]
+                page.click(f"#jspsych-target button:text-is('{label}')")
+                self._q.append(label)
+                if q == 3:
+                    self.answers.append(tuple(self._q))
+                    self._q = []
+                    answered += 1
+                self._wait_next(n)
+            elif page.is_visible("#jspsych-target button.jspsych-btn"):
+                label = page.inner_text("#jspsych-target button.jspsych-btn >> nth=0")
+                self.shot(label.split()[0].lower())
+                page.click("#jspsych-target button.jspsych-btn >> nth=0")
+                self._wait_next(n)
+            elif page.is_visible("#consent-agree"):
+                self.shot("consent")
+                page.click("#consent-agree")
+            else:
+                time.sleep(0.03)
+        raise AssertionError(f"page stuck: {page.inner_text('body')[:300]!r}")
+
+    def _count(self) -> int:
+        """jsPsych trials finished so far on this page (0 before jsPsych runs)."""
+        return int(self.page.evaluate("typeof jsPsych !== 'undefined' && jsPsych ? jsPsych.data.get().count() : 0"))
+
+    def _wait_next(self, n: int) -> None:
+        """Wait until the screen just answered has ended (jsPsych recorded one more trial)."""
+        self.page.wait_for_function("n => jsPsych.data.get().count() > n", arg=n, timeout=10000)
