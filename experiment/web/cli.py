@@ -50,6 +50,8 @@ def serve(args) -> int:  # type: ignore[no-untyped-def]
     from experiment.web.app import check_bundle, create_app
     from experiment.web.state import StateStore
     from experiment.web.study import OnlineStudy
+    from participants.registry import Registry
+    from stimuli.sets import open_verified_set
 
     check_bundle()
     if not 0 <= args.port <= 65535:
@@ -57,10 +59,14 @@ def serve(args) -> int:  # type: ignore[no-untyped-def]
     cfg = load_web_config(args.config)
     database = args.database or f"sqlite:///{Path(args.data_root) / '.web' / 'state.sqlite'}"
     study_args = (args.stimuli, args.data_root, args.private_root, cfg)
-    from stimuli.sets import open_verified_set
-    open_verified_set(args.stimuli)  # refuse a bad set before creating any state
+    open_verified_set(args.stimuli)  # refuse a bad set or registry folders before creating any state
+    Registry(args.data_root, args.private_root)
     sock = _bind(args.host, args.port)
-    store = StateStore(database)
+    try:
+        store = StateStore(database)
+    except BaseException:
+        sock.close()
+        raise
     study = OnlineStudy(*study_args, store)
     app = create_app(study)
     host, port = sock.getsockname()[:2]
