@@ -68,3 +68,46 @@ def test_refusals_are_one_line_and_write_nothing(tmp_path: Path, capsys, monkeyp
 def test_usage_error_is_one_line() -> None:
     r = subprocess.run([sys.executable, "-m", "experiment.web", "serve"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--stimuli" in r.stderr
+
+
+def test_concurrent_participants_and_tabs_store_every_row_once(tmp_path: Path) -> None:
+    import threading
+
+    from participants.layout import find_sessions, read_session
+
+    make_2afc_set(tmp_path / "set", n_practice=1, n_test=5, size=16)
+    server = serve(tmp_path / "set", tmp_path, write_config(tmp_path / "web.toml"))
+    errors: list[str] = []
+
+    def observer(pid: str) -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            plan = c.post("/api/start", json={"ids": {"PROLIFIC_PID": pid}, "consent": True}).json()
+            h = {"Authorization": f"Bearer {plan['token']}"}
+
+            def tab() -> None:  # two tabs of the same browser post the same trials at once
+                for i in range(plan["n_trials"]):
+                    r = c.post("/api/trial", json=two_afc_body(plan, i), headers=h)
+                    if r.status_code != 200:
+                        errors.append(f"{pid} {i} {r.status_code}")
+
+            tabs = [threading.Thread(target=tab) for _ in range(2)]
+            for t in tabs:
+                t.start()
+            for t in tabs:
+                t.join()
+            if c.post("/api/finish", json={}, headers=h).status_code != 200:
+                errors.append(f"{pid} finish")
+
+    try:
+        threads = [threading.Thread(target=observer, args=(f"obs{k}",)) for k in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        server.stop()
+    assert errors == []
+    sessions = [read_session(p) for p in find_sessions(tmp_path / "lab_data", "2afc")]
+    assert len(sessions) == 10 and len({s.participant_id for s in sessions}) == 10
+    for s in sessions:
+        assert s.complete and list(s.trials["trial"]) == s.meta["TrialOrder"]
