@@ -107,7 +107,7 @@ class Leak:
 
     path: Path
     participant_id: str
-    kind: str  # name | name part | email | email user
+    kind: str  # name | name part | email | email user | platform id
 
 
 class Registry:
@@ -457,6 +457,9 @@ class Registry:
                 ranked += [(3, pid, "name part", _word(part)) for part in re.split(r"[\s,]+", name)
                            if len(part) >= 3 and part.casefold() != name.casefold()
                            and part.casefold() not in _FORMAT_WORDS]
+        for r in self.private_records("platform_ids.tsv"):  # online observers' recruitment-platform ids
+            if len(r.get("platform_id", "")) >= 6:
+                ranked.append((0, r["participant_id"], "platform id", _word(r["platform_id"])))
         return [(pid, kind, needle) for _, pid, kind, needle in sorted(ranked, key=lambda t: t[0])]
 
 

@@ -238,3 +238,14 @@ def test_image_route_serves_set_png(setup) -> None:
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert client.get("/static/vendor/jspsych.min.js").status_code == 200
     assert os.path.getsize(Path(__file__).parents[3] / "experiment/web/static/vendor/jspsych.min.js") > 10000
+
+
+def test_leak_scan_finds_a_platform_id_copied_into_the_data(setup) -> None:
+    tmp, study, client = setup
+    start(client)
+    reg = Registry(tmp / "lab_data", tmp / "lab_private")
+    assert reg.find_identity_leaks(tmp / "lab_data") == []
+    tsv = only_tsv(tmp)
+    tsv.with_name("notes.txt").write_text(f"paid {IDS['PROLIFIC_PID']}\n")
+    leaks = reg.find_identity_leaks(tmp / "lab_data")
+    assert [(leak.path.name, leak.participant_id, leak.kind) for leak in leaks] == [("notes.txt", "sub-001", "platform id")]
