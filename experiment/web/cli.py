@@ -8,6 +8,7 @@ the requests in flight are answered (every stored trial is already fsynced).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import signal
 import socket
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(args)
 
 
-def serve(args) -> int:  # type: ignore[no-untyped-def]
+def serve(args: argparse.Namespace) -> int:
     """Check everything, bind the socket, print the URL, run until stopped."""
     import uvicorn
 

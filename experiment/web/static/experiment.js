@@ -87,6 +87,7 @@ async function start(consent) {
     return showMessage("<p>The study cannot start: " + escapeHtml(e.message) + "</p>");
   }
   TOKEN = PLAN.token;
+  currentIndex = PLAN.done;
   localStorage.setItem(TOKEN_KEY, TOKEN);
   if (PLAN.complete) return showCompletion(PLAN);
   run();

@@ -4,6 +4,7 @@ equal the answers given, through a page reload mid-trial and a SIGKILL of the se
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import signal
 import time
@@ -13,7 +14,7 @@ import pytest
 
 from experiment_fixtures import make_2afc_set, make_questionnaire_set
 from participants.layout import read_session
-from web_helpers import Driver, free_port, serve, shots_dir, write_config
+from web_helpers import TEST_CONFIG, Driver, free_port, serve, shots_dir, write_config
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
@@ -59,7 +60,10 @@ def test_2afc_session_in_chromium_survives_reload_and_server_kill(tmp_path: Path
         page.wait_for_selector("text=Welcome back")
         drv.shot("welcome_back")
         assert "continues with trial 4 of 10" in page.inner_text("body")
-        assert not drv.run(choose, trials=2)
+        assert not drv.run(choose, trials=1)
+        page.evaluate("document.exitFullscreen()")  # the participant leaves full screen: recorded
+        page.wait_for_function("!document.fullscreenElement")
+        assert not drv.run(choose, trials=1)
         # kill the server while a trial is on screen, answer it, then restart: the post is retried
         server.stop(signal.SIGKILL)
         key = choose(len(drv.answers))
@@ -89,13 +93,16 @@ def test_2afc_session_in_chromium_survives_reload_and_server_kill(tmp_path: Path
     assert meta["PossiblyReshownTrials"] == [meta["TrialOrder"][3]]
     assert [c["Passed"] for c in meta["CatchTrials"]] == [True, True] and len(drv.catches) == 2
     assert meta["Setup"] and meta["Setup"][0]["CheckedWindowPx"] == [1280, 800]
+    # entering full screen at the start and after the reload, leaving it before the 5th trial
+    assert [(e["Event"], e["TrialIndex"]) for e in meta["FullscreenEvents"]] == [("enter", 0), ("enter", 3), ("exit", 4)]
+    assert list(s.trials["fullscreen"]) == ["1"] * 4 + ["0"] * 6
     onsets = list(s.trials["onset"])
     assert all(b > a for a, b in zip(onsets, onsets[1:]))  # one session clock across the attempts
 
 
 def test_questionnaire_session_in_chromium(tmp_path: Path, browser) -> None:
     make_questionnaire_set(tmp_path / "qset", n_practice=1, n_test=4)
-    cfg = write_config(tmp_path / "web.toml")
+    cfg = write_config(tmp_path / "web.toml", TEST_CONFIG.replace("fullscreen = true", "fullscreen = true\ncalibration = true"))
     server = serve(tmp_path / "qset", tmp_path, cfg)
     errors: list[str] = []
     page = _new_page(browser, errors)
@@ -116,3 +123,7 @@ def test_questionnaire_session_in_chromium(tmp_path: Path, browser) -> None:
     assert list(s.trials["trial"]) == meta["TrialOrder"]
     assert (s.trials[["rt_q1", "rt_q2", "rt_q3"]] > 0).all().all()
     assert [c["Passed"] for c in meta["CatchTrials"]] == [True]
+    cal = meta["Calibration"]  # the card box left at its starting size: 250 CSS px for 85.6 mm
+    assert cal["ItemWidthPx"] == pytest.approx(250, abs=2) and cal["CssPxPerMm"] == pytest.approx(250 / 85.6, abs=0.02)
+    size_cm = 224 / cal["CssPxPerMm"] / 10
+    assert cal["ImageSizeDeg"] == pytest.approx(2 * math.degrees(math.atan(size_cm / (2 * 57.0))), abs=1e-3)
