@@ -27,6 +27,7 @@ SPECIAL_KEYS: dict[str, str] = {
     "return": "Return", "escape": "Escape", "tab": "Tab", "backspace": "BackSpace",
     "comma": "comma", "period": "period", "slash": "slash", "semicolon": "semicolon",
     "minus": "minus", "equal": "equal", **{f"f{i}": f"F{i}" for i in range(1, 13)},
+    **{f"num_{i}": f"KP_{i}" for i in range(10)},  # keypad digits
 }
 _PLAIN_KEY = re.compile(r"^[a-z0-9]$")
 DIGIT_KEYS: tuple[str, ...] = tuple(str(i) for i in range(10))
@@ -47,6 +48,7 @@ class MonitorConfig:
     fullscreen: bool
     background: tuple[float, float, float]
     frame_rate_hz: float
+    image_size_deg: float  # 0 = images at their native pixel size (as in the paper)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ class TwoAfcConfig:
     break_every: int
     fixation_s: float
     image_gap_px: int
+    key_reminder: str  # on the trial screen ("" = none)
+    practice_feedback: bool  # "correct" / "not correct" after each practice trial (never in the test)
+    feedback_s: float
+    counterbalance_sides: bool  # mirror the set's sides for half of the observers
+    swap_keys: bool  # swap the response keys for half of the observers (crossed with the mirror)
+    debriefing: str
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,11 @@ class QuestionnaireConfig:
     break_every: int
     fixation_s: float
     ten_plus_key: str
-    main_category_keys: tuple[str, str, str]
-    unusual_keys: tuple[str, str, str]
+    q2_keys: tuple[str, str, str]  # Q2 answers no, maybe, yes
+    q3_keys: tuple[str, str, str]  # Q3 answers no, slightly, very
+    back_key: str  # back to the previous question of the same image
+    key_reminder: str
+    debriefing: str
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ class LabConfig:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready record for the session sidecar."""
         out = asdict(self)
-        out["files"] = list(self.files)
+        out["files"] = [portable_path(f) for f in self.files]
         return out
 
 
@@ -134,6 +145,14 @@ def _text(v: Any) -> str:
     return v
 
 
+def _optional_text(placeholders: set[str]) -> Check:
+    def check(v: Any) -> str:
+        if v == "":
+            return v
+        return _instructions(placeholders)(v)
+    return check
+
+
 def _key(v: Any) -> str:
     if not isinstance(v, str) or not is_key_name(v):
         raise _Bad(f"a key name (a-z, 0-9, {', '.join(sorted(SPECIAL_KEYS)[:6])}, ...), not {v!r}")
@@ -174,7 +193,15 @@ def _instructions(placeholders: set[str]) -> Check:
     return check
 
 
-_KEY_FIELDS = {"left", "right", "quit", "proceed", "confirm_yes", "confirm_no", "ten_plus"}
+_KEY_FIELDS = {"left", "right", "quit", "proceed", "confirm_yes", "confirm_no", "ten_plus", "back"}
+# Facts of the session the texts may name: trial counts, breaks and the questionnaire's options.
+_SESSION_FIELDS = {"n_trials", "n_practice", "n_test", "break_every", "breaks", "q1_options", "q2_options", "q3_options"}
+_TEXT_FIELDS = _KEY_FIELDS | _SESSION_FIELDS
+# Keys that were renamed when their meaning changed, so that an old file is an error, not a silent flip.
+RENAMED: dict[str, str] = {
+    "questionnaire.main_category_keys": "it is now questionnaire.q2_keys, in the order no, maybe, yes",
+    "questionnaire.unusual_keys": "it is now questionnaire.q3_keys (no, slightly, very)",
+}
 
 SCHEMA: dict[str, dict[str, Check]] = {
     "monitor": {
@@ -186,21 +213,31 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "fullscreen": _boolean,
         "background": _colour,
         "frame_rate_hz": _number(0, 1000),
+        "image_size_deg": _number(0, 90, lo_open=False),
     },
     "keys": {k: _key for k in ("left", "right", "quit", "proceed", "confirm_yes", "confirm_no")},
     "two_afc": {
-        "instructions": _instructions(_KEY_FIELDS),
+        "instructions": _instructions(_TEXT_FIELDS),
         "break_every": _integer(0, 100000),
         "fixation_s": _number(0, 60, lo_open=False),
         "image_gap_px": _integer(0, 4096),
+        "key_reminder": _optional_text(_KEY_FIELDS),
+        "practice_feedback": _boolean,
+        "feedback_s": _number(0, 10),
+        "counterbalance_sides": _boolean,
+        "swap_keys": _boolean,
+        "debriefing": _instructions(_TEXT_FIELDS),
     },
     "questionnaire": {
-        "instructions": _instructions(_KEY_FIELDS),
+        "instructions": _instructions(_TEXT_FIELDS),
         "break_every": _integer(0, 100000),
         "fixation_s": _number(0, 60, lo_open=False),
         "ten_plus_key": _key,
-        "main_category_keys": _keys3,
-        "unusual_keys": _keys3,
+        "q2_keys": _keys3,
+        "q3_keys": _keys3,
+        "back_key": _key,
+        "key_reminder": _optional_text(_KEY_FIELDS),
+        "debriefing": _instructions(_TEXT_FIELDS),
     },
 }
 
@@ -215,6 +252,8 @@ def _validated(raw: dict[str, Any], path: Path, complete: bool) -> dict[str, dic
             raise UserError(f"{path}: '{section}' must be a [{section}] table")
         out[section] = {}
         for key, value in values.items():
+            if f"{section}.{key}" in RENAMED:
+                raise UserError(f"{path}: '{section}.{key}' is no longer read: {RENAMED[f'{section}.{key}']}")
             if key not in SCHEMA[section]:
                 raise UserError(f"{path}: unknown key '{section}.{key}' (known: {', '.join(SCHEMA[section])})")
             try:
@@ -236,10 +275,12 @@ def _check_key_clashes(cfg: LabConfig, where: str) -> None:
         "2AFC trial (keys.left, keys.right, keys.quit)": [k.left, k.right, k.quit],
         "quit confirmation (keys.confirm_yes, keys.confirm_no, keys.quit)": [k.confirm_yes, k.confirm_no, k.quit],
         "instruction screens (keys.proceed, keys.quit)": [k.proceed, k.quit],
-        "questionnaire Q1 (0-9, questionnaire.ten_plus_key, keys.quit)":
-            [*DIGIT_KEYS, cfg.questionnaire.ten_plus_key, k.quit],
-        "questionnaire Q2 (questionnaire.main_category_keys, keys.quit)": [*cfg.questionnaire.main_category_keys, k.quit],
-        "questionnaire Q3 (questionnaire.unusual_keys, keys.quit)": [*cfg.questionnaire.unusual_keys, k.quit],
+        "questionnaire Q1 (0-9, questionnaire.ten_plus_key, questionnaire.back_key, keys.quit)":
+            [*DIGIT_KEYS, cfg.questionnaire.ten_plus_key, cfg.questionnaire.back_key, k.quit],
+        "questionnaire Q2 (questionnaire.q2_keys, questionnaire.back_key, keys.quit)":
+            [*cfg.questionnaire.q2_keys, cfg.questionnaire.back_key, k.quit],
+        "questionnaire Q3 (questionnaire.q3_keys, questionnaire.back_key, keys.quit)":
+            [*cfg.questionnaire.q3_keys, cfg.questionnaire.back_key, k.quit],
     }
     for screen, keys in screens.items():
         dup = sorted({x for x in keys if keys.count(x) > 1})
@@ -271,6 +312,23 @@ def load_config(path: str | Path | None = None) -> LabConfig:
     return cfg
 
 
+def portable_path(path: str | Path) -> str:
+    """A path as it may be recorded in exported data: relative to the working directory when it
+    lies below it, else the file or folder name only (never an absolute path of the lab machine)."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        pass
+    pkg = Path(__file__).resolve().parent
+    try:
+        return ("experiment" / p.resolve().relative_to(pkg)).as_posix()
+    except ValueError:
+        return p.name
+
+
 def config_sha256(cfg: LabConfig) -> str:
     """Checksum of the files the configuration was read from, in order."""
     h = hashlib.sha256()
@@ -283,6 +341,13 @@ def key_label(key: str) -> str:
     """How a key is named on screen: LEFT ARROW, SPACE, Y."""
     if key in ("left", "right", "up", "down"):
         return f"the {key.upper()} ARROW key"
+    return key.upper()
+
+
+def short_key_label(key: str) -> str:
+    """A key's name for a one-line reminder: LEFT ARROW, SPACE, Y."""
+    if key in ("left", "right", "up", "down"):
+        return f"{key.upper()} ARROW"
     return key.upper()
 
 

@@ -17,7 +17,7 @@ from psychopy import prefs
 
 prefs.hardware["keyboard"] = "ptb"  # before psychopy.hardware is imported: the event backend loses keys
 
-from psychopy import logging, piloting, visual  # noqa: E402
+from psychopy import event, logging, piloting, visual  # noqa: E402
 from psychopy.hardware import keyboard  # noqa: E402
 
 from experiment.config import LabConfig, key_label, make_monitor  # noqa: E402
@@ -35,7 +35,7 @@ class Display:
     def __init__(self, cfg: LabConfig, pilot: bool, listener: ScreenListener) -> None:
         self.cfg = cfg
         self.listener = listener
-        self.monitor = make_monitor(cfg.monitor)
+        self.monitor = make_monitor(cfg.monitor)  # loads its saved calibration (gamma) if there is one
         m = cfg.monitor
         if pilot:
             piloting.setPilotMode(True)
@@ -44,10 +44,14 @@ class Display:
         else:
             size, fullscr = list(m.resolution_px), m.fullscreen
         self.fullscreen = bool(fullscr)
-        self.win = visual.Window(
-            size=size, fullscr=fullscr, screen=m.screen, monitor=self.monitor, units="pix",
-            color=list(m.background), colorSpace="rgb", allowGUI=pilot, winType="pyglet",
-        )
+        try:
+            self.win = visual.Window(
+                size=size, fullscr=fullscr, screen=m.screen, monitor=self.monitor, units="pix",
+                color=list(m.background), colorSpace="rgb", allowGUI=pilot, winType="pyglet",
+            )
+        except OSError as exc:  # e.g. the calibration's gamma table cannot be loaded into this display
+            raise UserError(f"cannot open the window with monitor '{m.name}' (its calibration's gamma "
+                            f"cannot be applied here?): {str(exc).splitlines()[0]}") from None
         if pilot:
             self.win.showPilotingIndicator()
         self.win.mouseVisible = pilot
@@ -72,6 +76,12 @@ class Display:
                                      autoLog=False)
         self.fixation = visual.TextStim(self.win, text="+", height=40, color="black", units="pix",
                                         autoLog=False)
+        self.reminder = visual.TextStim(self.win, text="", height=18, color=[0.8, 0.8, 0.8], units="pix",
+                                        pos=(0, -height / 2 + 60), wrapWidth=self.win.size[0] - 40, autoLog=False)
+        self.mouse: Any = None
+        # called as hook(kind, onset, duration) for a quit confirmation (kind "quit_confirm")
+        self.event_hook: Callable[[str, float, float], None] | None = None
+        self.quit_pauses: list[float] = []  # seconds each quit confirmation stayed on screen
 
     # ------------------------------------------------------------------------------- frames
 
@@ -120,14 +130,24 @@ class Display:
         return t
 
     def wait_keys(self, draw: Callable[[], None], keys: Sequence[str], screen: str,
-                  info: dict[str, Any], allow_quit: bool = True) -> tuple[str, float, float]:
+                  info: dict[str, Any], allow_quit: bool = True,
+                  on_show: Callable[[float, str], None] | None = None,
+                  aliases: dict[str, str] | None = None,
+                  buttons: Sequence[tuple[Any, str]] = ()) -> tuple[str, float, float]:
         """Show a screen and redraw it every frame until one of `keys`; returns (key, rt, onset).
 
+        `aliases` maps further key names to answers (keypad digits), `buttons` are (shape, key)
+        pairs answered by a mouse click inside the shape (RT to the frame the click was seen).
+        `on_show(onset, reason)` is told of every onset (reason `first` or `after_quit_cancel`).
         The quit key asks for confirmation: confirmed raises Aborted, cancelled shows the screen
         again with a new onset (the RT then counts from the new onset)."""
         quit_key = self.cfg.keys.quit
-        wanted = [*keys, quit_key] if allow_quit else list(keys)
+        aliases = aliases or {}
+        wanted = [*keys, *aliases, quit_key] if allow_quit else [*keys, *aliases]
         t_on = self.onset(draw, screen, info)
+        if on_show:
+            on_show(t_on, "first")
+        held = self._mouse_down() if buttons else False
         while True:
             self._check_listener()
             pressed = self.kb.getKeys(keyList=wanted, waitRelease=False, clear=True)
@@ -137,10 +157,30 @@ class Display:
                     if self.confirm_quit():
                         raise Aborted()
                     t_on = self.onset(draw, screen, {**info, "reshown": 1})
+                    if on_show:
+                        on_show(t_on, "after_quit_cancel")
+                    held = self._mouse_down() if buttons else False
                     continue
-                return str(key.name), float(key.rt), t_on
+                return aliases.get(str(key.name), str(key.name)), float(key.rt), t_on
+            if buttons:
+                down = self._mouse_down()
+                if down and not held:
+                    hit = next((k for shape, k in buttons if shape.contains(self.mouse)), None)
+                    if hit is not None:
+                        return hit, self.now() - t_on, t_on
+                held = down
             draw()
             self.flip()
+
+    def _mouse_down(self) -> bool:
+        """The left button's state as of the last flip (which pumps the window's events);
+        Mouse.getPressed() would pump them again, and that loses ptb key presses."""
+        if self.mouse is None:
+            self.mouse = event.Mouse(win=self.win, visible=True)
+        return bool(event.mouseButtons[0])
+
+    def show_mouse(self, visible: bool) -> None:
+        self.win.mouseVisible = visible
 
     def confirm_quit(self) -> bool:
         """The y/n screen after the quit key; True to quit."""
@@ -149,18 +189,32 @@ class Display:
         self.record_frames(False)
         text = (f"Quit the session?\n\nYour answers so far are saved.\n\n"
                 f"Press {key_label(k.confirm_yes)} to quit, {key_label(k.confirm_no)} to continue.")
-        key, _, _ = self.wait_keys(lambda: self._draw_text(text), [k.confirm_yes, k.confirm_no],
-                                   "confirm_quit", {}, allow_quit=False)
+        key, rt, onset = self.wait_keys(lambda: self._draw_text(text), [k.confirm_yes, k.confirm_no],
+                                        "confirm_quit", {}, allow_quit=False)
+        self.quit_pauses.append(rt)
+        if self.event_hook:
+            self.event_hook("quit_confirm", onset, rt)
         self.record_frames(was_recording)
         return key == k.confirm_yes
 
     def text_screen(self, text: str, screen: str, info: dict[str, Any] | None = None,
-                    footer: str = "") -> None:
-        """A text screen left with the proceed key (the quit key asks for confirmation)."""
+                    footer: str = "", allow_quit: bool = True) -> None:
+        """A text screen left with the proceed key (the quit key asks for confirmation, or, with
+        allow_quit False, leaves it too)."""
         was_recording = self.win.recordFrameIntervals
         self.record_frames(False)
-        self.wait_keys(lambda: self._draw_text(text, footer), [self.cfg.keys.proceed], screen, info or {})
+        keys = [self.cfg.keys.proceed] if allow_quit else [self.cfg.keys.proceed, self.cfg.keys.quit]
+        self.wait_keys(lambda: self._draw_text(text, footer), keys, screen, info or {}, allow_quit=allow_quit)
         self.record_frames(was_recording)
+
+    def timed_text(self, text: str, screen: str, duration: float, info: dict[str, Any] | None = None) -> float:
+        """A text shown for `duration` seconds without waiting for a key (practice feedback); its onset."""
+        t_on = self.onset(lambda: self._draw_text(text), screen, info or {})
+        while self.now() < t_on + duration - 1.5 * self.frame_period:
+            self._check_listener()
+            self._draw_text(text)
+            self.flip()
+        return t_on
 
     def show_fixation(self, footer: str = "") -> float:
         """Flip to the fixation cross; returns its onset."""
@@ -196,8 +250,12 @@ class Display:
             self.small.text = footer
             self.small.draw()
 
-    def draw_footer(self, footer: str) -> None:
+    def draw_footer(self, footer: str, reminder: str = "") -> None:
+        """The trial counter at the bottom, and the key reminder above it."""
         self._draw_footer(footer)
+        if reminder:
+            self.reminder.text = reminder
+            self.reminder.draw()
 
     def _check_listener(self) -> None:
         err = getattr(self.listener, "error", None)
@@ -213,6 +271,30 @@ class Display:
             stims[stim_id] = visual.ImageStim(self.win, image=str(path), units="pix", interpolate=False,
                                               name=stim_id, autoLog=False)
         return stims
+
+    @staticmethod
+    def scale_images(stims: dict[str, Any], size_px: tuple[int, int]) -> None:
+        """Draw every image at `size_px` (smoothly interpolated) instead of its native size."""
+        for stim in stims.values():
+            stim.interpolate = True
+            stim.size = (float(size_px[0]), float(size_px[1]))
+
+    def frame_count(self) -> int:
+        """Frame intervals recorded so far (to slice out one trial's)."""
+        return len(self.win.frameIntervals)
+
+    def frames_since(self, start: int) -> list[float]:
+        """The frame intervals (s) recorded since `frame_count()` returned `start`."""
+        return [float(v) for v in self.win.frameIntervals[start:]]
+
+    def gamma_record(self) -> dict[str, Any]:
+        """Which gamma the window applies: the monitor calibration's, or the system's own table."""
+        gamma = getattr(self.win, "gamma", None)
+        try:
+            gamma = None if gamma is None else [float(g) for g in gamma]
+        except TypeError:
+            gamma = [float(gamma)]
+        return {"UseNativeGamma": bool(getattr(self.win, "useNativeGamma", True)), "Gamma": gamma}
 
     def frame_stats(self) -> dict[str, Any]:
         """Frame intervals recorded so far: count, dropped (> 1.5 nominal frames), median, max."""

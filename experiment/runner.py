@@ -16,14 +16,18 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from experiment.config import LabConfig, config_sha256, key_label, load_config, visual_angle_deg
+from experiment import answers, counterbalance, geometry
+from experiment.checks import Allowances, check_before_window, check_repeat, check_window, require_consent
+from experiment.config import LabConfig, config_sha256, key_label, load_config, portable_path, short_key_label
+from experiment.counterbalance import Counterbalance
 from experiment.session import SessionPlan, console_prompt, plan_session, session_is_complete
 from labutil.errors import ArgumentParser, UserError
 from labutil.versions import software_versions
+from participants.events import EventWriter, earlier_showings
 from participants.layout import SessionWriter, session_label
 from participants.registry import Registry
 
@@ -43,6 +47,8 @@ class Task(Protocol):
     def break_every(self, cfg: LabConfig) -> int: ...
 
     def instructions(self, cfg: LabConfig) -> str: ...
+
+    def debriefing(self, cfg: LabConfig) -> str: ...
 
     def image_ids(self, trial: dict[str, Any]) -> list[str]: ...
 
@@ -72,14 +78,77 @@ class RunContext:
     t0: float  # display clock at the start of this attempt
     clock_offset: float  # session-clock seconds at t0 (continues across resumed attempts)
     writer: SessionWriter | None = None
+    events: EventWriter | None = None
+    attempt: int = 1
+    counterbalance: Counterbalance = field(default_factory=lambda: Counterbalance(False, False, 0, "none"))
     completed: int = 0  # trials completed (appended) in this attempt
     difficulty: dict[str, str] = field(default_factory=dict)
-    # (stimulus onset, final key press, shown right after a pause screen), session clock, this attempt
+    # (first stimulus onset, final key press, shown right after a pause screen), session clock, this attempt
     responses: list[tuple[float, float, bool]] = field(default_factory=list)
+    # the trial on screen: every onset of its images (session clock, earlier attempts first), and
+    # the answers given before its latest interruption
+    _trial: int | None = None
+    _onsets: list[float] = field(default_factory=list)
+    _shown_here: int = 0
+    _answers_now: dict[int, str] = field(default_factory=dict)
+    _answered_before: dict[int, str] = field(default_factory=dict)
+    _carried: tuple[int, list[float], dict[int, str]] | None = None  # a resumed trial's earlier showings
 
     def session_time(self, t_display: float) -> float:
         """Seconds on the session clock for a display-clock time."""
         return self.clock_offset + (t_display - self.t0)
+
+    def reminder(self, template: str) -> str:
+        """The key reminder of the trial screen, with the keys' short names."""
+        k, q = self.cfg.keys, self.cfg.questionnaire
+        return template.format(left=short_key_label(k.left), right=short_key_label(k.right),
+                               quit=short_key_label(k.quit), proceed=short_key_label(k.proceed),
+                               confirm_yes=short_key_label(k.confirm_yes), confirm_no=short_key_label(k.confirm_no),
+                               ten_plus=short_key_label(q.ten_plus_key), back=short_key_label(q.back_key))
+
+    def begin_trial(self, trial: dict[str, Any]) -> None:
+        """A new trial: take over its earlier showings if an earlier attempt showed it."""
+        t = int(trial["trial"])
+        self._trial, self._onsets, self._shown_here = t, [], 0
+        self._answers_now, self._answered_before = {}, {}
+        if self._carried and self._carried[0] == t:
+            self._onsets = list(self._carried[1])
+            self._answered_before = dict(self._carried[2])
+
+    def show_hook(self, trial: dict[str, Any]) -> Any:
+        """The callback a task passes to `wait_keys`: logs every showing of the trial's images."""
+        def hook(onset: float, reason: str) -> None:
+            if reason == "first" and self._onsets and not self._shown_here:
+                reason = "after_resume"
+            elif reason != "first" and self._answers_now:
+                self._answered_before = dict(self._answers_now)
+            self._onsets.append(self.session_time(onset))
+            self._shown_here += 1
+            self.log_event("stimulus", onset, trial, value=reason)
+        return hook
+
+    def log_event(self, kind: str, t_display: float, trial: dict[str, Any] | None, question: int | None = None,
+                  value: str | None = None, duration: float | None = None) -> None:
+        """Append one event to the session's event log (and keep track of the answers given)."""
+        if kind == "answer" and question is not None and value is not None:
+            self._answers_now[question] = value
+        elif kind == "back" and question is not None:
+            self._answers_now.pop(question, None)
+        if self.events is None:
+            return
+        self.events.add(onset=self.session_time(t_display), duration=duration, trial_type=kind,
+                        attempt=self.attempt, trial=None if trial is None else int(trial["trial"]),
+                        phase=None if trial is None else trial["phase"], question=question, value=value)
+
+    def finish_row(self, row: dict[str, Any], frame_intervals: list[float]) -> dict[str, Any]:
+        """The row with the columns the runner knows: showings, frames (and answers given before)."""
+        period = 1.0 / self.cfg.monitor.frame_rate_hz
+        out = {**row, "n_shown": len(self._onsets), "onsets": ";".join(f"{v:.6f}" for v in self._onsets),
+               "n_frames": len(frame_intervals),
+               "dropped_frames": sum(1 for v in frame_intervals if v > 1.5 * period)}
+        if self.plan.task == "questionnaire":
+            out["answered_before"] = ";".join(self._answered_before[q] for q in sorted(self._answered_before)) or None
+        return out
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -109,7 +178,21 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                    help="continue an incomplete or aborted session with its next trial in the recorded order "
                         "(without it you are asked on the console; required with --simulate or no terminal)")
     p.add_argument("--pilot", action="store_true",
-                   help="pilot run: windowed, with PsychoPy's piloting indicator; the sidecar records Pilot: true")
+                   help="pilot run: windowed, with PsychoPy's piloting indicator, and the display checks relaxed "
+                        "(recorded as deviations); the sidecar records Pilot: true")
+    p.add_argument("--allow-windowed", action="store_true",
+                   help="run a session with monitor.fullscreen = false (refused without it outside --pilot); recorded")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="run although monitor.name has no psychopy.monitors calibration (refused without it "
+                        "outside --pilot); recorded")
+    p.add_argument("--allow-frame-rate-mismatch", action="store_true",
+                   help="run although the measured refresh rate is more than 5 %% off monitor.frame_rate_hz (e.g. a "
+                        "display without vsync such as Xvfb, where flips are paced to the nominal rate); recorded")
+    p.add_argument("--allow-repeat", action="store_true",
+                   help="run although the participant already saw this stimulus set in another session; recorded")
+    p.add_argument("--mirror", choices=counterbalance.MODES, default="auto",
+                   help="2AFC: show the set's pairs mirrored: auto (half of the observers, by participant number; "
+                        "see two_afc.counterbalance_sides), yes or no (default: %(default)s); recorded")
     p.add_argument("--simulate", metavar="OBSERVER", default=None,
                    help="let a simulated observer press the keys through XTEST: a named observer "
                         "(typical, expert, guesser, left-biased, slow, demo) or a .toml/.json spec "
@@ -162,11 +245,49 @@ def run_program(task: Task, argv: Sequence[str] | None, prog: str, description: 
     plan = plan_session(task.name, args.data_root, args.participant, args.session, args.stimuli,
                         seed=args.seed, resume=args.resume, prompt=None if args.simulate else console_prompt,
                         private_root=args.private_root)
+    setup = _check_setup(task, plan, cfg, args)
+    if setup.counterbalance.swap_keys:
+        cfg = replace(cfg, keys=replace(cfg.keys, left=cfg.keys.right, right=cfg.keys.left))
     listener, simulation = _make_listener(args, cfg, plan, simulator)
     try:
-        return _run(task, plan, cfg, args, listener, simulation)
+        return _run(task, plan, cfg, args, listener, simulation, setup)
     finally:
         listener.close()
+
+
+@dataclass
+class Setup:
+    """What the checks before the window found and allowed."""
+
+    allow: Allowances
+    consent: dict[str, str]
+    repeat_of: list[str]
+    calibration: dict[str, Any] | None
+    counterbalance: Counterbalance
+
+
+def _check_setup(task: Task, plan: SessionPlan, cfg: LabConfig, args: argparse.Namespace) -> Setup:
+    """Consent, repeats, full screen and calibration (refused here, before any file or window), and
+    the observer's counterbalancing."""
+    allow = Allowances.from_args(args)
+    registry = Registry(plan.data_root, args.private_root)
+    consent = require_consent(registry, plan.participant)
+    s = plan.stimset
+    repeat_of = [] if plan.resume else check_repeat(registry, plan.participant, plan.session, s.name,
+                                                    s.tables_sha256, allow)
+    calibration = check_before_window(cfg, allow)
+    recorded = plan.meta.get("Counterbalancing") if plan.resume else None
+    if task.name != "2afc":
+        cb = Counterbalance(False, False, 0, "not used by this task")
+    elif isinstance(recorded, dict):
+        cb = counterbalance.from_sidecar(recorded)
+        if args.mirror != "auto" and (args.mirror == "yes") != cb.mirror:
+            raise UserError(f"--mirror {args.mirror}: the session was started with MirrorSides {cb.mirror}; "
+                            "resume without --mirror")
+    else:
+        cb = counterbalance.assign(plan.participant, s.tables_sha256, cfg.two_afc.counterbalance_sides,
+                                   cfg.two_afc.swap_keys, args.mirror)
+    return Setup(allow, consent, repeat_of, calibration, cb)
 
 
 def _prepare_simulation(args: argparse.Namespace) -> tuple[Any, Any] | None:
@@ -203,23 +324,26 @@ def _now_iso() -> str:
 
 
 def _run(task: Task, plan: SessionPlan, cfg: LabConfig, args: argparse.Namespace, listener: Any,
-         simulation: dict[str, Any] | None) -> int:
+         simulation: dict[str, Any] | None, setup: Setup) -> int:
     from psychopy import data, logging
 
     from experiment.display import Aborted, Display
+    from experiment.psychopy_csv import TrialCsv
 
     logging.console.setLevel(logging.ERROR)
     disp = Display(cfg, args.pilot, listener)
     try:
+        window_px = (int(disp.win.size[0]), int(disp.win.size[1]))
+        check_window(cfg, window_px, disp.measured_frame_period, setup.allow)  # refused: nothing written
         trials = plan.trials_by_number
         needed = sorted({s for t in plan.remaining for s in task.image_ids(trials[t])})
         t_pre = time.perf_counter()
         images = disp.load_images({s: plan.stimset.image_path(s) for s in needed})
+        native = tuple(int(round(v)) for v in images[needed[0]].size)
+        geo = geometry.measure(cfg.monitor, window_px, disp.fullscreen, native)  # type: ignore[arg-type]
+        if cfg.monitor.image_size_deg > 0:
+            disp.scale_images(images, geo.image_px)
         preload_s = time.perf_counter() - t_pre
-        first = images[needed[0]]
-        size_px = [int(round(v)) for v in first.size]
-        mon = cfg.monitor
-        size_deg = visual_angle_deg(size_px[0], mon.width_cm, mon.resolution_px[0], mon.distance_cm)
 
         # From here on files are written.
         if not plan.resume:
@@ -228,34 +352,50 @@ def _run(task: Task, plan: SessionPlan, cfg: LabConfig, args: argparse.Namespace
         attempts = list(old.get("Attempts", []))
         started_wall = time.time()
         first_wall = old.get("SessionStartedUnix", started_wall)
+        frame_rate = 1.0 / disp.measured_frame_period if disp.measured_frame_period > 0 else None
         attempt = {
             "Attempt": len(attempts) + 1, "Started": _now_iso(), "FirstTrialIndex": len(plan.done),
-            "Pilot": bool(args.pilot), "Simulation": simulation, "WindowSizePx": [int(v) for v in disp.win.size],
-            "Fullscreen": disp.fullscreen, "PreloadSeconds": round(preload_s, 4),
-            "PreloadedImages": len(images), "MeasuredFramePeriodMs": _ms(disp.measured_frame_period),
+            "Pilot": bool(args.pilot), "Simulation": simulation, "WindowSizePx": list(window_px),
+            "Fullscreen": disp.fullscreen, "Geometry": geo.as_sidecar(),
+            "ExplicitOptions": setup.allow.as_dict(), "Deviations": list(setup.allow.deviations),
+            "Calibration": setup.calibration, "GammaApplied": disp.gamma_record(),
+            "PreloadSeconds": round(preload_s, 4), "PreloadedImages": len(images),
+            "MeasuredFramePeriodMs": _ms(disp.measured_frame_period),
+            "MeasuredFrameRateHz": None if frame_rate is None else round(frame_rate, 3),
             "PacedToNominalRate": disp.paced,
         }
         attempts.append(attempt)
-        writer = SessionWriter(plan.tsv, task.name)
-        writer.start(_sidecar_fields(plan, cfg, task, size_px, size_deg, attempts, first_wall, old))
+        writer = SessionWriter(plan.tsv, task.name, extended=True)
+        writer.start(_sidecar_fields(plan, cfg, task, geo, setup, attempts, first_wall, old))
+        events = EventWriter(plan.tsv)
+        events.start()
+        _complete_earlier_csvs(plan, attempts, list(writer.columns))
         stem = plan.tsv.name[: -len("_beh.tsv")] + f"_attempt-{attempt['Attempt']:02d}_psychopy"
         beh = plan.tsv.parent
+        info = {"participant": plan.participant, "session": plan.session, "date": data.getDateStr(),
+                "expName": f"trivial-or-impossible-{task.name}", "psychopyVersion": _psychopy_version(),
+                "frameRate": None if frame_rate is None else round(frame_rate, 3), "attempt": attempt["Attempt"],
+                "pilot": bool(args.pilot), "simulated": simulation is not None}
+        csv_out = TrialCsv(beh / f"{stem}.csv", list(writer.columns), info)
+        module_file = getattr(sys.modules.get(type(task).__module__), "__file__", None) or __file__
         exp = data.ExperimentHandler(
-            name=f"trivial-or-impossible-{task.name}", version=_version(),
-            extraInfo={"participant": plan.participant, "session": plan.session, "attempt": attempt["Attempt"],
-                       "pilot": bool(args.pilot), "simulated": simulation is not None},
-            runtimeInfo=None, originPath=str(Path(__file__).resolve()), savePickle=True, saveWideText=True,
-            dataFileName=str(beh / stem),
+            name=info["expName"], version=_version(), extraInfo=dict(info), runtimeInfo=None,
+            originPath=portable_path(module_file), savePickle=False, saveWideText=False, dataFileName=stem,
         )
         logging.LogFile(str(beh / f"{stem}.log"), level=logging.EXP, filemode="w")
         logging.exp(f"session {plan.participant} {session_label(plan.session)} task-{task.name} attempt "
                     f"{attempt['Attempt']}: preloaded {len(images)} images in {preload_s:.3f} s")
         t0 = disp.now()
-        ctx = RunContext(plan, cfg, disp, images, t0, started_wall - first_wall, writer=writer,
+        ctx = RunContext(plan, cfg, disp, images, t0, started_wall - first_wall, writer=writer, events=events,
+                         attempt=attempt["Attempt"], counterbalance=setup.counterbalance,
                          difficulty=dict(zip(plan.stimset.stimuli["stim_id"], plan.stimset.stimuli["difficulty"])))
+        if plan.resume and plan.remaining:
+            onsets, given = earlier_showings(plan.tsv, plan.remaining[0])
+            ctx._carried = (plan.remaining[0], onsets, given)
+        disp.event_hook = lambda kind, onset, dur: ctx.log_event(kind, onset, None, duration=dur)
         status = "incomplete"
         try:
-            _session(task, ctx, exp)
+            _session(task, ctx, exp, csv_out)
             status = "complete"
         except Aborted:
             status = "aborted"
@@ -266,17 +406,21 @@ def _run(task: Task, plan: SessionPlan, cfg: LabConfig, args: argparse.Namespace
             logging.warning(_timing_summary(attempt["Timing"]))
             writer.set_status(status, Attempts=attempts, Timing=attempt["Timing"],
                               TrialsCompleted=len(plan.done) + ctx.completed)
-            exp.close()
+            exp.saveAsPickle(str(beh / stem))
+            exp.abort()
             logging.flush()
         done = len(plan.done) + ctx.completed
+        counts = _Counts(plan)
         if status == "complete":
             print(f"session complete: {plan.tsv} ({done} trials)")
             print(_timing_summary(attempt["Timing"]), flush=True)
-            disp.text_screen("Thank you!\n\nThe session is complete.\n\n"
-                             f"Press {key_label(cfg.keys.proceed)} to finish.", "end")
+            disp.text_screen(_fill(task.debriefing(cfg), cfg, counts), "end")
         else:
             print(f"session aborted after {done} of {len(plan.order)} trials: {plan.tsv} "
                   "(continue it with --resume)")
+            disp.text_screen(f"Session saved.\n\n{counts.done_text(done)}\n\nThe experimenter can continue "
+                             f"the session later.\n\nPress {key_label(cfg.keys.proceed)} to close.", "saved",
+                             {"done": done, "of": len(plan.order)}, allow_quit=False)
         return 0
     except Aborted:  # quit confirmed on the end screen: the session is already saved
         return 0
@@ -284,49 +428,88 @@ def _run(task: Task, plan: SessionPlan, cfg: LabConfig, args: argparse.Namespace
         disp.close()
 
 
-def _session(task: Task, ctx: RunContext, exp: Any) -> None:
+@dataclass(frozen=True)
+class _Counts:
+    """How trials are counted on every screen: practice k of P, then test trial k of T."""
+
+    practice: list[int]
+    test: list[int]
+
+    def __init__(self, plan: SessionPlan) -> None:
+        phases = {t: plan.trials_by_number[t]["phase"] for t in plan.order}
+        object.__setattr__(self, "practice", [t for t in plan.order if phases[t] == "practice"])
+        object.__setattr__(self, "test", [t for t in plan.order if phases[t] == "test"])
+
+    def label(self, trial: int) -> str:
+        """`practice trial 2 of 4` or `trial 13 of 149` (test trials)."""
+        if trial in self.practice:
+            return f"practice trial {self.practice.index(trial) + 1} of {len(self.practice)}"
+        return f"trial {self.test.index(trial) + 1} of {len(self.test)}"
+
+    def done_text(self, done: int) -> str:
+        """What is done after `done` trials of the order, in the same counting."""
+        if done <= len(self.practice):
+            return f"{done} of {len(self.practice)} practice trials done; the {len(self.test)} test trials are still to come."
+        return f"{done - len(self.practice)} of {len(self.test)} test trials done."
+
+
+def _fill(template: str, cfg: LabConfig, counts: _Counts, every: int = 0) -> str:
+    """A configured text with its key names and session facts filled in."""
+    k, q = cfg.keys, cfg.questionnaire
+    n_test = len(counts.test)
+    breaks = (f"with a short break after every {every} test trials" if 0 < every < n_test else "without breaks")
+    return template.format(
+        left=key_label(k.left), right=key_label(k.right), quit=key_label(k.quit), proceed=key_label(k.proceed),
+        confirm_yes=key_label(k.confirm_yes), confirm_no=key_label(k.confirm_no),
+        ten_plus=key_label(q.ten_plus_key), back=key_label(q.back_key),
+        n_trials=len(counts.practice) + n_test, n_practice=len(counts.practice), n_test=n_test,
+        break_every=every, breaks=breaks, q1_options=answers.options_text(cfg, 1),
+        q2_options=answers.options_text(cfg, 2), q3_options=answers.options_text(cfg, 3))
+
+
+def _session(task: Task, ctx: RunContext, exp: Any, csv_out: Any) -> None:
     """Instructions, the practice and test loops with their breaks."""
     from psychopy import data
     from tqdm import tqdm
 
     plan, cfg, disp = ctx.plan, ctx.cfg, ctx.disp
     trials = plan.trials_by_number
-    phases = {t: trials[t]["phase"] for t in plan.order}
-    practice_all = [t for t in plan.order if phases[t] == "practice"]
-    test_all = [t for t in plan.order if phases[t] == "test"]
+    counts = _Counts(plan)
     k = cfg.keys
-    text = task.instructions(cfg).format(
-        left=key_label(k.left), right=key_label(k.right), quit=key_label(k.quit), proceed=key_label(k.proceed),
-        confirm_yes=key_label(k.confirm_yes), confirm_no=key_label(k.confirm_no),
-        ten_plus=key_label(cfg.questionnaire.ten_plus_key))
+    every = task.break_every(cfg)
+    text = _fill(task.instructions(cfg), cfg, counts, every)
     if plan.done:
-        text = (f"Welcome back. The session continues with trial {len(plan.done) + 1} of {len(plan.order)}.\n\n"
-                + text)
+        text = (f"Welcome back. The session continues with {counts.label(plan.remaining[0])}.\n\n" + text)
     disp.text_screen(text, "instructions", {"resume": int(bool(plan.done))})
     fix_t = disp.show_fixation()
     pause_before = True
     with tqdm(total=len(plan.order), initial=len(plan.done), desc=f"{plan.participant} {task.name}",
               unit="trial", file=sys.stderr) as bar:
-        for phase, all_of_phase in (("practice", practice_all), ("test", test_all)):
-            rows = [trials[t] for t in plan.remaining if phases[t] == phase]
+        for phase, all_of_phase in (("practice", counts.practice), ("test", counts.test)):
+            rows = [trials[t] for t in plan.remaining if trials[t]["phase"] == phase]
             if not rows:
                 continue
-            if phase == "test" and practice_all and rows[0]["trial"] == test_all[0]:
-                disp.text_screen("The practice trials are over; the test trials start now.\n\n"
-                                 f"Press {key_label(k.proceed)} to start.", "practice_done")
+            if phase == "test" and counts.practice and rows[0]["trial"] == counts.test[0]:
+                disp.text_screen(f"The {len(counts.practice)} practice trials are over; the {len(counts.test)} "
+                                 f"test trials start now.\n\nPress {key_label(k.proceed)} to start.", "practice_done")
                 fix_t, pause_before = disp.show_fixation(), True
-            loop = data.TrialHandler2(rows, 1, method="sequential", name=phase)
+            loop = data.TrialHandler2(rows, 1, method="sequential", name=phase, originPath=-1)
             exp.addLoop(loop)
             disp.record_frames(True)
             for _ in loop:
                 trial = rows[loop.thisN]
                 pos = all_of_phase.index(int(trial["trial"])) + 1
-                footer = f"{'practice ' if phase == 'practice' else ''}{pos} / {len(all_of_phase)}"
+                footer = counts.label(int(trial["trial"]))
                 disp.hold_fixation(fix_t, task.fixation_s(cfg))
+                ctx.begin_trial(trial)
+                f0 = disp.frame_count()
                 result = task.run_trial(ctx, trial, footer)
-                ctx.writer.append(result.row)  # fsynced before the next stimulus onset
+                frames = disp.frames_since(f0)
+                row = ctx.finish_row(result.row, frames)
+                ctx.writer.append(row)  # fsynced before the next stimulus onset
+                csv_out.append(row, frames, phase, loop.thisN)
                 fix_t = result.fixation_onset
-                for key, value in result.row.items():
+                for key, value in row.items():
                     if key not in trial:
                         loop.addData(key, value)
                 exp.nextEntry()
@@ -335,9 +518,8 @@ def _session(task: Task, ctx: RunContext, exp: Any) -> None:
                 ctx.responses.append((ctx.session_time(result.onset), ctx.session_time(result.response),
                                       pause_before))
                 pause_before = False
-                every = task.break_every(cfg)
                 if phase == "test" and every and pos % every == 0 and pos < len(all_of_phase):
-                    disp.text_screen(f"Time for a short break.\n\n{pos} of {len(all_of_phase)} done.\n\n"
+                    disp.text_screen(f"Time for a short break.\n\n{pos} of {len(all_of_phase)} test trials done.\n\n"
                                      f"Press {key_label(k.proceed)} to continue.", "break",
                                      {"done": pos, "of": len(all_of_phase)})
                     fix_t, pause_before = disp.show_fixation(), True
@@ -345,7 +527,9 @@ def _session(task: Task, ctx: RunContext, exp: Any) -> None:
 
 
 def _timing(ctx: RunContext, task: Task) -> dict[str, Any]:
-    """Frame statistics and the response-to-next-onset gaps of this attempt."""
+    """Frame statistics and the response-to-next-onset gaps of this attempt; the gaps run from a
+    response to the next trial's first onset, so a quit confirmation inside a trial never counts,
+    and gaps across a break or instruction screen are left out."""
     out: dict[str, Any] = dict(ctx.disp.frame_stats())
     gaps = []
     for (_, resp0, _), (on1, _, paused) in zip(ctx.responses, ctx.responses[1:]):
@@ -357,6 +541,8 @@ def _timing(ctx: RunContext, task: Task) -> dict[str, Any]:
             "n": len(gaps), "median": round(statistics.median(gaps), 6),
             "min": round(min(gaps), 6), "max": round(max(gaps), 6),
         }
+    pauses = ctx.disp.quit_pauses
+    out["QuitConfirmations"] = {"n": len(pauses), "TotalS": round(sum(pauses), 3)}
     return out
 
 
@@ -370,29 +556,62 @@ def _timing_summary(timing: dict[str, Any]) -> str:
     return text
 
 
-def _sidecar_fields(plan: SessionPlan, cfg: LabConfig, task: Task, size_px: list[int], size_deg: float,
+def _sidecar_fields(plan: SessionPlan, cfg: LabConfig, task: Task, geo: geometry.Geometry, setup: Setup,
                     attempts: list[dict[str, Any]], first_wall: float, old: dict[str, Any]) -> dict[str, Any]:
     s = plan.stimset
+    g = geo.as_sidecar()
     return {
         "TaskName": task.name,
         "SessionStatus": "incomplete",
         "ExpectedTrials": len(plan.order),
-        "StimulusSet": {"Name": s.name, "Path": str(s.path.resolve()), "Kind": s.kind,
+        "StimulusSet": {"Name": s.name, "Path": portable_path(s.path), "Kind": s.kind,
                         "TablesSHA256": s.tables_sha256, "SetSeed": s.meta.get("seed")},
         "TrialOrder": plan.order,
         "TrialOrderSeed": plan.seed,
         "LabConfig": cfg.as_dict(),
         "LabConfigSHA256": config_sha256(cfg),
-        "ImageSizePx": size_px,
-        "ImageSizeDeg": round(size_deg, 4),
-        "ImageSizeDegMethod": "2*atan(size_cm / (2 * distance_cm)), size_cm = px * monitor.width_cm / "
-                              "monitor.resolution_px[0]",
+        "ImageSizePx": g["ImageSizePx"],
+        "ImageSizeDeg": g["ImageSizeDeg"],
+        "ImageSizeDegMethod": geometry.METHOD,
+        "PixelsPerDegree": g["PixelsPerDegree"],
+        "Geometry": g,
+        "Counterbalancing": setup.counterbalance.as_sidecar(),
+        "Consent": {"Recorded": True, "FormVersion": setup.consent.get("form_version"),
+                    "Date": setup.consent.get("date")},
+        "RepeatOf": sorted(set(old.get("RepeatOf", [])) | set(setup.repeat_of)),
+        "Deviations": [d for a in attempts for d in a.get("Deviations", [])],
         "Pilot": bool(old.get("Pilot", False)) or any(a.get("Pilot") for a in attempts),
         "Simulated": bool(old.get("Simulated", False)) or any(a.get("Simulation") for a in attempts),
         "SessionStartedUnix": first_wall,
         "Software": software_versions(extra=("python-xlib", "psychtoolbox")),
         "Attempts": attempts,
     }
+
+
+def _complete_earlier_csvs(plan: SessionPlan, attempts: list[dict[str, Any]], columns: list[str]) -> None:
+    """Give each earlier attempt's PsychoPy csv a row for every trial it completed (rebuilt from the
+    BIDS rows where a kill came between the two writes)."""
+    from experiment.psychopy_csv import complete_from_rows
+
+    if len(attempts) < 2:
+        return
+    lines = plan.tsv.read_text(encoding="utf-8").split("\n")
+    header, body = lines[0].split("\t"), [dict(zip(lines[0].split("\t"), ln.split("\t"))) for ln in lines[1:-1]]
+    starts = [int(a.get("FirstTrialIndex", 0)) for a in attempts]
+    software = plan.meta.get("Software", {})
+    for a, lo, hi in zip(attempts[:-1], starts, starts[1:]):
+        stem = plan.tsv.name[: -len("_beh.tsv")] + f"_attempt-{int(a['Attempt']):02d}_psychopy.csv"
+        info = {"participant": plan.participant, "session": plan.session, "date": a.get("Started"),
+                "expName": f"trivial-or-impossible-{plan.task}", "psychopyVersion": software.get("psychopy"),
+                "frameRate": a.get("MeasuredFrameRateHz"), "attempt": a.get("Attempt"),
+                "pilot": int(bool(a.get("Pilot"))), "simulated": int(bool(a.get("Simulation")))}
+        complete_from_rows(plan.tsv.parent / stem, [c for c in header if c], body[lo:hi], info)
+
+
+def _psychopy_version() -> str:
+    import psychopy
+
+    return str(psychopy.__version__)
 
 
 def _ms(seconds: float | None) -> float | None:

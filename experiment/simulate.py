@@ -12,11 +12,12 @@ import threading
 import time
 from typing import Any, Protocol
 
-from experiment.config import DIGIT_KEYS, LabConfig
-from experiment.observers import MAIN_CATEGORY_ORDER, UNUSUAL_ORDER, ObserverPolicy, QuestionnaireAnswer
+from experiment import answers
+from experiment.config import LabConfig
+from experiment.observers import ObserverPolicy, QuestionnaireAnswer
 from experiment.xkeys import KeyPresser
 
-PROCEED_SCREENS = ("instructions", "practice_done", "break", "end")
+PROCEED_SCREENS = ("instructions", "practice_done", "break", "end", "saved")
 
 
 class ScreenListener(Protocol):
@@ -39,12 +40,8 @@ class NoListener:
 
 def answer_key(cfg: LabConfig, question: int, answer: QuestionnaireAnswer) -> str:
     """The key that gives `answer` to questionnaire question 1, 2 or 3."""
-    q = cfg.questionnaire
-    if question == 1:
-        return q.ten_plus_key if answer.n_categories >= 10 else DIGIT_KEYS[answer.n_categories]
-    if question == 2:
-        return q.main_category_keys[MAIN_CATEGORY_ORDER.index(answer.main_category)]
-    return q.unusual_keys[UNUSUAL_ORDER.index(answer.unusual)]
+    value = (answer.n_categories, answer.main_category, answer.unusual)[question - 1]
+    return answers.answer_key(cfg, question, value)
 
 
 class SimulatedObserver:

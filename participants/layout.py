@@ -51,6 +51,29 @@ COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "rt_q3": ("Seconds from question 3 onset to the answer.", "float"),
     },
 }
+# Columns the experiment programs write after those above (sessions recorded before them lack them;
+# readers take them when present). The writer adds them with `SessionWriter(..., extended=True)`.
+_SHOWN: dict[str, tuple[str, str]] = {
+    "n_shown": ("How often the trial's images were shown: 1, or more when they were shown again after a "
+                "cancelled quit or in a resumed session (see onsets).", "int"),
+    "onsets": ("Every onset of the trial's images (session clock, s), separated by ';'.", "onsets"),
+    "n_frames": ("Frame intervals recorded while the trial was on screen.", "int"),
+    "dropped_frames": ("Of those, intervals longer than 1.5 nominal frames.", "int"),
+}
+EXTRA_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "2afc": {
+        "mirrored": ("1 if this observer saw the set's pairs mirrored: left_stim, right_stim, impossible_side "
+                     "and response_side are as on screen, the set has the pair the other way round.", "bool01"),
+        **_SHOWN,
+    },
+    "questionnaire": {
+        "onset": ("Onset of the image (its latest showing) in seconds since the session clock started.", "float"),
+        "answered_before": ("Answers given in an earlier showing of the image, before an interruption (a "
+                            "cancelled quit or a resumed session), as column=value;...; n/a if none.", "text"),
+        "corrections": ("Answers taken back with the back key to be given again.", "int"),
+        **_SHOWN,
+    },
+}
 # Extra columns of sessions run in the browser (experiment.web), after the task's columns; lab
 # sessions lack them (a reader treats a missing `setting` as lab).
 ONLINE_COLUMNS: dict[str, tuple[str, str]] = {
@@ -109,11 +132,22 @@ def find_sessions(root: Path, task: str | None = None) -> list[Path]:
 class SessionWriter:
     """Appends trial rows to a session TSV, each flushed and fsynced before returning."""
 
-    def __init__(self, tsv: Path, task: str, extra_columns: dict[str, tuple[str, str]] | None = None) -> None:
+    def __init__(self, tsv: Path, task: str, extended: bool = False,
+                 extra_columns: dict[str, tuple[str, str]] | None = None) -> None:
+        """`extended`: add EXTRA_COLUMNS[task]; `extra_columns`: further columns of another writer (e.g.
+        experiment.web's ONLINE_COLUMNS), after those."""
         self.tsv = Path(tsv)
         self.task = task
         self.extra = dict(extra_columns or {})
-        self.columns = list(COLUMNS[task]) + [c for c in self.extra if c not in COLUMNS[task]]
+        known = self.known_columns()
+        self.columns = list(COLUMNS[task]) + (list(EXTRA_COLUMNS[task]) if extended else [])
+        self.columns += [c for c in self.extra if c not in self.columns]
+        if self.tsv.is_file() and self.tsv.stat().st_size:  # an existing session keeps its own header
+            header = self.tsv.read_text(encoding="utf-8").split("\n", 1)[0].split("\t")
+            self.columns = [c for c in header if c in known]
+
+    def known_columns(self) -> dict[str, tuple[str, str]]:
+        return {**COLUMNS[self.task], **EXTRA_COLUMNS[self.task], **self.extra}
 
     def start(self, sidecar_fields: dict[str, Any]) -> None:
         """Create the session folder, the sidecar (status incomplete) and the TSV header if new."""
@@ -122,7 +156,9 @@ class SessionWriter:
         meta = read_json(side) if side.is_file() else {}
         meta.update(sidecar_fields)
         meta.setdefault("SessionStatus", "incomplete")
-        for col, (desc, kind) in {**COLUMNS[self.task], **self.extra}.items():
+        known = self.known_columns()
+        for col in self.columns:
+            desc, kind = known[col]
             meta[col] = {"Description": desc, **_levels(kind)}
         write_json(side, meta)
         if not self.tsv.exists() or self.tsv.stat().st_size == 0:
@@ -261,6 +297,9 @@ def read_session(tsv: str | Path) -> Session:
         rec = dict(zip(header, cells))
         for col, (_, kind) in spec.items():
             rec[col] = _parse(rec[col], kind, tsv, i, col)
+        for col, (_, kind) in EXTRA_COLUMNS[task].items():
+            if col in rec:
+                rec[col] = _parse(rec[col], kind, tsv, i, col)
         records.append(rec)
     df = pd.DataFrame.from_records(records, columns=header)
     return Session(tsv, pid, ses, task, df, read_sidecar(tsv))
@@ -313,6 +352,13 @@ def _parse(value: str, kind: str, tsv: Path, row: int, col: str) -> Any:
     if kind == "unusual":
         if value not in UNUSUAL_LEVELS:
             raise bad("no, slightly or very")
+        return value
+    if kind == "onsets":
+        try:
+            return [float(v) for v in value.split(";")] if value != "n/a" else []
+        except ValueError:
+            raise bad("numbers separated by ';'") from None
+    if kind == "text":
         return value
     if not value:
         raise bad("a value")

@@ -1,8 +1,8 @@
-"""Per-observer counterbalancing of the online 2AFC: a seeded mirror of the set's sides, an optional
-key swap, and the seeded positions and answers of the attention checks.
+"""The online observer's seeds: trial order, and the attention checks' positions and answers.
 
-Kept small and separate so that it can be unified with the lab programs' counterbalancing
-(issue 9) once that exists: the decision is a function of the recorded seed only.
+The left/right mirror and the key swap are the lab programs' own rule
+(`experiment.counterbalance.assign`: by participant number, offset by a seed of the set), so lab
+and online observers are counterbalanced the same way.
 """
 
 from __future__ import annotations
@@ -17,23 +17,6 @@ def observer_seed(participant_id: str, session: int, set_sha256: str) -> int:
     """The observer's counterbalancing and order seed: a fixed function of who, which session, which set."""
     digest = hashlib.sha256(f"web/{participant_id}/ses-{session:02d}/{set_sha256}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
-
-
-def counterbalance(seed: int, mirror_sides: bool, swap_keys: bool) -> tuple[bool, bool]:
-    """(mirror, swap) for one observer: each true for a seeded half of the observers when enabled."""
-    rng = np.random.default_rng([seed, 0xCB])
-    mirror, swap = bool(rng.integers(2)), bool(rng.integers(2))
-    return mirror and mirror_sides, swap and swap_keys
-
-
-def mirrored_trial(trial: dict[str, Any], mirror: bool) -> dict[str, Any]:
-    """The 2AFC trial as shown: left and right exchanged (and the impossible side with them) when mirrored."""
-    if not mirror:
-        return dict(trial)
-    out = dict(trial)
-    out["left_stim"], out["right_stim"] = trial["right_stim"], trial["left_stim"]
-    out["impossible_side"] = "left" if trial["impossible_side"] == "right" else "right"
-    return out
 
 
 def catch_positions(n_test: int, every: int, seed: int, task: str) -> list[dict[str, Any]]:

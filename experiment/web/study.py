@@ -2,7 +2,7 @@
 appending trials, setup records and completion. Independent of the web framework.
 
 Every trial is validated and appended (fsynced) to the same BIDS `_beh.tsv` the lab programs
-write (`participants.layout.SessionWriter`, plus `ONLINE_COLUMNS`) before the reply goes out. The
+write (`participants.layout.SessionWriter`, plus `session_columns`) before the reply goes out. The
 TSV is the truth about progress: after a restart a session's completed trials are read back from
 it (a torn last line removed), so a retried post is recognised by its trial index and never
 appended twice. A `Rejection` carries a 4xx status and a message without ids or paths; nothing
@@ -24,11 +24,14 @@ from typing import Any
 
 from experiment.session import trial_order
 from experiment.web.config import PLATFORM_PARAMS, WebConfig
-from experiment.web.counterbalance import catch_positions, counterbalance, mirrored_trial, observer_seed
+from experiment import counterbalance
+from experiment.counterbalance import shown_trial
+from experiment.web.counterbalance import catch_positions, observer_seed
 from experiment.web.state import Assignment, StateStore, new_assignment
 from labutil.io import read_json, write_json
 from labutil.versions import software_versions
 from participants.layout import (
+    EXTRA_COLUMNS,
     ONLINE_COLUMNS,
     SessionWriter,
     beh_path,
@@ -42,6 +45,7 @@ from stimuli.sets import IMAGES_DIR, StimulusSet, open_verified_set
 _PLATFORM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _STIM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _BROWSER = re.compile(r"^[A-Za-z0-9 ._()/-]{1,60}$")
+MAX_ONSETS = 20  # showings of one trial that a post may report
 MAX_EVENTS = 500  # per kind and session: a flood of events cannot grow the sidecar without bound
 
 
@@ -52,6 +56,14 @@ class Rejection(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def session_columns(task: str) -> dict[str, tuple[str, str]]:
+    """The columns an online session adds after the task's own: the lab programs' `mirrored` (2AFC) or
+    `onset` (questionnaire), `n_shown` and `onsets`, then `ONLINE_COLUMNS`."""
+    extra = EXTRA_COLUMNS[task]
+    names = ("mirrored", "n_shown", "onsets") if task == "2afc" else ("onset", "n_shown", "onsets")
+    return {n: extra[n] for n in names} | ONLINE_COLUMNS
 
 
 def token_hash(token: str) -> str:
@@ -148,11 +160,11 @@ class OnlineStudy:
             session = self.registry.next_session(pid)
             self.registry.record_consent(pid, dt.date.today(), self.cfg.consent_form_version)
             seed = observer_seed(pid, session, self.stimset.tables_sha256)
-            mirror, swap = counterbalance(seed, self.cfg.mirror_sides and self.task == "2afc",
-                                          self.cfg.swap_keys and self.task == "2afc")
+            cb = counterbalance.assign(pid, self.stimset.tables_sha256, self.cfg.mirror_sides and self.task == "2afc",
+                                       self.cfg.swap_keys and self.task == "2afc")
             token = secrets.token_urlsafe(32)
-            a = new_assignment(pid, self.set_key, session, token_hash(token), seed, mirror, swap)
-            self._create_session(a)
+            a = new_assignment(pid, self.set_key, session, token_hash(token), seed, cb.mirror, cb.swap_keys)
+            self._create_session(a, cb.as_sidecar())
             self.store.insert(a)
             return self._plan(a, token, browser, resumed=False)
 
@@ -162,19 +174,18 @@ class OnlineStudy:
                 return row["participant_id"]
         return None
 
-    def _create_session(self, a: Assignment) -> None:
+    def _create_session(self, a: Assignment, cb: dict[str, Any]) -> None:
         """Write the sidecar and the TSV header of a new session."""
         tsv = beh_path(self.data_root, a.participant_id, a.session, self.task)
         order = trial_order(self.stimset.trials, a.seed)
-        writer = SessionWriter(tsv, self.task, ONLINE_COLUMNS)
+        writer = SessionWriter(tsv, self.task, extra_columns=session_columns(self.task))
         s = self.stimset
         writer.start({
             "TaskName": self.task, "SessionStatus": "incomplete", "ExpectedTrials": len(order),
             "StimulusSet": {"Name": s.name, "Kind": s.kind, "TablesSHA256": s.tables_sha256,
                             "SetSeed": s.meta.get("seed")},
             "TrialOrder": order, "TrialOrderSeed": a.seed, "Setting": "online",
-            "Counterbalancing": {"Seed": a.seed, "MirrorSides": a.mirror, "SwapKeys": a.swap_keys,
-                                 "Method": "experiment.web.counterbalance (seeded half of the observers each)"},
+            "Counterbalancing": cb,
             "WebConfig": self.cfg.as_dict(), "Platform": self.cfg.platform,
             "CatchTrials": [dict(c, Response=None, Passed=None) for c in self._catches(a)],
             "SessionStartedUnix": time.time(), "Software": software_versions(extra=("starlette", "uvicorn")),
@@ -215,6 +226,7 @@ class OnlineStudy:
             "break_every": self.cfg.break_every_2afc if self.task == "2afc" else self.cfg.break_every_questionnaire,
             "instructions": self._instructions(keys),
             "setup_done": bool(self._meta(rt).get("Setup")),
+            "clock_offset_s": rt.attempt_offset_s,
         }
         if a.status == "complete":
             out.update(self._completion())
@@ -237,7 +249,7 @@ class OnlineStudy:
         t = self.trials[number]
         out: dict[str, Any] = {"index": index, "trial": number, "phase": t["phase"]}
         if self.task == "2afc":
-            shown = mirrored_trial(t, a.mirror)
+            shown = shown_trial(t, a.mirror)
             out.update(left=str(shown["left_stim"]), right=str(shown["right_stim"]))
         else:
             out["stim"] = str(t["stim_id"])
@@ -276,7 +288,7 @@ class OnlineStudy:
         done = [int(t) for t in read_session(tsv).trials["trial"]]
         if done != order[: len(done)]:
             raise Rejection(409, "this session's records are inconsistent; contact the experimenter")
-        writer = SessionWriter(tsv, self.task, ONLINE_COLUMNS)
+        writer = SessionWriter(tsv, self.task, extra_columns=session_columns(self.task))
         # after a server restart the page goes on without reloading: its clock and browser continue
         attempts, setup = meta.get("Attempts") or [{}], meta.get("Setup") or [{}]
         browser = f"{setup[-1].get('Browser', 'n/a')} {setup[-1].get('BrowserVersion', '')}".strip()
@@ -328,14 +340,15 @@ class OnlineStudy:
     def _row(self, rt: Runtime, number: int, body: dict[str, Any]) -> dict[str, Any]:
         t = self.trials[number]
         common = {"index", "trial", "onset", "client"}
+        optional = {"earlier_onsets"}
         if self.task == "2afc":
-            _only_keys(body, common | {"key", "rt"}, required=common | {"key", "rt"})
+            _only_keys(body, common | optional | {"key", "rt"}, required=common | {"key", "rt"})
             keys = self._keys(rt.assignment)
             key = body["key"]
             if key not in (keys["left"], keys["right"]):
                 raise Rejection(400, f"key must be '{keys['left']}' or '{keys['right']}'")
             side = "left" if key == keys["left"] else "right"
-            shown = mirrored_trial(t, rt.assignment.mirror)
+            shown = shown_trial(t, rt.assignment.mirror)
             row: dict[str, Any] = {
                 "trial": number, "phase": t["phase"], "pair_id": int(t["pair_id"]),
                 "left_stim": shown["left_stim"], "right_stim": shown["right_stim"],
@@ -344,7 +357,7 @@ class OnlineStudy:
                 "correct": side == shown["impossible_side"], "rt": _rt(body, "rt"),
             }
         else:
-            _only_keys(body, common | {"answers", "rt"}, required=common | {"answers", "rt"})
+            _only_keys(body, common | optional | {"answers", "rt"}, required=common | {"answers", "rt"})
             answers = body["answers"]
             rts = body["rt"]
             if not isinstance(answers, dict) or set(answers) != {"n_categories", "main_category", "unusual"}:
@@ -360,10 +373,13 @@ class OnlineStudy:
             row = {"trial": number, "phase": t["phase"], "stim_id": str(t["stim_id"]), "n_categories": n_cat,
                    "main_category": answers["main_category"], "unusual": answers["unusual"],
                    "rt_q1": rt_values[0], "rt_q2": rt_values[1], "rt_q3": rt_values[2]}
-        onset = _number(body, "onset", 0.0, 7 * 86400.0)
-        row["onset"] = round(rt.attempt_offset_s + onset, 6)
+        onset = round(rt.attempt_offset_s + _number(body, "onset", 0.0, 7 * 86400.0), 6)
+        onsets = _earlier_onsets(body.get("earlier_onsets", []), onset) + [onset]
+        if self.task == "2afc":
+            row["mirrored"] = rt.assignment.mirror
+        row.update(onset=onset, n_shown=len(onsets), onsets=";".join(f"{v:.6f}" for v in onsets))
         row.update(_client(body["client"]), setting="online", browser=rt.browser)
-        return {k: v for k, v in row.items() if k != "onset" or self.task == "2afc"}
+        return row
 
     # ------------------------------------------------------------------------------ events, finish
 
@@ -500,6 +516,16 @@ def _rt(body: dict[str, Any], key: str) -> float:
     if value <= 0:
         raise Rejection(400, f"{key} must be positive")
     return round(value, 6)
+
+
+def _earlier_onsets(value: Any, onset: float) -> list[float]:
+    """Session-clock onsets of earlier showings of the trial (before a reload), as the page kept them."""
+    if not isinstance(value, list) or len(value) > MAX_ONSETS:
+        raise Rejection(400, f"earlier_onsets must be a list of at most {MAX_ONSETS} numbers")
+    out = [_number({"v": v}, "v", 0.0, onset) for v in value]
+    if out != sorted(out):
+        raise Rejection(400, "earlier_onsets must be in time order")
+    return [round(v, 6) for v in out]
 
 
 def _browser(value: Any) -> str:

@@ -9,6 +9,10 @@ import pandas as pd
 
 from stimuli.sets import StimulusSet, png_bytes, write_set
 
+# The options a session on Xvfb needs outside --pilot: the test configuration runs in a window, its
+# monitor has no calibration, and Xvfb has no vsync (flips are paced to the nominal 60 Hz).
+XVFB_OPTIONS = ["--allow-windowed", "--no-calibration", "--allow-frame-rate-mismatch"]
+
 TEST_CONFIG = """\
 [monitor]
 resolution_px = [640, 480]
@@ -68,12 +72,17 @@ def make_questionnaire_set(path: Path, n_practice: int = 1, n_test: int = 4, see
     return write_set(path, meta, pd.DataFrame(stimuli), pd.DataFrame(trials), images)
 
 
-def register(data_root: Path, n: int = 1) -> list[str]:
-    """Register `n` participants (no identities) and return their ids."""
+def register(data_root: Path, n: int = 1, consent: bool = True) -> list[str]:
+    """Register `n` participants (no identities), record their consent unless told not to, and
+    return their ids."""
     from participants.registry import Registry
 
     reg = Registry(data_root, data_root.parent / "private")
-    return [reg.register(cnn_familiarity="naive", age=30, gender="female", handedness="right") for _ in range(n)]
+    pids = [reg.register(cnn_familiarity="naive", age=30, gender="female", handedness="right") for _ in range(n)]
+    if consent:
+        for pid in pids:
+            reg.record_consent(pid, "2026-01-05", "test-1")
+    return pids
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:

@@ -10,12 +10,14 @@ import pytest
 from experiment_driver import run
 from experiment_fixtures import make_2afc_set, register, tree_bytes
 from participants.layout import SessionWriter, beh_path
+from stimuli.sets import read_set
 
 
 @pytest.fixture()
 def lab(tmp_path: Path) -> dict[str, Path]:
     data = tmp_path / "data"
     register(data, 1)
+    register(data, 1, consent=False)  # sub-002: registered, no consent record
     home = tmp_path / "home"
     home.mkdir()
     return {"data": data, "home": home, "tmp": tmp_path, "pairs": make_2afc_set(tmp_path / "pairs", 1, 3, size=16).path}
@@ -36,7 +38,12 @@ def test_help_explains_every_option(module: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case, expected", [
-    ("unregistered", "sub-002 is not registered"),
+    ("unregistered", "sub-003 is not registered"),
+    ("no consent", "sub-002 has no consent record in"),
+    ("repeat", "sub-001 already saw stimulus set 'pairs' in ses-01 (aborted, 0 trials); pass --allow-repeat"),
+    ("windowed", "monitor.fullscreen is false in lab.toml: a windowed session; refused outside --pilot unless "
+                 "you pass --allow-windowed"),
+    ("no calibration", "monitor 'lab-monitor' has no psychopy.monitors calibration"),
     ("tampered", "stimulus set fails verification"),
     ("complete", "session already complete"),
     ("config", "unknown key 'keys.lefft'"),
@@ -44,8 +51,23 @@ def test_help_explains_every_option(module: str, tmp_path: Path) -> None:
 ])
 def test_refused_with_one_line_and_nothing_changed(lab: dict[str, Path], case: str, expected: str) -> None:
     pid, extra = "sub-001", []
+    session = "1"
     if case == "unregistered":
+        pid = "sub-003"
+    elif case == "no consent":
         pid = "sub-002"
+    elif case == "repeat":
+        w = SessionWriter(beh_path(lab["data"], "sub-001", 1, "2afc"), "2afc")
+        w.start({"TrialOrder": [1, 2, 3, 4], "TrialOrderSeed": 1,
+                 "StimulusSet": {"Name": "pairs", "TablesSHA256": read_set(lab["pairs"]).tables_sha256}})
+        w.set_status("aborted")
+        session = "2"
+    elif case == "windowed":
+        cfg = lab["tmp"] / "lab.toml"
+        cfg.write_text("[monitor]\nfullscreen = false\n")
+        extra = ["--config", str(cfg), "--no-calibration"]
+    elif case == "no calibration":
+        pass
     elif case == "tampered":
         png = sorted((lab["pairs"] / "images").glob("*.png"))[0]
         data = bytearray(png.read_bytes())
@@ -61,12 +83,17 @@ def test_refused_with_one_line_and_nothing_changed(lab: dict[str, Path], case: s
         extra = ["--config", str(cfg)]
     elif case == "observer":
         extra = ["--simulate", "superhuman"]
-    before = tree_bytes(lab["data"])
-    r = run("two_afc", _args(lab, pid, *extra), lab["home"], timeout=60)
+    def tree() -> dict[str, bytes]:  # everything but PsychoPy's own preferences in HOME
+        return {k: v for k, v in tree_bytes(lab["tmp"]).items() if not k.startswith("home/")}
+
+    before = tree()
+    args = _args(lab, pid, *extra)
+    args[args.index("--session") + 1] = session
+    r = run("two_afc", args, lab["home"], timeout=60)
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1 and expected in r.stderr
     assert "Traceback" not in r.stderr
-    assert tree_bytes(lab["data"]) == before
+    assert tree() == before  # data root, private folder, stimulus set: byte for byte
 
 
 def test_skip_if_complete_leaves_a_complete_session_alone(lab: dict[str, Path]) -> None:

@@ -22,7 +22,9 @@ def test_defaults_are_the_papers_instructions_and_a_complete_config() -> None:
     assert "more difficult for a neural network to classify correctly" in cfg.two_afc.instructions
     assert (cfg.keys.left, cfg.keys.right, cfg.keys.quit) == ("left", "right", "escape")
     assert cfg.monitor.resolution_px == (1920, 1080) and cfg.monitor.fullscreen is True
-    assert cfg.questionnaire.main_category_keys == ("1", "2", "3")
+    assert cfg.questionnaire.q2_keys == ("1", "2", "3") and cfg.questionnaire.q3_keys == ("1", "2", "3")
+    assert cfg.monitor.image_size_deg == 0.0 and cfg.two_afc.counterbalance_sides is True
+    assert cfg.two_afc.swap_keys is False and cfg.two_afc.practice_feedback is False
 
 
 def test_a_lab_file_overrides_only_the_keys_it_names(tmp_path: Path) -> None:
@@ -45,7 +47,12 @@ def test_a_lab_file_overrides_only_the_keys_it_names(tmp_path: Path) -> None:
         ("[keys]\nleft = \"LeftArrow\"\n", "keys.left must be a key name"),
         ("[keys]\nleft = \"right\"\n", "key 'right' is used twice on the 2AFC trial"),
         ("[questionnaire]\nten_plus_key = \"5\"\n", "key '5' is used twice on the questionnaire Q1"),
-        ("[questionnaire]\nunusual_keys = [\"1\", \"1\", \"2\"]\n", "questionnaire.unusual_keys must be three different keys"),
+        ("[questionnaire]\nq3_keys = [\"1\", \"1\", \"2\"]\n", "questionnaire.q3_keys must be three different keys"),
+        ("[questionnaire]\nmain_category_keys = [\"1\", \"2\", \"3\"]\n",
+         "'questionnaire.main_category_keys' is no longer read: it is now questionnaire.q2_keys, in the order no, maybe, yes"),
+        ("[questionnaire]\nback_key = \"3\"\n", "key '3' is used twice on the questionnaire Q1"),
+        ("[monitor]\nimage_size_deg = -1\n", "monitor.image_size_deg must be a number >= 0"),
+        ("[two_afc]\nkey_reminder = \"{lft}\"\n", "two_afc.key_reminder must be text whose placeholders"),
         ("[two_afc]\nbreak_every = 2.5\n", "two_afc.break_every must be an integer"),
         ("[two_afc]\ninstructions = \"press {lefty}\"\n", "two_afc.instructions must be text whose placeholders"),
         ("[monitor\n", "not valid TOML"),

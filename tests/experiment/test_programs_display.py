@@ -15,11 +15,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from experiment.counterbalance import shown_trial
 from experiment.session import default_seed, trial_order
-from experiment_driver import ScreenWatcher, run, start, wait_rows
-from experiment_fixtures import TEST_CONFIG, make_2afc_set, make_questionnaire_set, tree_bytes
+from experiment_driver import REPO, ScreenWatcher, run, start, wait_rows
+from experiment_fixtures import XVFB_OPTIONS, TEST_CONFIG, make_2afc_set, make_questionnaire_set, tree_bytes
+from participants.events import read_events
 from participants.layout import beh_path, read_session
 from participants.registry import Registry
 from stimuli.sets import read_set
@@ -36,7 +39,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("lab")
     reg = Registry(root / "data", root / "private")
     for i in range(4):
-        reg.register(cnn_familiarity="naive", age=25 + i, name=f"Jane Testperson{i}", email=f"jane{i}@example.org")
+        pid = reg.register(cnn_familiarity="naive", age=25 + i, name=f"Jane Testperson{i}", email=f"jane{i}@example.org")
+        reg.record_consent(pid, "2026-01-05", "test-1")
     cfg = root / "lab.toml"
     cfg.write_text(TEST_CONFIG)
     home = root / "home"
@@ -51,7 +55,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _args(lab: dict[str, Path], pid: str, session: int, stimuli: Path, *extra: str) -> list[str]:
     return ["--participant", pid, "--session", str(session), "--stimuli", str(stimuli),
             "--data-root", str(lab["data"]), "--private-root", str(lab["private"]),
-            "--config", str(lab["config"]), *extra]
+            "--config", str(lab["config"]), *XVFB_OPTIONS, *extra]
 
 
 def _sidecar(tsv: Path) -> dict:
@@ -107,8 +111,10 @@ def test_2afc_keys_pressed_by_another_process(lab: dict[str, Path]) -> None:
     assert list(s.trials["trial"]) == order
     assert order[:2] == [1, 2] and sorted(order[2:]) == [3, 4, 5, 6, 7, 8]
     stimtab = read_set(lab["set2afc"]).trials.set_index("trial")
+    mirrored = s.meta["Counterbalancing"]["MirrorSides"]
+    assert set(s.trials["mirrored"]) == {mirrored}
     for row in s.trials.itertuples():
-        expected = stimtab.loc[row.trial]
+        expected = pd.Series(shown_trial(stimtab.loc[row.trial].to_dict(), mirrored))
         assert (row.left_stim, row.right_stim, row.impossible_side, row.pair_id) == (
             expected.left_stim, expected.right_stim, expected.impossible_side, expected.pair_id)
         assert row.response_side == pressed[row.trial]
@@ -117,15 +123,31 @@ def test_2afc_keys_pressed_by_another_process(lab: dict[str, Path]) -> None:
         assert delay <= row.rt < delay + 2.0, row
     assert list(s.trials["phase"]) == ["practice"] * 2 + ["test"] * 6
     assert (np.diff(s.trials["onset"]) > 0).all()
+    # trial 5 was shown again after Escape + N: both onsets kept, the RT counts from the second
+    by_trial = s.trials.set_index("trial")
+    assert by_trial.loc[5, "n_shown"] == 2 and len(by_trial.loc[5, "onsets"]) == 2
+    assert by_trial.loc[5, "onsets"][1] == pytest.approx(by_trial.loc[5, "onset"], abs=1e-6)
+    assert (by_trial.drop(index=5)["n_shown"] == 1).all()
+    assert s.meta["Timing"]["QuitConfirmations"]["n"] == 1
+    gaps = s.meta["Timing"]["ResponseToNextOnsetS"]
+    assert gaps["max"] < 1.0  # the quit confirmation's pause is not a response-to-onset gap
     assert screens.count("break") == 1 and "practice_done" in screens and screens.count("confirm_quit") == 1
     assert s.meta["ImageSizePx"] == [224, 224] and s.meta["ImageSizeDeg"] > 0
     timing = s.meta["Timing"]
     assert timing["FramesRecorded"] > 0 and "DroppedFrames" in timing
     beh = sorted(p.name for p in tsv.parent.iterdir())
-    assert beh == sorted([tsv.name, tsv.with_suffix(".json").name, "sub-001_ses-01_task-2afc_attempt-01_psychopy.csv",
+    assert beh == sorted([tsv.name, tsv.with_suffix(".json").name, "sub-001_ses-01_task-2afc_events.tsv",
+                          "sub-001_ses-01_task-2afc_attempt-01_psychopy.csv",
                           "sub-001_ses-01_task-2afc_attempt-01_psychopy.psydat",
                           "sub-001_ses-01_task-2afc_attempt-01_psychopy.log"])
     assert Registry(lab["data"], lab["private"]).find_identity_leaks(lab["data"]) == []
+    for p in tsv.parent.iterdir():  # nothing holds a path of this machine
+        assert str(lab["root"]).encode() not in p.read_bytes() and str(REPO).encode() not in p.read_bytes(), p
+    psy = pd.read_csv(tsv.parent / "sub-001_ses-01_task-2afc_attempt-01_psychopy.csv")
+    for col in ("participant", "session", "date", "expName", "psychopyVersion", "frameRate", "frameIntervalsMs"):
+        assert col in psy.columns, col
+    assert list(psy["trial"]) == order and (psy["participant"] == pid).all()
+    assert [len(str(v).split(";")) for v in psy["frameIntervalsMs"]] == list(s.trials["n_frames"])
 
 
 def test_questionnaire_keys_escape_then_resume(lab: dict[str, Path]) -> None:
@@ -158,6 +180,9 @@ def test_questionnaire_keys_escape_then_resume(lab: dict[str, Path]) -> None:
                 keys.press(key)
             elif screen == "confirm_quit":
                 keys.press("y")
+            elif screen == "saved":
+                assert info == {"done": "3", "of": "5"}
+                keys.press("space")
                 break
         assert proc.wait(timeout=30) == 0
     finally:
@@ -190,6 +215,12 @@ def test_questionnaire_keys_escape_then_resume(lab: dict[str, Path]) -> None:
     assert attempts[1]["FirstTrialIndex"] == 3 and s.meta["Simulated"] is True
     assert [a["Pilot"] for a in attempts] == [False, True] and s.meta["Pilot"] is True
     assert attempts[1]["WindowSizePx"] == [800, 600] and attempts[1]["Fullscreen"] is False  # PsychoPy's pilot window
+    # the 4th image was on screen at the quit, with Q1 answered: shown again, and that is recorded
+    fourth = s.trials.set_index("trial").loc[order[3]]
+    assert fourth["n_shown"] == 2 and fourth["answered_before"] == "n_categories=7"
+    assert (s.trials.set_index("trial").drop(index=order[3])["n_shown"] == 1).all()
+    shows = [e for e in read_events(tsv) if e["trial_type"] == "stimulus" and e["trial"] == str(order[3])]
+    assert [(e["attempt"], e["value"]) for e in shows] == [("1", "first"), ("2", "after_resume")]
 
 
 @pytest.mark.skipif(not shutil.which("xdotool"), reason="needs xdotool to type into the dialog")
@@ -198,7 +229,8 @@ def test_session_dialog_when_options_are_missing(lab: dict[str, Path]) -> None:
     from experiment.xkeys import KeyPresser
 
     proc = start("two_afc", ["--session", "1", "--stimuli", str(lab["set2afc"]), "--data-root", str(lab["data"]),
-                             "--private-root", str(lab["private"]), "--config", str(lab["config"])], lab["home"])
+                             "--private-root", str(lab["private"]), "--config", str(lab["config"]), *XVFB_OPTIONS],
+                 lab["home"])
     try:
         deadline, wid = time.monotonic() + 60, ""
         while not wid and time.monotonic() < deadline:
@@ -225,6 +257,8 @@ def test_session_dialog_when_options_are_missing(lab: dict[str, Path]) -> None:
             keys.press("escape")
             assert watcher.next(proc)[0] == "confirm_quit"
             keys.press("y")
+            assert watcher.next(proc)[0] == "saved"
+            keys.press("space")
         finally:
             keys.close()
         assert proc.wait(timeout=30) == 0
@@ -270,5 +304,14 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(lab: dict[str, Path], 
     assert list(s.trials["trial"]) == order and len(set(order)) == n_total
     final_rows = tsv.read_text().split("\n")[1:-1]
     assert final_rows[: len(rows_before)] == rows_before
+    shows: dict[int, list[float]] = {}
+    for e in read_events(tsv):
+        if e["trial_type"] == "stimulus":
+            shows.setdefault(int(e["trial"]), []).append(float(e["onset"]))
+    for row in s.trials.itertuples():  # n_shown and onsets are every showing in the event log, in every attempt
+        assert row.n_shown == len(shows[row.trial]) and row.onsets == pytest.approx(shows[row.trial], abs=1e-6)
+    for a in range(1, len(kills) + 1):  # each killed attempt kept its PsychoPy csv, one row per completed trial
+        psy = pd.read_csv(tsv.parent / tsv.name.replace("_beh.tsv", f"_attempt-{a:02d}_psychopy.csv"))
+        assert len(psy) == s.meta["Attempts"][a]["FirstTrialIndex"] - s.meta["Attempts"][a - 1]["FirstTrialIndex"]
     assert len(s.meta["Attempts"]) == len(kills) + 1
     assert [a.get("Status") for a in s.meta["Attempts"]][-1] == "complete"

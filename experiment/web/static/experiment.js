@@ -12,6 +12,9 @@ let queue = Promise.resolve();
 let pending = 0;
 let stopped = false;
 let currentIndex = 0;
+let T0 = 0;  // page clock (s) when the server started this attempt: onsets count from it
+
+function now() { return performance.now() / 1000 - T0; }
 
 function client() {
   return {
@@ -86,6 +89,7 @@ async function start(consent) {
     if (e instanceof Refused && e.status === 403) return showConsent();
     return showMessage("<p>The study cannot start: " + escapeHtml(e.message) + "</p>");
   }
+  T0 = performance.now() / 1000;
   TOKEN = PLAN.token;
   currentIndex = PLAN.done;
   localStorage.setItem(TOKEN_KEY, TOKEN);
@@ -111,6 +115,15 @@ function showCompletion(result) {
     setTimeout(() => { location.href = result.redirect_url; }, 5000);
   }
   showMessage(html);
+}
+
+// Every showing of a trial is remembered in this browser (session clock), so that a trial shown
+// again after a reload is posted with its earlier onsets (n_shown, onsets in the TSV).
+function markShown(index, pageOnset) {
+  const key = TOKEN_KEY + ":shown:" + index;
+  const earlier = JSON.parse(localStorage.getItem(key) || "[]").slice(-19);
+  localStorage.setItem(key, JSON.stringify([...earlier, PLAN.clock_offset_s + pageOnset]));
+  return earlier;
 }
 
 function imageUrl(stim) { return "/stimuli/" + encodeURIComponent(stim) + ".png"; }
@@ -149,7 +162,7 @@ function counter(t) {
 
 function twoAfcTrial(t) {
   const keys = PLAN.keys;
-  let onset = 0;
+  let onset = 0, earlier = [];
   return {
     type: jsPsychCanvasKeyboardResponse,
     canvas_size: [10, 10],
@@ -167,13 +180,15 @@ function twoAfcTrial(t) {
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(L, 0, (h - L.naturalHeight * scale) / 2, L.naturalWidth * scale, L.naturalHeight * scale);
       ctx.drawImage(R, L.naturalWidth * scale + gap, (h - R.naturalHeight * scale) / 2, R.naturalWidth * scale, R.naturalHeight * scale);
-      onset = performance.now() / 1000;
+      onset = now();
+      earlier = markShown(t.index, onset);
     },
     prompt: "<p class=\"keys\"><b>" + keys.left.toUpperCase() + "</b> = left image &nbsp;&nbsp;&nbsp; <b>" +
             keys.right.toUpperCase() + "</b> = right image</p><p class=\"count\">" + counter(t).text + "</p>",
     data: { screen: "trial", index: t.index },
     on_finish: (data) => {
-      post("/api/trial", { index: t.index, trial: t.trial, key: data.response, rt: data.rt / 1000, onset, client: client() });
+      post("/api/trial", { index: t.index, trial: t.trial, key: data.response, rt: data.rt / 1000, onset,
+                           earlier_onsets: earlier, client: client() });
     },
   };
 }
@@ -187,7 +202,7 @@ const Q_CHOICES = [["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10+"], ["
 
 function questionnaireTrials(t) {
   const answers = {}, rts = [];
-  let onset = 0;
+  let onset = 0, earlier = [];
   return [0, 1, 2].map((q) => ({
     type: jsPsychImageButtonResponse,
     stimulus: imageUrl(t.stim),
@@ -196,14 +211,14 @@ function questionnaireTrials(t) {
     choices: Q_CHOICES[q],
     prompt: "<p class=\"question\" data-q=\"" + (q + 1) + "\"><b>" + (q + 1) + ". " + Q_TEXT[q] + "</b></p><p class=\"count\">" + counter(t).text + "</p>",
     data: { screen: "question", question: q + 1, index: t.index },
-    on_load: () => { if (q === 0) onset = performance.now() / 1000; },
+    on_load: () => { if (q === 0) { onset = now(); earlier = markShown(t.index, onset); } },
     on_finish: (data) => {
       const choice = Q_CHOICES[q][data.response];
       if (q === 0) answers.n_categories = choice === "10+" ? 10 : parseInt(choice, 10);
       if (q === 1) answers.main_category = choice;
       if (q === 2) answers.unusual = choice;
       rts.push(data.rt / 1000);
-      if (q === 2) post("/api/trial", { index: t.index, trial: t.trial, answers, rt: rts, onset, client: client() });
+      if (q === 2) post("/api/trial", { index: t.index, trial: t.trial, answers, rt: rts, onset, earlier_onsets: earlier, client: client() });
     },
   }));
 }

@@ -91,6 +91,10 @@ def test_2afc_session_in_chromium_survives_reload_and_server_kill(tmp_path: Path
     assert set(s.trials["window_px"]) == {"1280x800"}
     assert len(meta["Attempts"]) == 2 and meta["Attempts"][1]["FirstTrialIndex"] == 3
     assert meta["PossiblyReshownTrials"] == [meta["TrialOrder"][3]]
+    # the trial on screen at the reload was shown twice: both onsets, the earlier one before the reload
+    assert list(s.trials["n_shown"]) == [1, 1, 1, 2, 1, 1, 1, 1, 1, 1]
+    first, second = s.trials["onsets"].iloc[3]
+    assert first < meta["Attempts"][1]["SessionClockOffsetS"] < second == pytest.approx(s.trials["onset"].iloc[3])
     assert [c["Passed"] for c in meta["CatchTrials"]] == [True, True] and len(drv.catches) == 2
     assert meta["Setup"] and meta["Setup"][0]["CheckedWindowPx"] == [1280, 800]
     # entering full screen at the start and after the reload, leaving it before the 5th trial
