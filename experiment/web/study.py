@@ -188,6 +188,12 @@ class OnlineStudy:
             "Counterbalancing": cb,
             "WebConfig": self.cfg.as_dict(), "Platform": self.cfg.platform,
             "CatchTrials": [dict(c, Response=None, Passed=None) for c in self._catches(a)],
+            "ImageSizePx": self._image_px(), "ImageSizeDeg": None,
+            "ImageSizeDegMethod": "2*atan(size_cm / (2 * viewing_distance_cm)), size_cm from the credit-card "
+                                  "calibration (Calibration); null without it",
+            "Consent": {"Recorded": True, "FormVersion": self.cfg.consent_form_version,
+                        "Date": dt.date.today().isoformat()},
+            "Deviations": [],
             "SessionStartedUnix": time.time(), "Software": software_versions(extra=("starlette", "uvicorn")),
             "Attempts": [], "Setup": [], "Calibration": None, "FullscreenEvents": [], "PossiblyReshownTrials": [],
         })
@@ -414,12 +420,15 @@ class OnlineStudy:
                        "ItemWidthPx": _number(body, "item_width_px", 10.0, 5000.0), "CssPxPerMm": px_mm,
                        "ViewingDistanceCm": self.cfg.viewing_distance_cm, **_client_record(body["client"])}
                 rec["ImageSizeDeg"] = self._image_deg(px_mm, rec["DevicePixelRatio"])
-                self._update_sidecar(rt, lambda m: m.__setitem__("Calibration", rec))
+                self._update_sidecar(rt, lambda m: m.update(Calibration=rec, ImageSizeDeg=rec["ImageSizeDeg"]))
             elif kind in ("fullscreen_exit", "fullscreen_enter"):
                 _only_keys(body, {"kind", "index", "client"}, required={"kind", "index", "client"})
                 rec = {"Time": _now_iso(), "Event": "exit" if kind == "fullscreen_exit" else "enter",
                        "TrialIndex": _int(body, "index", 0, len(rt.order)), **_client_record(body["client"])}
                 self._append_event(rt, "FullscreenEvents", rec)
+                if rec["Event"] == "exit":
+                    self._append_event(rt, "Deviations", f"left full screen before trial {rec['TrialIndex'] + 1} "
+                                                          f"({rec['Time']})")
             elif kind == "catch":
                 _only_keys(body, {"kind", "after_test", "response", "rt"}, required={"kind", "after_test", "response", "rt"})
                 self._catch(rt, body)
@@ -427,13 +436,17 @@ class OnlineStudy:
                 raise Rejection(400, "kind must be setup, calibration, fullscreen_exit, fullscreen_enter or catch")
         return {"stored": True}
 
-    def _image_deg(self, css_px_per_mm: float, dpr: float) -> float:
-        """Visual angle of the set's image width on this screen, at the configured viewing distance."""
+    def _image_px(self) -> list[int]:
+        """Width and height of the set's first image, in pixels."""
         from PIL import Image
 
         first = self.stimset.image_path(str(self.stimset.stimuli["stim_id"].iloc[0]))
         with Image.open(first) as im:
-            width_px = im.size[0]
+            return [int(im.size[0]), int(im.size[1])]
+
+    def _image_deg(self, css_px_per_mm: float, dpr: float) -> float:
+        """Visual angle of the set's image width on this screen, at the configured viewing distance."""
+        width_px = self._image_px()[0]
         css_px = width_px / dpr if self.cfg.image_pixels == "device" else width_px
         size_cm = css_px / css_px_per_mm / 10
         return round(math.degrees(2 * math.atan(size_cm / (2 * self.cfg.viewing_distance_cm))), 4)

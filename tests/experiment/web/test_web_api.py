@@ -207,6 +207,9 @@ def test_setup_calibration_catch_and_fullscreen_records(setup) -> None:
     size_cm = 224 / 3.78 / 10  # the fixture's 224-px images at 3.78 CSS px per mm, devicePixelRatio 1
     assert meta["Calibration"]["ImageSizeDeg"] == pytest.approx(math.degrees(2 * math.atan(size_cm / 114)), abs=1e-4)
     assert [e["Event"] for e in meta["FullscreenEvents"]] == ["exit"]
+    assert len(meta["Deviations"]) == 1 and meta["Deviations"][0].startswith("left full screen before trial 3")
+    assert meta["ImageSizeDeg"] == meta["Calibration"]["ImageSizeDeg"] and meta["ImageSizePx"] == [224, 224]
+    assert meta["Consent"]["Recorded"] is True and meta["Consent"]["FormVersion"] == "online-1"
     assert [c["Passed"] for c in meta["CatchTrials"]] == [False, None]
     assert meta["CatchTrialsPassed"] == 0 and meta["CatchTrialsTotal"] == 2
     assert read_session(only_tsv(tmp)).trials["browser"].iloc[0] == "chrome 156.0"
