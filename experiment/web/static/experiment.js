@@ -12,6 +12,7 @@ let queue = Promise.resolve();
 let pending = 0;
 let stopped = false;
 let currentIndex = 0;
+let answered = 0;  // trials answered on this page
 let T0 = 0;  // page clock (s) when the server started this attempt: onsets count from it
 
 function now() { return performance.now() / 1000 - T0; }
@@ -187,6 +188,7 @@ function twoAfcTrial(t) {
             keys.right.toUpperCase() + "</b> = right image</p><p class=\"count\">" + counter(t).text + "</p>",
     data: { screen: "trial", index: t.index },
     on_finish: (data) => {
+      answered += 1;
       post("/api/trial", { index: t.index, trial: t.trial, key: data.response, rt: data.rt / 1000, onset,
                            earlier_onsets: earlier, client: client() });
     },
@@ -218,6 +220,7 @@ function questionnaireTrials(t) {
       if (q === 1) answers.main_category = choice;
       if (q === 2) answers.unusual = choice;
       rts.push(data.rt / 1000);
+      if (q === 2) answered += 1;
       if (q === 2) post("/api/trial", { index: t.index, trial: t.trial, answers, rt: rts, onset, earlier_onsets: earlier, client: client() });
     },
   }));
@@ -254,7 +257,8 @@ async function run() {
   jsPsych = initJsPsych({
     display_element: "jspsych-target",
     on_finish: async () => {
-      if (stopped) return;
+      // ended early (the browser check excluded this window): its message stays on screen
+      if (stopped || PLAN.done + answered < PLAN.n_trials) return;
       await queue;
       try { showCompletion(await api("/api/finish", {})); }
       catch (e) { showMessage("<p>The session could not be closed: " + escapeHtml(e.message) + "</p>"); }
@@ -273,9 +277,14 @@ async function run() {
     type: jsPsychBrowserCheck,
     features: ["width", "height", "browser", "browser_version", "mobile", "os"],
     minimum_width: mw, minimum_height: mh,
-    on_finish: (d) => post("/api/event", { kind: "setup", width: d.width, height: d.height, browser: d.browser,
-                                            browser_version: String(d.browser_version || ""), os: d.os || "",
-                                            mobile: !!d.mobile, client: client() }),
+    exclusion_message: () => "<p id=\"excluded\">Your browser window is too small for this study (at least " + mw + " x " + mh +
+                              " pixels are needed). You can close this page; please return the study on the platform.</p>",
+    on_finish: (d) => {
+      if (d.width < mw || d.height < mh) return;  // excluded: jsPsych shows exclusion_message, nothing is stored
+      post("/api/event", { kind: "setup", width: d.width, height: d.height, browser: d.browser,
+                           browser_version: String(d.browser_version || ""), os: d.os || "",
+                           mobile: !!d.mobile, client: client() });
+    },
   });
   if (PLAN.screen.fullscreen) {
     timeline.push({ type: jsPsychFullscreen, fullscreen_mode: true,

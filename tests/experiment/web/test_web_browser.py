@@ -131,3 +131,27 @@ def test_questionnaire_session_in_chromium(tmp_path: Path, browser) -> None:
     assert cal["ItemWidthPx"] == pytest.approx(250, abs=2) and cal["CssPxPerMm"] == pytest.approx(250 / 85.6, abs=0.02)
     size_cm = 224 / cal["CssPxPerMm"] / 10
     assert cal["ImageSizeDeg"] == pytest.approx(2 * math.degrees(math.atan(size_cm / (2 * 57.0))), abs=1e-3)
+
+
+def test_too_small_window_is_excluded_without_data(tmp_path: Path, browser) -> None:
+    make_2afc_set(tmp_path / "set", n_practice=1, n_test=2)
+    server = serve(tmp_path / "set", tmp_path, write_config(tmp_path / "web.toml"))
+    errors: list[str] = []
+    page = browser.new_context(viewport={"width": 700, "height": 500}).new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{server.url}/?PROLIFIC_PID=smallwindow1")
+        page.click("#consent-agree")
+        page.wait_for_selector("text=I cannot make the window any larger")
+        page.screenshot(path=str(shots_dir(tmp_path) / "small_01_resize.png"))
+        page.click("text=I cannot make the window any larger")
+        page.wait_for_selector("#excluded")
+        page.screenshot(path=str(shots_dir(tmp_path) / "small_02_excluded.png"))
+        time.sleep(0.5)
+        assert "could not be closed" not in page.inner_text("body")
+    finally:
+        server.stop()
+    assert errors == []
+    tsv, meta = _session_files(tmp_path, "2afc")
+    assert tsv.read_text().count("\n") == 1  # the header only
+    assert meta["SessionStatus"] == "incomplete" and meta["Setup"] == []
