@@ -111,3 +111,14 @@ def test_concurrent_participants_and_tabs_store_every_row_once(tmp_path: Path) -
     assert len(sessions) == 10 and len({s.participant_id for s in sessions}) == 10
     for s in sessions:
         assert s.complete and list(s.trials["trial"]) == s.meta["TrialOrder"]
+
+
+def test_listening_socket_sets_tcp_nodelay() -> None:
+    """Accepted connections inherit TCP_NODELAY: without it every JSON reply waited ~40 ms for a delayed ACK."""
+    from experiment.web.cli import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        sock.close()
