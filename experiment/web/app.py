@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -147,6 +148,9 @@ def create_app(study: OnlineStudy) -> Starlette:
                     result = await run_in_threadpool(getattr(study, handler), token, body)
             except Rejection as exc:
                 return _error(exc.status, exc.message)
+            except UserError as exc:  # the server's files (registry, private folder, a session) need attention
+                print(f"error: {exc}", file=sys.stderr, flush=True)
+                return _error(500, "the server cannot store this session right now; please try again later")
             return JSONResponse(result, headers=SECURITY_HEADERS)
 
         return endpoint

@@ -99,6 +99,7 @@ class OnlineStudy:
         self.store = store
         self.data_root = Path(data_root)
         self.registry = Registry(data_root, private_root)
+        self.registry.private_records("platform_ids.tsv")  # a private folder open to others is refused now
         self.set_key = f"{self.stimset.name}:{self.stimset.tables_sha256}"
         self.trials = {int(r["trial"]): r for r in self.stimset.trials.to_dict("records")}
         self.stim_ids = set(self.stimset.stimuli["stim_id"].astype(str))

@@ -122,3 +122,32 @@ def test_listening_socket_sets_tcp_nodelay() -> None:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         sock.close()
+
+
+def test_private_folder_open_to_others_is_refused_at_start(tmp_path: Path, capsys) -> None:
+    import os
+
+    make_2afc_set(tmp_path / "set", n_practice=1, n_test=2)
+    private = tmp_path / "lab_private"
+    private.mkdir(mode=0o755)
+    os.chmod(private, 0o755)
+    argv = ["serve", "--stimuli", str(tmp_path / "set"), "--data-root", str(tmp_path / "lab_data"),
+            "--private-root", str(private), "--port", "0"]
+    assert "chmod 700" in _error_line(capsys, argv)
+
+
+def test_a_broken_session_file_is_a_5xx_with_a_logged_line(tmp_path: Path, capsys) -> None:
+    from starlette.testclient import TestClient
+
+    from experiment.web.app import create_app
+    from web_helpers import make_study
+
+    make_2afc_set(tmp_path / "set", n_practice=1, n_test=2)
+    study = make_study(tmp_path, tmp_path / "set", write_config(tmp_path / "web.toml"))
+    client = TestClient(create_app(study))
+    plan = client.post("/api/start", json={"ids": {"PROLIFIC_PID": "abc"}, "consent": True}).json()
+    (side,) = (tmp_path / "lab_data").rglob("*_beh.json")
+    side.write_text("{not json")
+    r = client.post("/api/start", json={"ids": {"PROLIFIC_PID": "abc"}, "token": plan["token"]})
+    assert r.status_code == 500 and str(tmp_path) not in r.text
+    assert "not valid JSON" in capsys.readouterr().err
