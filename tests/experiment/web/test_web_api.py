@@ -18,7 +18,7 @@ from experiment_fixtures import make_2afc_set, make_questionnaire_set
 from participants.layout import read_session
 from participants.registry import Registry
 from stimuli.sets import read_set
-from web_helpers import CLIENT, make_study, questionnaire_body, two_afc_body, write_config
+from web_helpers import CLIENT, TEST_CONFIG, make_study, questionnaire_body, two_afc_body, write_config
 
 IDS = {"PROLIFIC_PID": "5f1e2d3c4b5a69788796a5b4", "STUDY_ID": "study77", "SESSION_ID": "sess1"}
 
@@ -217,14 +217,16 @@ def test_setup_calibration_catch_and_fullscreen_records(setup) -> None:
 
 def test_questionnaire_rows(tmp_path: Path) -> None:
     make_questionnaire_set(tmp_path / "qset", n_practice=1, n_test=3)
-    study = make_study(tmp_path, tmp_path / "qset", write_config(tmp_path / "web.toml"))
+    text = TEST_CONFIG.replace('completion_url = ""', 'completion_url = "https://example.org/done?cc={code}"')
+    study = make_study(tmp_path, tmp_path / "qset", write_config(tmp_path / "web.toml", text))
     client = TestClient(create_app(study))
     plan = start(client)
     given = [(0, "no", "very"), (10, "yes", "no"), (3, "maybe", "slightly"), (1, "yes", "no")]
     for i, (n, m, u) in enumerate(given):
         r = client.post("/api/trial", json=questionnaire_body(plan, i, n, m, u), headers=auth(plan))
         assert r.status_code == 200, r.text
-    assert client.post("/api/finish", json={}, headers=auth(plan)).status_code == 200
+    done = client.post("/api/finish", json={}, headers=auth(plan)).json()
+    assert done == {"complete": True, "completion_code": "TESTCODE1", "redirect_url": "https://example.org/done?cc=TESTCODE1"}
     s = read_session(only_tsv(tmp_path))
     assert list(zip(s.trials["n_categories"], s.trials["main_category"], s.trials["unusual"])) == given
     assert list(s.trials["stim_id"]) == [t["stim"] for t in plan["trials"]]
