@@ -27,7 +27,7 @@ function client() {
 }
 
 function showMessage(html) {
-  for (const id of ["consent"]) document.getElementById(id).hidden = true;
+  for (const id of ["consent", "fullscreen-banner"]) document.getElementById(id).hidden = true;
   const el = document.getElementById("message");
   el.innerHTML = html;
   el.hidden = false;
@@ -264,8 +264,17 @@ async function run() {
       catch (e) { showMessage("<p>The session could not be closed: " + escapeHtml(e.message) + "</p>"); }
     },
   });
+  const banner = document.getElementById("fullscreen-banner");
+  document.getElementById("fullscreen-return").onclick = () => {
+    document.documentElement.requestFullscreen().catch(() => null)
+      .finally(() => document.getElementById("jspsych-target").focus());  // keys reach jsPsych again
+  };
+  let lastFullscreen = null;  // browsers may fire fullscreenchange twice for one change: post changes only
   document.addEventListener("fullscreenchange", () => {
     if (stopped || !PLAN) return;
+    banner.hidden = !PLAN.screen.fullscreen || !!document.fullscreenElement;
+    if (lastFullscreen === !!document.fullscreenElement) return;
+    lastFullscreen = !!document.fullscreenElement;
     post("/api/event", { kind: document.fullscreenElement ? "fullscreen_enter" : "fullscreen_exit",
                          index: currentIndex, client: client() });
   });

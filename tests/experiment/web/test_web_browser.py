@@ -63,7 +63,12 @@ def test_2afc_session_in_chromium_survives_reload_and_server_kill(tmp_path: Path
         assert not drv.run(choose, trials=1)
         page.evaluate("document.exitFullscreen()")  # the participant leaves full screen: recorded
         page.wait_for_function("!document.fullscreenElement")
-        assert not drv.run(choose, trials=1)
+        page.wait_for_selector("#fullscreen-banner", state="visible")  # offered a way back, not forced
+        drv.shot("left_fullscreen")
+        assert not drv.run(choose, trials=1)  # one trial answered in a window
+        page.click("#fullscreen-return")  # back to full screen: the keys still reach the trial
+        page.wait_for_function("!!document.fullscreenElement")
+        assert page.is_hidden("#fullscreen-banner")
         # kill the server while a trial is on screen, answer it, then restart: the post is retried
         server.stop(signal.SIGKILL)
         key = choose(len(drv.answers))
@@ -97,9 +102,9 @@ def test_2afc_session_in_chromium_survives_reload_and_server_kill(tmp_path: Path
     assert first < meta["Attempts"][1]["SessionClockOffsetS"] < second == pytest.approx(s.trials["onset"].iloc[3])
     assert [c["Passed"] for c in meta["CatchTrials"]] == [True, True] and len(drv.catches) == 2
     assert meta["Setup"] and meta["Setup"][0]["CheckedWindowPx"] == [1280, 800]
-    # entering full screen at the start and after the reload, leaving it before the 5th trial
-    assert [(e["Event"], e["TrialIndex"]) for e in meta["FullscreenEvents"]] == [("enter", 0), ("enter", 3), ("exit", 4)]
-    assert list(s.trials["fullscreen"]) == ["1"] * 4 + ["0"] * 6
+    # entering full screen at the start and after the reload, leaving it before the 5th trial, back before the 6th
+    assert [(e["Event"], e["TrialIndex"]) for e in meta["FullscreenEvents"]] == [("enter", 0), ("enter", 3), ("exit", 4), ("enter", 5)]
+    assert list(s.trials["fullscreen"]) == ["1"] * 4 + ["0"] + ["1"] * 5
     onsets = list(s.trials["onset"])
     assert all(b > a for a, b in zip(onsets, onsets[1:]))  # one session clock across the attempts
 
