@@ -13,11 +13,12 @@ VENDOR := experiment/web/static/vendor
 JSPSYCH_PLUGINS := browser-check canvas-keyboard-response fullscreen html-button-response html-keyboard-response \
                    image-button-response preload virtual-chinrest
 
-.PHONY: setup system-deps web-bundle demo test clean-demo help
+.PHONY: setup system-deps web-bundle demo test mutation clean-demo help
 
 help:
 	@echo "make demo   - set up and run the demo pipeline (runs/, stimulus_sets/, lab_data/, reports/)"
 	@echo "make test   - set up and run the test suite"
+	@echo "make mutation - mutation testing of the core modules (mutmut; slow, not part of make test)"
 
 setup: system-deps $(VENV)/.installed web-bundle
 
@@ -54,6 +55,13 @@ demo: setup
 
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/test.sh $(PYTEST_ARGS)
+
+# Mutation testing of the core modules listed under [tool.mutmut] in pyproject.toml; writes mutants/
+# (git-ignored) and prints the surviving mutants. Triaged survivors: docs/mutation.md.
+mutation: setup
+	$(BIN)/pip install -q 'mutmut==3.8.1'
+	cd $(CURDIR) && PATH="$(CURDIR)/$(BIN):$$PATH" MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/mutmut results
 
 clean-demo:
 	rm -rf runs/demo stimulus_sets/demo-2afc stimulus_sets/demo-questionnaire lab_data lab_private reports/demo reports/reference reference_data

@@ -90,14 +90,18 @@ def main() -> int:
     try:
         sset = make_set(tmp / "sets" / "bench-2afc", args.pairs)
         data = tmp / "lab_data"
-        pid = Registry(data, tmp / "lab_private").register(cnn_familiarity="naive")
+        reg = Registry(data, tmp / "lab_private")
+        pid = reg.register(cnn_familiarity="naive")
+        reg.record_consent(pid, time.strftime("%Y-%m-%d"), "bench")
         baseline = min(pil_decode_seconds(sset / "images") for _ in range(3))
         env = dict(os.environ, HOME=str(tmp / "home"), PYTHONPATH=str(REPO))
         t = time.perf_counter()
         run = subprocess.run(
             [sys.executable, "-m", "experiment.two_afc", "--participant", pid, "--session", "1",
              "--stimuli", str(sset), "--data-root", str(data), "--private-root", str(tmp / "lab_private"),
-             "--config", str(args.config), "--simulate", "typical", "--sim-rt-scale", str(args.rt_scale)],
+             "--config", str(args.config), "--simulate", "typical", "--sim-rt-scale", str(args.rt_scale),
+             # Xvfb: a window, no monitor calibration, no vsync (flips paced to the nominal rate)
+             "--allow-windowed", "--no-calibration", "--allow-frame-rate-mismatch"],
             cwd=REPO, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t
         if run.returncode != 0:

@@ -112,7 +112,7 @@ class QuestionnaireTask:
                 image.draw()
                 text.draw()
                 buttons.draw()
-                disp.draw_footer(footer, reminder)
+                disp.draw_footer(footer, reminder if q > 1 else "")  # no previous question on Q1
 
             def on_show(t: float, reason: str) -> None:
                 if reason != "first" or not image_on:  # a new question under the same image is no new showing

@@ -434,8 +434,10 @@ class _Counts:
 
     practice: list[int]
     test: list[int]
+    task: str
 
     def __init__(self, plan: SessionPlan) -> None:
+        object.__setattr__(self, "task", plan.task)
         phases = {t: plan.trials_by_number[t]["phase"] for t in plan.order}
         object.__setattr__(self, "practice", [t for t in plan.order if phases[t] == "practice"])
         object.__setattr__(self, "test", [t for t in plan.order if phases[t] == "test"])
@@ -457,7 +459,8 @@ def _fill(template: str, cfg: LabConfig, counts: _Counts, every: int = 0) -> str
     """A configured text with its key names and session facts filled in."""
     k, q = cfg.keys, cfg.questionnaire
     n_test = len(counts.test)
-    breaks = (f"with a short break after every {every} test trials" if 0 < every < n_test else "without breaks")
+    unit = "images" if counts.task == "questionnaire" else "test trials"
+    breaks = (f"with a short break after every {every} {unit}" if 0 < every < n_test else "without breaks")
     return template.format(
         left=key_label(k.left), right=key_label(k.right), quit=key_label(k.quit), proceed=key_label(k.proceed),
         confirm_yes=key_label(k.confirm_yes), confirm_no=key_label(k.confirm_no),

@@ -292,6 +292,11 @@ def create_study(path: str | Path, definition: dict[str, Any], images: pd.DataFr
             raise UserError(f"{path / STUDY_FILE}: folder holds a different study definition; choose another --runs-dir")
         if not study.images.equals(images):
             raise UserError(f"{path / IMAGES_FILE}: folder holds a different validation image list")
+        if study.definition.get("comparisons") != definition.get("comparisons"):
+            # how the analysis pairs models up, not what is trained: a store written before it was
+            # declared takes it over
+            atomic_write_text(path / STUDY_FILE, dumps_toml(definition))
+            study = Study(path)
         return study
     path.mkdir(parents=True, exist_ok=True)
     _write_parquet(path / IMAGES_FILE, pa.Table.from_pandas(images, schema=IMAGES_SCHEMA, preserve_index=False))
@@ -308,9 +313,10 @@ def _normalise_images(images: pd.DataFrame) -> pd.DataFrame:
 
 
 def _comparable(definition: dict[str, Any]) -> Any:
+    """The definition as TOML reads it back, without `comparisons` (analysis pairing, not training)."""
     import tomllib
 
-    return tomllib.loads(dumps_toml(definition))
+    return tomllib.loads(dumps_toml({k: v for k, v in definition.items() if k != "comparisons"}))
 
 
 def _write_parquet(path: Path, table: pa.Table, row_group_size: int | None = None, part: bool = False) -> None:

@@ -21,7 +21,8 @@ from model_runs.models import check_model_name, check_model_options
 from model_runs.recipes import LATER_KEYS, RECIPE_KEYS, check_recipe, check_value, resolve_recipe
 
 STUDY_KEYS = ("name", "description", "preset", "dataset", "recipe", "conditions")
-CONDITION_KEYS = ("name", "description", "vary", "repeat")
+CONDITION_KEYS = ("name", "description", "vary", "repeat", "compare")
+COMPARE_KINDS = ("base", "each-other")  # how the analysis compares a condition's models: with the base, or with each other
 _ID_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
@@ -38,6 +39,7 @@ class StudySpec:
     models: list[dict[str, Any]]
     source: str = ""
     conditions: list[str] = field(default_factory=list)
+    comparisons: dict[str, str] = field(default_factory=dict)  # condition -> "each-other" (absent: with the base)
 
     def dataset_definition(self) -> dict[str, Any]:
         """The [dataset] table without locations (root, cache_dir): what the data is, not where."""
@@ -47,8 +49,9 @@ class StudySpec:
         return {k: v for k, v in self.dataset.items() if k in LOCATION_KEYS and v is not None}
 
     def definition(self) -> dict[str, Any]:
-        """The resolved definition written to the store's study.toml."""
-        return {
+        """The resolved definition written to the store's study.toml (`comparisons` only when some
+        condition's models are compared with each other, so other studies' definitions are unchanged)."""
+        out = {
             "name": self.name,
             "description": self.description,
             "preset": self.preset,
@@ -56,6 +59,9 @@ class StudySpec:
             "recipe": self.recipe,
             "models": self.models,
         }
+        if self.comparisons:
+            out["comparisons"] = dict(self.comparisons)
+        return out
 
     def model(self, model_id: str) -> dict[str, Any]:
         for entry in self.models:
@@ -81,7 +87,8 @@ class StudySpec:
                 flag = {"root": "--data-root", "cache_dir": "--cache-dir"}.get(key, key)
                 raise UserError(f"{flag}: dataset '{dataset['name']}' has no '{key}' option")
             dataset[key] = str(value)
-        return StudySpec(self.name, self.description, self.preset, dataset, self.recipe, self.models, self.source, self.conditions)
+        return StudySpec(self.name, self.description, self.preset, dataset, self.recipe, self.models, self.source, self.conditions,
+                         self.comparisons)
 
 
 def shipped_studies() -> dict[str, Path]:
@@ -131,6 +138,7 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
         raise UserError(f"{where}: needs at least one [[conditions]] table")
     models: list[dict[str, Any]] = []
     names: list[str] = []
+    comparisons: dict[str, str] = {}
     for number, cond in enumerate(conditions, start=1):
         cwhere = f"{where} condition {number}" + (f" '{cond['name']}'" if isinstance(cond.get("name"), str) else "")
         cname = cond.get("name")
@@ -139,7 +147,15 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
         if cname in names:
             raise UserError(f"{cwhere}: condition name used twice")
         names.append(cname)
-        models.extend(_condition_models(cond, recipe, cwhere))
+        compare = cond.get("compare", "base")
+        if compare not in COMPARE_KINDS:
+            raise UserError(f"{cwhere}: 'compare' must be one of {', '.join(COMPARE_KINDS)} (found {compare!r})")
+        new = _condition_models(cond, recipe, cwhere)
+        if compare == "each-other":
+            if len(new) < 2:
+                raise UserError(f"{cwhere}: compare = \"each-other\" needs at least two models (use vary or repeat)")
+            comparisons[cname] = compare
+        models.extend(new)
     ids = [m["model_id"] for m in models]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -155,7 +171,7 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise UserError(f"{where}: 'description' must be a string")
-    return StudySpec(name, description, preset, dataset, recipe, models, where, names)
+    return StudySpec(name, description, preset, dataset, recipe, models, where, names, comparisons)
 
 
 def _table(raw: dict[str, Any], key: str, where: str, required: bool = True) -> dict[str, Any]:
@@ -222,7 +238,7 @@ def study_from_definition(definition: dict[str, Any], where: str, location: dict
                     raise KeyError(key)
         spec = StudySpec(
             str(definition["name"]), str(definition.get("description", "")), str(definition.get("preset", dataset["name"])),
-            dataset, dict(definition["recipe"]), models, where,
+            dataset, dict(definition["recipe"]), models, where, comparisons=dict(definition.get("comparisons", {})),
         )
     except (KeyError, TypeError) as exc:
         raise UserError(f"{where}: not a resolved study definition (missing {exc})") from None

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from labutil.errors import UserError
+from analysis.humans.shown import RESHOWN_COLUMNS, reshown_trials, to_set_layout, without_reshown
 from participants.layout import Session, find_sessions, read_session, read_sidecar, session_name_parts
 
 EXCLUDED_COLUMNS = ["participant_id", "session", "task", "status", "n_rows", "stimulus_set", "reason", "path"]
@@ -72,6 +73,9 @@ class LoadedSessions:
     stimulus_set: str | None  # the set all included sessions ran on (None if unrecorded)
     set_checksum: str | None = None  # its tables' checksum as the sessions recorded it
     notes: list[str] = field(default_factory=list)
+    # trials of the included sessions whose images were shown more than once (analysis.humans.shown)
+    reshown: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RESHOWN_COLUMNS))
+    reshown_left_out: int = 0  # of those, rows left out (load_sessions(..., leave_out_reshown=True))
 
     @property
     def participants(self) -> list[str]:
@@ -147,6 +151,7 @@ def load_sessions(
     include_practice: bool = False,
     include_pilot: bool = False,
     include_simulated: bool = False,
+    leave_out_reshown: bool = False,
 ) -> LoadedSessions:
     """Read every session of `task` under the data root and decide which enter the analysis.
 
@@ -154,6 +159,8 @@ def load_sessions(
     most usable sessions is chosen. Sessions on another set, or on another version of the chosen
     set (its tables' checksum differs: the set was rebuilt under the same name), are listed as
     excluded. A malformed file of a complete session raises the reader's one-line UserError.
+    2AFC trials get the set's layout beside the one shown (mirrored sessions mapped back); trials
+    shown more than once are listed in `reshown` and, with `leave_out_reshown`, left out.
     """
     root = Path(data_root)
     found, excluded = read_sessions(root, task)
@@ -204,14 +211,22 @@ def load_sessions(
         df["setting"] = session_setting(s.meta)  # online sessions also carry it per row; lab ones get 'lab'
         frames.append(df)
     trials = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["participant_id", "session", "phase"])
+    if task == "2afc" and len(trials):
+        trials = to_set_layout(trials)
     practice = trials["phase"] == "practice"
     practice_rows = int(practice.sum())
     if not include_practice:
         trials = trials.loc[~practice].reset_index(drop=True)
+    reshown = reshown_trials(trials)
+    notes: list[str] = []
+    left_out = 0
+    if leave_out_reshown:
+        trials, left_out = without_reshown(trials)
+        notes.append(f"{left_out} trials shown more than once (after a cancelled quit or a resume) left out")
     return LoadedSessions(
         task=task, data_root=root, sessions=chosen, trials=trials,
         excluded=pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS), practice_rows=practice_rows,
-        stimulus_set=stimulus_set, set_checksum=checksum,
+        stimulus_set=stimulus_set, set_checksum=checksum, notes=notes, reshown=reshown, reshown_left_out=left_out,
     )
 
 

@@ -1,14 +1,18 @@
 """Error consistency between study conditions and the base condition (the paper's Fig. 2 / 16).
 
 Every model of every condition is compared with every model of the base condition (a base model
-is not compared with itself). Each pair gets its kappa, a bootstrap interval over images, the
-highest kappa its two accuracies allow, and the exact test against independent observers. A
-model's value is the mean over its base partners; a condition's value is the mean over its models.
+is not compared with itself): comparison "with base". A condition declared `compare =
+"each-other"` in its study file (the disjoint halves: the paper compares the two half-data models
+with each other) is also compared within itself: comparison "each other", every pair of its
+models. Each pair gets its kappa, a bootstrap interval over images, the highest kappa its two
+accuracies allow, and the exact test against independent observers (p and log10 p). A model's
+value is the mean over its partners of one comparison; a condition's value is the mean over its
+models (with equal partner counts, the mean over its pairs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,6 +28,9 @@ def check_base(conditions: Sequence[str], base: str) -> None:
         raise UserError(f"no models of base condition '{base}' (conditions: {have}); choose one with --base")
 
 
+WITH_BASE, EACH_OTHER = "with base", "each other"
+
+
 def pair_table(
     correct: np.ndarray,
     model_ids: Sequence[str],
@@ -31,8 +38,13 @@ def pair_table(
     base: str,
     n_boot: int = 1000,
     seed: int = 0,
+    each_other: Collection[str] = (),
 ) -> pd.DataFrame:
-    """One row per (model, base model) pair: kappa, bootstrap CI, kappa bounds, p under independence."""
+    """One row per (model, partner) pair: comparison, kappa, bootstrap CI, kappa bounds, p under independence.
+
+    Partners are the base models ("with base") and, for conditions in `each_other`, the other
+    models of the same condition ("each other"); every pair appears once from each side.
+    """
     check_base(conditions, base)
     c = np.asarray(correct, dtype=bool)
     kappa = error_consistency_matrix(c)
@@ -40,7 +52,10 @@ def pair_table(
     base_rows = [i for i, cond in enumerate(conditions) if cond == base]
     rows = []
     for i, (m, cond) in enumerate(zip(model_ids, conditions)):
-        for j in base_rows:
+        partners = [(j, WITH_BASE) for j in base_rows]
+        if cond in each_other and cond != base:
+            partners += [(j, EACH_OTHER) for j, other in enumerate(conditions) if other == cond]
+        for j, comparison in partners:
             if i == j:
                 continue
             lo, hi = bootstrap_ci(c[i], c[j], n_boot=n_boot, seed=seed)
@@ -50,15 +65,17 @@ def pair_table(
                 {
                     "model_id": m,
                     "condition": cond,
-                    "base_model_id": model_ids[j],
+                    "comparison": comparison,
+                    "partner_model_id": model_ids[j],
                     "kappa": kappa[i, j],
                     "ci_low": lo,
                     "ci_high": hi,
                     "kappa_min_possible": float(kmin),
                     "kappa_max_possible": float(kmax),
                     "p_independent": test.p_value,
+                    "log10_p_independent": test.log10_p,
                     "accuracy": acc[i],
-                    "base_accuracy": acc[j],
+                    "partner_accuracy": acc[j],
                     "n_images": c.shape[1],
                 }
             )
@@ -66,10 +83,10 @@ def pair_table(
 
 
 def per_model(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Mean kappa of each model against the base models (NaN pairs ignored)."""
+    """Mean kappa of each model against its partners, per comparison (NaN pairs ignored)."""
     if pairs.empty:
-        return pd.DataFrame(columns=["model_id", "condition", "kappa", "kappa_max_possible", "n_pairs"])
-    g = pairs.groupby(["model_id", "condition"], sort=False)
+        return pd.DataFrame(columns=["model_id", "condition", "comparison", "kappa", "kappa_max_possible", "accuracy", "n_pairs"])
+    g = pairs.groupby(["model_id", "condition", "comparison"], sort=False)
     return g.agg(
         kappa=("kappa", "mean"),
         kappa_max_possible=("kappa_max_possible", "mean"),
@@ -79,10 +96,12 @@ def per_model(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_condition(models: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
-    """Mean, SD and count of the model values per condition (in `order`, base first if given)."""
+    """Mean, SD and count of the model values per condition and comparison (conditions in `order`,
+    base first if given; "with base" before "each other")."""
     if models.empty:
-        return pd.DataFrame(columns=["condition", "kappa_mean", "kappa_sd", "n_models"])
-    g = models.groupby("condition", sort=False)
+        return pd.DataFrame(columns=["condition", "comparison", "kappa_mean", "kappa_sd", "kappa_max_possible",
+                                     "accuracy_mean", "n_models"])
+    g = models.groupby(["condition", "comparison"], sort=False)
     out = g.agg(
         kappa_mean=("kappa", "mean"),
         kappa_sd=("kappa", "std"),
@@ -90,10 +109,9 @@ def per_condition(models: pd.DataFrame, order: Sequence[str] | None = None) -> p
         accuracy_mean=("accuracy", "mean"),
         n_models=("kappa", "count"),
     ).reset_index()
-    if order is not None:
-        rank = {c: i for i, c in enumerate(order)}
-        out = out.sort_values("condition", key=lambda s: s.map(rank), kind="stable").reset_index(drop=True)
-    return out
+    rank = {c: i for i, c in enumerate(order or list(dict.fromkeys(out["condition"])))}
+    key = out["condition"].map(rank) * 2 + (out["comparison"] == EACH_OTHER)
+    return out.assign(_k=key).sort_values("_k", kind="stable").drop(columns="_k").reset_index(drop=True)
 
 
 def condition_order(conditions: Sequence[str], base: str) -> list[str]:

@@ -14,7 +14,8 @@ perfect (or always wrong), c_obs = c_exp and kappa = 0. Aggregates over pairs us
 
 Uncertainty: percentile bootstrap intervals over trials (`bootstrap_ci`, seeded), the range of
 kappa attainable at the observed accuracies (`kappa_bounds`), and a test against independent
-observers with the same accuracies (`independence_test`).
+observers with the same accuracies (`independence_test`; its log10 p stays finite where p
+underflows, summed in log space).
 """
 
 from __future__ import annotations
@@ -162,8 +163,8 @@ def bootstrap_ci(
     return (float(lo), float(hi))
 
 
-def _hypergeom_pmf(x: np.ndarray, n: int, r1: int, r2: int) -> np.ndarray:
-    """P(both right = x) for independent observers with r1 and r2 right of n, via log-gamma.
+def _hypergeom_logpmf(x: np.ndarray, n: int, r1: int, r2: int) -> np.ndarray:
+    """ln P(both right = x) for independent observers with r1 and r2 right of n, via log-gamma.
 
     Vectorised over the whole support (scipy's hypergeom.pmf evaluates element by element and
     takes seconds for 50,000 trials).
@@ -176,7 +177,7 @@ def _hypergeom_pmf(x: np.ndarray, n: int, r1: int, r2: int) -> np.ndarray:
         )
 
     x = np.asarray(x, dtype=np.int64)
-    return np.exp(log_choose(r1, x) + log_choose(n - r1, r2 - x) - log_choose(n, r2))
+    return log_choose(r1, x) + log_choose(n - r1, r2 - x) - log_choose(n, r2)
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ class IndependenceTest:
     method: str
     null_mean: float
     null_sd: float
+    log10_p: float = float("nan")  # finite where p_value underflows to 0 (exact method)
 
 
 def independence_test(
@@ -231,12 +233,17 @@ def independence_test(
 
     if method == "exact":
         support = np.arange(max(0, r1 + r2 - n), min(r1, r2) + 1)
-        pmf = _hypergeom_pmf(support, n, r1, r2)
+        from scipy.special import logsumexp
+
+        log_pmf = _hypergeom_logpmf(support, n, r1, r2)
+        pmf = np.exp(log_pmf)
         k_null = kappa_from_counts(support, r1, r2, n)
-        p = float(np.clip(pmf[extreme(k_null)].sum(), 0.0, 1.0))
+        hit = extreme(k_null)
+        p = float(np.clip(pmf[hit].sum(), 0.0, 1.0))
+        log10_p = min(float(logsumexp(log_pmf[hit])) / np.log(10), 0.0) if hit.any() else float("-inf")
         mean = float(np.sum(pmf * k_null))
         sd = float(np.sqrt(max(np.sum(pmf * (k_null - mean) ** 2), 0.0)))
-        return IndependenceTest(kappa, p, method, mean, sd)
+        return IndependenceTest(kappa, p, method, mean, sd, log10_p)
     if method == "monte-carlo":
         rng = np.random.default_rng(seed)
         p1, p2 = r1 / n, r2 / n
@@ -245,5 +252,5 @@ def independence_test(
         k_null = _kappa_from_cells(draws, n)
         k_null = k_null[np.isfinite(k_null)]
         p = float((1 + np.count_nonzero(extreme(k_null))) / (1 + k_null.size))
-        return IndependenceTest(kappa, p, method, float(k_null.mean()), float(k_null.std()))
+        return IndependenceTest(kappa, p, method, float(k_null.mean()), float(k_null.std()), float(np.log10(p)))
     raise ValueError(f"unknown method {method!r} (exact or monte-carlo)")

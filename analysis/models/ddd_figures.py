@@ -79,23 +79,25 @@ def histogram_figure(table: pd.DataFrame, tolerance: int, shares: dict[str, floa
 
 
 def condition_consistency_figure(conds: pd.DataFrame, models: pd.DataFrame, order: Sequence[str], title: str) -> Any:
-    """Mean error consistency per condition against the base (bars), single models (dots) (Fig. 2)."""
+    """Mean error consistency per condition against the base (bars), single models (dots) (Fig. 2);
+    conditions compared with each other get a second, hatched bar "(each other)"."""
     colors = condition_colors(order)
-    order = [c for c in order if c in set(conds["condition"])]  # a lone base model has no partner
-    fig, ax = new_figure(max(4.0, 0.55 * len(order) + 1.5), 3.4)
-    x = {c: i for i, c in enumerate(order)}
-    for _, row in conds.iterrows():
-        i = x[row["condition"]]
-        ax.bar(i, row["kappa_mean"], width=0.7, color=colors[row["condition"]], alpha=0.45)
+    comparison = conds["comparison"] if "comparison" in conds else pd.Series(["with base"] * len(conds), index=conds.index)
+    slots = list(zip(conds["condition"], comparison))  # already in order: base first, "with base" before "each other"
+    fig, ax = new_figure(max(4.0, 0.55 * len(slots) + 1.5), 3.4)
+    x = {slot: i for i, slot in enumerate(slots)}
+    for (cond, comp), (_, row) in zip(slots, conds.iterrows()):
+        i = x[(cond, comp)]
+        ax.bar(i, row["kappa_mean"], width=0.7, color=colors[cond], alpha=0.45, hatch="//" if comp == "each other" else None)
         ax.plot([i - 0.35, i + 0.35], [row["kappa_max_possible"]] * 2, color="k", lw=0.8, ls=":")
     rng = np.random.default_rng(0)  # fixed jitter, for layout only
     for _, row in models.iterrows():
-        i = x[row["condition"]]
+        i = x[(row["condition"], row.get("comparison", "with base"))]
         ax.plot(i + rng.uniform(-0.2, 0.2), row["kappa"], "o", ms=3.5, color=colors[row["condition"]], mec="k", mew=0.4)
     ax.axhline(0, color="k", lw=0.6)
-    ax.set_xticks(range(len(order)))
-    ax.set_xticklabels(order, rotation=45, ha="right")
-    ax.set_ylabel("error consistency (kappa) with base")
+    ax.set_xticks(range(len(slots)))
+    ax.set_xticklabels([c if comp == "with base" else f"{c} (each other)" for c, comp in slots], rotation=45, ha="right")
+    ax.set_ylabel("error consistency (kappa)")
     ax.set_ylim(min(-0.1, float(np.nanmin(models["kappa"])) - 0.05) if len(models) else -0.1, 1.02)
     ax.set_title(title)
     return fig

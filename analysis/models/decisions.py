@@ -125,18 +125,22 @@ def load_study_decisions(
 class EpochSummary:
     """Epoch-by-epoch summaries, computed while streaming one model's epochs at a time.
 
-    `accuracy[m]` and `flips[m]` are per model (its own epochs); `n_correct` counts, for the
-    epochs every model has (`common_epochs`), how many models are right on each kept image.
+    `accuracy[m]`, `flips[m]` and `label_flips[m]` are per model (its own epochs); `n_correct`
+    counts, for the epochs every model has (`common_epochs`), how many models are right on each
+    kept image. `fingerprints[m]` hashes the model's epochs and predicted labels on every image of
+    the store: equal fingerprints mean bit-identical decisions at every epoch.
     """
 
     model_ids: list[str]
     epochs: dict[str, np.ndarray]  # model -> its epochs
     accuracy: dict[str, np.ndarray]  # model -> (n_epochs,) accuracy on kept images
-    flips: dict[str, np.ndarray]  # model -> (n_epochs - 1,) share of images whose correctness flips
+    flips: dict[str, np.ndarray]  # model -> (n_epochs - 1,) share of images whose correctness changes
     common_epochs: np.ndarray
     n_correct: np.ndarray  # uint16 (n_common, n_kept)
     map_model: str | None = None
     map_correct: np.ndarray | None = None  # bool (n_epochs of map_model, n_kept)
+    label_flips: dict[str, np.ndarray] = field(default_factory=dict)  # model -> share whose predicted label changes
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
     def accuracy_frame(self, conditions: Sequence[str]) -> pd.DataFrame:
         """Long table: model_id, condition, epoch, accuracy."""
@@ -146,22 +150,39 @@ class EpochSummary:
         return pd.concat(rows, ignore_index=True)
 
     def flips_frame(self, conditions: Sequence[str]) -> pd.DataFrame:
-        """Long table: model_id, condition, from_epoch, to_epoch, flip_share."""
+        """Long table: model_id, condition, from_epoch, to_epoch, correctness_flip_share, label_flip_share."""
         rows = []
         for m, cond in zip(self.model_ids, conditions):
             e = self.epochs[m]
-            rows.append(
-                pd.DataFrame({"model_id": m, "condition": cond, "from_epoch": e[:-1], "to_epoch": e[1:], "flip_share": self.flips[m]})
-            )
+            rows.append(pd.DataFrame({"model_id": m, "condition": cond, "from_epoch": e[:-1], "to_epoch": e[1:],
+                                      "correctness_flip_share": self.flips[m], "label_flip_share": self.label_flips[m]}))
         return pd.concat(rows, ignore_index=True)
 
 
 def flip_share(correct: np.ndarray) -> np.ndarray:
     """Share of images whose correctness changes between consecutive rows of (n_epochs, n_images)."""
-    c = np.asarray(correct, dtype=bool)
-    if c.shape[0] < 2:
+    return label_flip_share(np.asarray(correct, dtype=bool))
+
+
+def label_flip_share(prediction: np.ndarray) -> np.ndarray:
+    """Share of images whose value (predicted label, or correctness) changes between consecutive rows.
+
+    On predicted labels this is the paper's "flip"; a change between two wrong labels counts
+    here but not in `flip_share`, so it is at least as large.
+    """
+    p = np.asarray(prediction)
+    if p.shape[0] < 2:
         return np.zeros(0)
-    return np.count_nonzero(c[1:] != c[:-1], axis=1) / c.shape[1]
+    return np.count_nonzero(p[1:] != p[:-1], axis=1) / p.shape[1]
+
+
+def decisions_fingerprint(epochs: np.ndarray, prediction: np.ndarray) -> str:
+    """SHA-256 of a model's epoch numbers and predicted labels (every image, every epoch)."""
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(epochs, dtype=np.int64).data)
+    h.update(np.ascontiguousarray(prediction, dtype=np.int32).data)  # labels fit int32 (the store's type): no copy
+    return h.hexdigest()
 
 
 def summarise_epochs(
@@ -171,7 +192,7 @@ def summarise_epochs(
     map_model: str | None = None,
     progress: bool = True,
 ) -> EpochSummary:
-    """Read every model's epochs once (correctness only) and reduce them to an EpochSummary."""
+    """Read every model's epochs once (correctness and predictions) and reduce them to an EpochSummary."""
     from tqdm import tqdm
 
     study = open_any(study)
@@ -188,15 +209,19 @@ def summarise_epochs(
     n_correct = np.zeros((len(common), int(keep.sum())), dtype=np.uint16)
     accuracy: dict[str, np.ndarray] = {}
     flips: dict[str, np.ndarray] = {}
+    label_flips: dict[str, np.ndarray] = {}
+    fingerprints: dict[str, str] = {}
     map_correct = None
     for m in tqdm(model_ids, desc="epoch decisions", unit="model", disable=not progress, leave=False):
-        c = study.epoch_decisions(m, with_prediction=False).correct
-        if not all_keep:
-            c = c[:, keep]
+        d = study.epoch_decisions(m, with_prediction=True)
+        fingerprints[m] = decisions_fingerprint(d.epochs, d.prediction)
+        c, pred = (d.correct, d.prediction) if all_keep else (d.correct[:, keep], d.prediction[:, keep])
         accuracy[m] = c.mean(axis=1)
         flips[m] = flip_share(c)
+        label_flips[m] = label_flip_share(pred)
         rows = np.searchsorted(epochs[m], common)
         n_correct += c[rows]
         if m == map_model:
             map_correct = c
-    return EpochSummary(list(model_ids), epochs, accuracy, flips, common, n_correct, map_model, map_correct)
+    return EpochSummary(list(model_ids), epochs, accuracy, flips, common, n_correct, map_model, map_correct,
+                        label_flips, fingerprints)

@@ -209,3 +209,23 @@ def histogram_table(
         df[f"expected_{name.replace('-', '_')}"] = exp
     df["difficulty"] = difficulty(np.arange(m + 1), m, tolerance)
     return df
+
+
+def split_table(n_correct: np.ndarray, n_models: int, tolerances: list[int], label_issues: np.ndarray | None = None):
+    """The split at each tolerance, on all images and (with a label-issue mask) without the flagged ones.
+
+    Columns: tolerance, label_issues ("included" | "excluded"), n_images, trivial, in-between,
+    impossible (shares).
+    """
+    import pandas as pd
+
+    n = np.asarray(n_correct)
+    subsets = [("included", np.ones(n.size, bool))]
+    if label_issues is not None:
+        subsets.append(("excluded", ~np.asarray(label_issues, dtype=bool)))
+    rows = []
+    for k in tolerances:
+        for what, keep in subsets:
+            rows.append({"tolerance": k, "label_issues": what, "n_images": int(keep.sum()),
+                         **difficulty_shares(n[keep], n_models, k)})
+    return pd.DataFrame(rows)

@@ -7,6 +7,7 @@ import time
 
 from analysis.report import html as H
 from analysis.report.context import Context, places
+from analysis.report.section_setup import setup_parts
 from labutil.versions import software_versions
 
 
@@ -31,6 +32,8 @@ def methods_section(ctx: Context, started: float) -> H.Section:
              ("simulated sessions included", cfg.include_simulated),
              *ctx.provenance]
     sec.add(H.key_values(pairs))
+    for part in setup_parts(ctx):
+        sec.add(part)
     sec.add(H.heading("Software"))
     sec.add(H.key_values(list(software_versions(("statsmodels", "scikit-learn", "matplotlib")).items())))
     sec.add(H.paragraph(f"Report built in {time.perf_counter() - started:.1f} s. Participants appear under their "

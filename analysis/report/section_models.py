@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from analysis.report import html as H
 from analysis.report.context import Context, find_study
 
 
-def _flatten(d: dict[str, Any], prefix: str = "", depth: int = 2) -> dict[str, Any]:
+def _flatten(d: dict[str, Any], prefix: str = "", depth: int = 3) -> dict[str, Any]:
     """Nested headline dicts to `a.b` keys with scalar values (deeper levels are left out)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -32,12 +33,17 @@ def section_models(ctx: Context) -> H.Section:
     if result is None:
         sec.available = False
         return sec
-    headline = _flatten(result.headline)
+    from analysis.models.headline import headline_rows
+
     sec.add(H.heading("Headline numbers"))
-    sec.add(H.key_values([(k, v) for k, v in headline.items() if k not in ("study", "source")]))
-    for k, v in headline.items():
+    rows = pd.DataFrame(headline_rows(result.headline), columns=["quantity", "value", "definition"])
+    sec.add(H.table(rows, caption="Headline numbers of the models' decisions", max_rows=None,
+                    csv_name=ctx.save_table("models_headline", rows)))
+    for k, v in _flatten(result.headline).items():
         if isinstance(v, int | float) and not isinstance(v, bool):
             ctx.numbers[f"models.{k}"] = float(v)
+    if ctx.cfg.model_table is not None:
+        _published_splits(ctx, sec, result)
     for note in result.notes:
         sec.add(H.paragraph(str(note), "note"))
     for fig in result.figures:
@@ -47,6 +53,30 @@ def section_models(ctx: Context) -> H.Section:
         csv_name = f"{ctx.work.name}/{Path(tab.csv).resolve().relative_to(ctx.work.resolve())}"  # written by analysis.ddd
         sec.add(H.table(tab.frame, caption=tab.name, max_rows=0, csv_name=csv_name))  # folded: the figures come first
     return sec
+
+
+def _published_splits(ctx: Context, sec: H.Section, result: Any) -> None:
+    """The split of a per-image table at k = 0 and k = 1, with and without label errors, and why only
+    the binomial null is shown."""
+    splits = result.table("splits")
+    sec.add(H.heading("The split at k = 0 and k = 1, with and without label errors"))
+    shown = splits.assign(**{c: (100 * splits[c]).round(1) for c in ("trivial", "in-between", "impossible")})
+    sec.add(H.table(shown.rename(columns={"trivial": "trivial %", "in-between": "in-between %", "impossible": "impossible %"}),
+                    caption="Share of images per level (%): trivial = at least m - k models right, impossible = at most k",
+                    max_rows=None, csv_name=ctx.save_table("models_splits", splits)))
+    for _, r in splits.iterrows():
+        tag = f"k{int(r['tolerance'])}" + ("_without_label_issues" if r["label_issues"] == "excluded" else "")
+        for level in ("trivial", "in-between", "impossible"):
+            ctx.numbers[f"models.splits.{tag}.{level}"] = float(r[level])
+    t = result.headline["independence_binomial"]
+    from analysis.models.headline import format_p
+
+    sec.add(H.paragraph(
+        f"Only the binomial null (independent models with the mean accuracy) is drawn: the per-model decisions were "
+        f"not published, so the Poisson-binomial null, which needs each model's accuracy, cannot be computed. With "
+        f"{result.headline['n_images']:,} images any departure from independence is significant "
+        f"({format_p(t['p_value'], t['log10_p'])}); the informative figure is the dispersion ratio, the variance of the "
+        f"models-correct count over the null's: {t['dispersion_ratio']:.2f} (1 = independent errors)."))
 
 
 def _models_result(ctx: Context, sec: H.Section) -> Any:
@@ -68,4 +98,6 @@ def _models_result(ctx: Context, sec: H.Section) -> Any:
                           "section is left out. Train or import models, or pass --runs / --study or --model-table."))
         return None
     ctx.provenance.append(("decisions store", str(study)))
-    return analyse_study(study, ctx.work / "models", tolerance=cfg.tolerance, base=cfg.base)
+    from analysis.models.ddd import DDDOptions
+
+    return analyse_study(study, ctx.work / "models", DDDOptions(tolerance=cfg.tolerance, base=cfg.base))

@@ -18,7 +18,7 @@ def comparison_table(numbers: dict[str, float], reference_data: bool) -> pd.Data
         if key.startswith("q_"):
             value, extra = numbers.get(f"{key}@fig6"), numbers.get(f"{key}@all")
         elif key.startswith("ddd_"):
-            value, extra = numbers.get(DDD_KEYS[key]), None
+            value, extra = ddd_value(numbers, key), None
         else:
             value, extra = numbers.get(key), None
         if value is None or not np.isfinite(value):
@@ -40,8 +40,21 @@ def comparison_table(numbers: dict[str, float], reference_data: bool) -> pd.Data
     return pd.DataFrame(rows)
 
 
+# like quantities only: the paper's flips are changes of the predicted label (this data: mean over
+# models of each model's mean from epoch 1 on), not the changes of correctness (`correctness_flip_share`)
 DDD_KEYS = {"ddd_trivial": "models.shares.trivial", "ddd_in_between": "models.shares.in-between",
-            "ddd_impossible": "models.shares.impossible", "ddd_flips": "models.flip_share"}
+            "ddd_impossible": "models.shares.impossible", "ddd_flips": "models.label_flip_share"}
+
+
+def ddd_value(numbers: dict[str, float], key: str) -> float | None:
+    """This data's value of a paper's DDD number, only where it is the same quantity: the shares at
+    k = 1 (from the split table at k = 1, or the headline when the analysis used k = 1), label flips."""
+    if key == "ddd_flips":
+        return numbers.get(DDD_KEYS[key])
+    level = DDD_KEYS[key].rsplit(".", 1)[1]
+    if f"models.splits.k1.{level}" in numbers:
+        return numbers[f"models.splits.k1.{level}"]
+    return numbers.get(DDD_KEYS[key]) if numbers.get("models.tolerance") == 1 else None
 
 
 def section_paper(ctx: Context) -> H.Section:

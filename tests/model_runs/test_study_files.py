@@ -63,6 +63,8 @@ def test_other_shipped_studies() -> None:
         ('[[conditions]]\nname = "base"\n', r"condition name used twice"),
         ('[[conditions]]\nname = "x"\nbatch_split = 3\n', r"batch_size 16 is not divisible by batch_split 3"),
         ('[[conditions]]\nname = "x"\naugment = "mixup"\n', r"'augment' = 'mixup' is not allowed"),
+        ('[[conditions]]\nname = "x"\ncompare = "halves"\n', r"condition 3 'x': 'compare' must be one of base, each-other"),
+        ('[[conditions]]\nname = "x"\ncompare = "each-other"\n', r"condition 3 'x': compare = \"each-other\" needs at least two models"),
     ],
 )
 def test_study_errors_name_file_and_key(study_file: Callable[..., Path], body: str, message: str) -> None:
@@ -120,3 +122,28 @@ def test_valid_model_options_are_accepted(study_file: Callable[..., Path]) -> No
     assert load_study(str(study_file(arch="mlp", extra="model_options = {width = 8, depth = 2, dropout = 0.1}"))).models[0]["model_options"]["depth"] == 2
     spec = load_study(str(study_file(arch="resnet18", extra="model_options = {zero_init_residual = true}")))
     assert spec.models[0]["model_options"] == {"zero_init_residual": True}
+
+
+def test_each_other_comparison_is_recorded_beside_the_models(study_file: Callable[..., Path], tmp_path: Path) -> None:
+    """`compare = "each-other"` goes into the definition's [comparisons]; model entries (what is trained)
+    stay as they were, and a store written before the declaration takes it over on reopening."""
+    import pandas as pd
+
+    from model_runs.store import create_study
+    from model_runs.study_files import study_from_definition
+
+    path = study_file()
+    plain = load_study(str(path))
+    path.write_text(path.read_text().replace('vary = {init_seed = [1, 2]}', 'vary = {init_seed = [1, 2]}\ncompare = "each-other"'))
+    spec = load_study(str(path))
+    assert spec.comparisons == {"init": "each-other"} and plain.comparisons == {}
+    assert "comparisons" not in plain.definition()
+    assert spec.definition()["comparisons"] == {"init": "each-other"}
+    assert spec.models == plain.models
+    assert study_from_definition(spec.definition(), "x").comparisons == {"init": "each-other"}
+    images = pd.DataFrame({"image_index": [0, 1], "image_id": ["a", "b"], "label": [0, 1], "class_name": ["x", "y"]})
+    old = create_study(tmp_path / "store", plain.definition(), images)
+    assert "comparisons" not in old.definition
+    reopened = create_study(tmp_path / "store", spec.definition(), images)
+    assert reopened.definition["comparisons"] == {"init": "each-other"}
+    assert load_study("demo").comparisons == {"disjoint-halves": "each-other"}

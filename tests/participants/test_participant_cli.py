@@ -45,6 +45,7 @@ def _walk_text(root: Path) -> str:
                      for p in sorted(root.rglob("*"))).casefold()
 
 
+@pytest.mark.subprocess
 def test_a_whole_lab_round_in_real_processes(tmp_path: Path) -> None:
     r = _cli("register", "--cnn-familiarity", "knows_cnns", "--age", "27", "--gender", "male",
              "--handedness", "left", "--group", "main", "--name", NAME, "--email", EMAIL)

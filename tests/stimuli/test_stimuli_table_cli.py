@@ -112,6 +112,7 @@ def test_cli_study_source_and_existing_name(study, tmp_path: Path, monkeypatch, 
     assert "stimulus set already exists" in capsys.readouterr().err
 
 
+@pytest.mark.subprocess
 def test_module_entry_point_exit_status(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "stimuli", "verify", str(tmp_path / "none")],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)

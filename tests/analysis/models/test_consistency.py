@@ -207,3 +207,21 @@ def test_bad_input():
         error_consistency(np.array([1, 2]), np.array([1, 0]))
     with pytest.raises(ValueError):
         kappa_bounds(1.2, 0.5)
+
+
+def test_log10_p_stays_finite_where_p_underflows():
+    """One-sided exact test = hypergeometric upper tail; scipy's logsf is the independent reference."""
+    from scipy.stats import hypergeom
+
+    rng = np.random.default_rng(3)
+    for n, copy_share in ((200, 0.3), (20000, 0.9)):
+        a = rng.random(n) < 0.6
+        b = np.where(rng.random(n) < copy_share, a, rng.random(n) < 0.6)
+        t = independence_test(a, b, alternative="greater")
+        n11, r1, r2 = int((a & b).sum()), int(a.sum()), int(b.sum())
+        expected = hypergeom.logsf(n11 - 1, n, r1, r2) / np.log(10)
+        assert t.log10_p == pytest.approx(expected, rel=1e-6)
+        if n == 20000:
+            assert t.p_value == 0.0 and t.log10_p < -300
+        else:
+            assert t.log10_p == pytest.approx(np.log10(t.p_value), rel=1e-9)

@@ -21,7 +21,7 @@ FINAL = {
 EPOCH1 = [1, 1, 0, 0, 0, 0, 0, 0]
 FIGURES = {
     "histogram", "kappa_matrix", "kappa_matrix_inbetween", "consistency_conditions", "consistency_conditions_inbetween",
-    "decision_map", "decision_overlay", "flips", "accuracy_per_epoch", "agreement", "class_accuracy",
+    "decision_map", "decision_overlay", "flips", "label_flips", "accuracy_per_epoch", "agreement", "class_accuracy",
 }
 
 
@@ -50,10 +50,20 @@ def test_tiny_study_pinned(make_study, tmp_path):
     conds = res.table("consistency_conditions")
     assert conds["condition"].tolist() == ["base", "seed", "arch"]  # base first, then as in study.toml
     assert conds.set_index("condition").loc["seed", "kappa_mean"] == pytest.approx(0.5)
-    # flips: e1 -> e2 changes 3, 3, 2, 3 of 8 images
-    assert h["flip_share"] == pytest.approx(11 / 32)
+    # flips: e1 -> e2 changes 3, 3, 2, 3 of 8 images; e0 -> e1 changes 2 of 8 for every model. A wrong
+    # decision here always predicts label + 1, so labels flip exactly when correctness does.
+    assert h["correctness_flip_share"] == pytest.approx(11 / 32)
+    assert h["label_flip_share"] == pytest.approx(11 / 32)
+    # all transitions, averaged the same way: per model (2/8 + f_m) / 2, then the mean over models
+    assert h["correctness_flip_share_all_transitions"] == pytest.approx((8 / 32 + 11 / 32) / 2)
+    assert h["label_flip_share_all_transitions"] == pytest.approx((8 / 32 + 11 / 32) / 2)
     flips = res.table("flips")
-    assert flips[(flips.model_id == "base-a")]["flip_share"].tolist() == pytest.approx([0.25, 0.375])
+    assert flips[(flips.model_id == "base-a")]["correctness_flip_share"].tolist() == pytest.approx([0.25, 0.375])
+    # true-positive agreement of the final decisions: 2 images all right of 7 any right; here the
+    # final epoch is the last common one
+    assert h["tpa_final_decisions"] == pytest.approx(2 / 7) and h["tpa_last_common_epoch"] == pytest.approx(2 / 7)
+    assert h["last_common_epoch"] == 2
+    assert h["identical_models"] == [] and h["mean_kappa_without_identical"] == h["mean_kappa"]
     agreement = res.table("agreement")
     assert np.isnan(agreement["tpa"][0])
     assert agreement["tpa"].tolist()[1:] == pytest.approx([1.0, 2 / 7])
@@ -85,7 +95,7 @@ def test_cli_excludes_label_issues(make_study, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert code == 0, out
     out_dir = tmp_path / "reports" / study.path.name / "ddd"
-    assert "wrote 0 figures and 17 tables to reports/study/ddd" in out
+    assert "wrote 0 figures and 18 tables to reports/study/ddd" in out
     per_image = pd.read_csv(out_dir / "per_image.csv")
     assert per_image["image_index"].tolist() == [0, 1, 2, 3, 5, 6]
     # remaining counts 4 4 3 3 1 1
@@ -165,3 +175,44 @@ def test_failed_run_leaves_earlier_outputs(make_study, tmp_path):
     analyse_study(study.path, out, tolerance=0, n_boot=20, progress=False, figures=False)
     names = {p.name for p in out.iterdir()}
     assert "histogram.png" not in names and "histogram.csv" in names
+
+
+def test_summary_splits_at_k0_and_k1_with_and_without_label_issues(tmp_path):
+    from analysis.models.ddd import summarise_table
+
+    rng = np.random.default_rng(5)
+    n_ok = rng.integers(0, 12, 400)
+    bad = rng.random(400) < 0.1
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"sota_n_correct": n_ok, "label_error_mturk": bad.astype(int)}).to_csv(table, index=False)
+    splits = summarise_table(table, label_col="label_error_mturk").table("splits")
+    assert list(zip(splits["tolerance"], splits["label_issues"])) == [(0, "included"), (0, "excluded"), (1, "included"), (1, "excluded")]
+    for _, r in splits.iterrows():
+        n = n_ok if r["label_issues"] == "included" else n_ok[~bad]
+        k = r["tolerance"]
+        assert r["n_images"] == len(n)
+        assert r["trivial"] == pytest.approx(np.mean(n >= 11 - k)) and r["impossible"] == pytest.approx(np.mean(n <= k))
+        assert r["in-between"] == pytest.approx(np.mean((n > k) & (n < 11 - k)))
+
+
+def test_published_table_splits():
+    """The paper's 46.0 / 42.5 / 11.5 % at k = 1 and, without the 2,916 MTurk label errors, 48.7 / 43.0 / 8.3 %."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from reference_data import REFERENCE_DIR
+
+    from analysis.models.ddd import summarise_table
+
+    table = REFERENCE_DIR / "imagenet_val_sota11_per_image.csv"
+    if not table.is_file():
+        pytest.skip(f"published reference data not found at {REFERENCE_DIR}")
+    res = summarise_table(table, label_col="label_error_mturk")
+    s = res.table("splits").set_index(["tolerance", "label_issues"])
+    raw = pd.read_csv(table)
+    assert int(raw["label_error_mturk"].sum()) == 2916 == res.headline["n_label_issues"]
+    assert (100 * s.loc[(1, "included"), ["trivial", "in-between", "impossible"]]).round(1).tolist() == [46.0, 42.5, 11.5]
+    assert (100 * s.loc[(1, "excluded"), ["trivial", "in-between", "impossible"]]).round(1).tolist() == [48.7, 43.0, 8.3]
+    n = raw.loc[raw["label_error_mturk"] == 0, "sota_n_correct"].to_numpy()
+    assert s.loc[(0, "excluded"), "trivial"] == pytest.approx(np.mean(n == 11))

@@ -217,6 +217,7 @@ def test_help_explains_every_option(capsys):
         assert opt in text
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed")
 def test_renders_in_headless_chromium(report, tmp_path):
