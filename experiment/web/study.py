@@ -213,7 +213,8 @@ class OnlineStudy:
                 attempts = meta.setdefault("Attempts", [])
                 rt.attempt_offset_s = round(time.time() - float(meta.get("SessionStartedUnix", time.time())), 6)
                 attempts.append({"Attempt": len(attempts) + 1, "Started": _now_iso(), "FirstTrialIndex": len(rt.done),
-                                 "Browser": browser, "SessionClockOffsetS": rt.attempt_offset_s})
+                                 "Browser": browser, "SessionClockOffsetS": rt.attempt_offset_s,
+                                 "Fullscreen": False})  # true once the page is in full screen, false again if left
                 if len(attempts) > 1 and len(rt.done) < len(rt.order):
                     meta.setdefault("PossiblyReshownTrials", []).append(rt.order[len(rt.done)])
 
@@ -421,12 +422,16 @@ class OnlineStudy:
                        "ItemWidthPx": _number(body, "item_width_px", 10.0, 5000.0), "CssPxPerMm": px_mm,
                        "ViewingDistanceCm": self.cfg.viewing_distance_cm, **_client_record(body["client"])}
                 rec["ImageSizeDeg"] = self._image_deg(px_mm, rec["DevicePixelRatio"])
-                self._update_sidecar(rt, lambda m: m.update(Calibration=rec, ImageSizeDeg=rec["ImageSizeDeg"]))
+                geometry = self._geometry(px_mm, rec["DevicePixelRatio"], rec["ImageSizeDeg"])
+                self._update_sidecar(rt, lambda m: m.update(Calibration=rec, ImageSizeDeg=rec["ImageSizeDeg"],
+                                                             PixelsPerDegree=geometry["PixelsPerDegree"],
+                                                             Geometry=geometry))
             elif kind in ("fullscreen_exit", "fullscreen_enter"):
                 _only_keys(body, {"kind", "index", "client"}, required={"kind", "index", "client"})
                 rec = {"Time": _now_iso(), "Event": "exit" if kind == "fullscreen_exit" else "enter",
                        "TrialIndex": _int(body, "index", 0, len(rt.order)), **_client_record(body["client"])}
                 self._append_event(rt, "FullscreenEvents", rec)
+                self._update_sidecar(rt, lambda m: _attempt_fullscreen(m, rec["Event"]))
                 if rec["Event"] == "exit":
                     self._append_event(rt, "Deviations", f"left full screen before trial {rec['TrialIndex'] + 1} "
                                                           f"({rec['Time']})")
@@ -451,6 +456,14 @@ class OnlineStudy:
         css_px = width_px / dpr if self.cfg.image_pixels == "device" else width_px
         size_cm = css_px / css_px_per_mm / 10
         return round(math.degrees(2 * math.atan(size_cm / (2 * self.cfg.viewing_distance_cm))), 4)
+
+    def _geometry(self, css_px_per_mm: float, dpr: float, image_deg: float) -> dict[str, Any]:
+        """The calibrated geometry in the lab's terms: image pixels per cm and per degree at the centre."""
+        px_per_cm = css_px_per_mm * 10 * (dpr if self.cfg.image_pixels == "device" else 1.0)
+        d = self.cfg.viewing_distance_cm
+        return {"Source": "online credit-card calibration", "ImagePixels": self.cfg.image_pixels,
+                "ImagePxPerCm": round(px_per_cm, 4), "ViewingDistanceCm": d, "ImageSizeDeg": image_deg,
+                "PixelsPerDegree": round(px_per_cm * 2 * d * math.tan(math.radians(0.5)), 4)}
 
     def _append_event(self, rt: Runtime, key: str, rec: dict[str, Any]) -> None:
         def add(meta: dict[str, Any]) -> None:
@@ -493,6 +506,18 @@ class OnlineStudy:
                                      CatchTrialsTotal=len(catches))
                 self.store.set_progress(rt.assignment, len(rt.done), "complete")
         return {"complete": True, **self._completion()}
+
+
+def _attempt_fullscreen(meta: dict[str, Any], event: str) -> None:
+    """The current attempt ran in full screen if the page entered it and never left it."""
+    attempts = meta.get("Attempts") or []
+    if not attempts:
+        return
+    last = attempts[-1]
+    if event == "exit":
+        last.update(Fullscreen=False, FullscreenLeft=True)
+    elif not last.get("FullscreenLeft"):
+        last["Fullscreen"] = True
 
 
 # ---------------------------------------------------------------------------------- validation
