@@ -78,7 +78,8 @@ class Display:
                                         autoLog=False)
         self.reminder = visual.TextStim(self.win, text="", height=18, color=[0.8, 0.8, 0.8], units="pix",
                                         pos=(0, -height / 2 + 60), wrapWidth=self.win.size[0] - 40, autoLog=False)
-        self.mouse: Any = None
+        # created now, not in the middle of a trial (creating it pumps the window's events)
+        self.mouse: Any = event.Mouse(win=self.win, visible=pilot)
         # called as hook(kind, onset, duration) for a quit confirmation (kind "quit_confirm")
         self.event_hook: Callable[[str, float, float], None] | None = None
         self.quit_pauses: list[float] = []  # seconds each quit confirmation stayed on screen
@@ -175,8 +176,6 @@ class Display:
     def _mouse_down(self) -> bool:
         """The left button's state as of the last flip (which pumps the window's events);
         Mouse.getPressed() would pump them again, and that loses ptb key presses."""
-        if self.mouse is None:
-            self.mouse = event.Mouse(win=self.win, visible=True)
         return bool(event.mouseButtons[0])
 
     def show_mouse(self, visible: bool) -> None:

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-simulated", action="store_true",
                    help="also analyse sessions of simulated observers (run with --simulate, e.g. by the demo; "
                         "default: left out and listed)")
+    p.add_argument("--leave-out-reshown", action="store_true",
+                   help="leave out trials shown more than once (after a cancelled quit or a resume; listed in the "
+                        "methods section either way)")
     p.add_argument("--balance-seed", type=int, default=1312,
                    help="seed of the draw that balances the questionnaire's difficulty subsets; 1312 reproduces "
                         "the paper's Fig. 6 subset (default: %(default)s)")
@@ -80,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        out=args.out, name=args.name, set_2afc=args.set_2afc, set_questionnaire=args.set_questionnaire,
                        tolerance=args.tolerance, base=args.base, include_incomplete=args.include_incomplete,
                        include_pilot=args.include_pilot, include_simulated=args.include_simulated,
+                       leave_out_reshown=args.leave_out_reshown,
                        balance_seed=args.balance_seed, seed=args.seed, n_boot=args.n_boot)
     started = time.perf_counter()
     path = build_report(cfg)

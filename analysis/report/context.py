@@ -36,6 +36,7 @@ class ReportConfig:
     include_incomplete: bool = False
     include_pilot: bool = False
     include_simulated: bool = False
+    leave_out_reshown: bool = False
     balance_seed: int = 1312
     seed: int = 0
     n_boot: int = 2000

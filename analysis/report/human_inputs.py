@@ -18,6 +18,9 @@ def exclusion_parts(ctx: Context, loaded: Any, label: str) -> list[str]:
         parts.append(H.paragraph(f"No {label} session was left out."))
     if loaded.practice_rows:
         parts.append(H.paragraph(f"{loaded.practice_rows} practice trials left out."))
+    if getattr(loaded, "reshown_left_out", 0):
+        parts.append(H.paragraph(f"{loaded.reshown_left_out} trials shown more than once left out "
+                                 "(--leave-out-reshown; listed in the methods section)."))
     return parts
 
 
@@ -35,7 +38,8 @@ def sessions_and_set(ctx: Context, sec: H.Section, task: str, set_name: str | No
 
     cfg = ctx.cfg
     loaded = load_sessions(cfg.data_root, task, stimulus_set=set_name, include_incomplete=cfg.include_incomplete,
-                           include_pilot=cfg.include_pilot, include_simulated=cfg.include_simulated)
+                           include_pilot=cfg.include_pilot, include_simulated=cfg.include_simulated,
+                           leave_out_reshown=cfg.leave_out_reshown)
     if not loaded.sessions:
         sec.available = False
         sec.add(H.missing(f"No usable {task.upper() if task == '2afc' else task} sessions under {cfg.data_root}/: "

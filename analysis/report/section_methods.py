@@ -30,6 +30,7 @@ def methods_section(ctx: Context, started: float) -> H.Section:
              ("bootstrap seed", cfg.seed), ("balancing seed", cfg.balance_seed),
              ("incomplete sessions included", cfg.include_incomplete), ("pilot sessions included", cfg.include_pilot),
              ("simulated sessions included", cfg.include_simulated),
+             ("trials shown more than once left out", cfg.leave_out_reshown),
              *ctx.provenance]
     sec.add(H.key_values(pairs))
     for part in setup_parts(ctx):

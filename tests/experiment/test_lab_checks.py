@@ -209,6 +209,36 @@ def test_escape_then_n_a_kill_and_a_resume_flag_the_re_shown_trials(lab: dict[st
     # the killed attempt's PsychoPy csv survived, with the 5 trials it completed
     csv = (tsv.parent / tsv.name.replace("_beh.tsv", "_attempt-01_psychopy.csv")).read_text().splitlines()
     assert len(csv) == 1 + 5
+    # the report's setup table lists both trials, and the session is flagged
+    from analysis.report.section_setup import setup_table
+
+    table, shown, _ = setup_table(lab["data"])
+    assert sorted(shown.loc[shown["participant_id"] == "sub-003", "trial"]) == sorted([order[3], order[5]])
+    row = table[table["participant_id"] == "sub-003"].iloc[0]
+    assert row["reshown_trials"] == 2 and "2 trials shown more than once" in row["flags"]
+
+
+def test_counterbalanced_observers_and_the_analysis_recovers_correctness(lab: dict[str, Path]) -> None:
+    """Two consecutive observers: one sees the set mirrored; the analysis maps both back to the set,
+    and correctness recomputed from the set equals the recorded one."""
+    from analysis.humans.sessions import load_sessions
+    from analysis.humans.shown import correct_from_set, layout_mismatches
+    from stimuli.sets import read_set
+
+    for pid in ("sub-001", "sub-002"):
+        r = run("two_afc", _args(lab, "window.toml", pid, 1, "pairs", *XVFB_OPTIONS, "--simulate", "guesser",
+                                 "--sim-rt-scale", "0.1"), lab["home"], timeout=180)
+        assert r.returncode == 0, r.stderr
+    mirrors = [_sidecar(lab, pid)["Counterbalancing"]["MirrorSides"] for pid in ("sub-001", "sub-002")]
+    assert sorted(mirrors) == [False, True]
+    sset = read_set(lab["pairs"])
+    loaded = load_sessions(lab["data"], "2afc", include_simulated=True, include_practice=True)
+    t = loaded.trials
+    assert len(t) == 2 * len(sset.trials)
+    assert layout_mismatches(t, sset.trials).empty
+    assert (correct_from_set(t, sset.trials) == t["correct"].astype(bool)).all()
+    on_screen = t.pivot(index="trial", columns="participant_id", values="impossible_side")
+    assert (on_screen["sub-001"] != on_screen["sub-002"]).all()  # each pair's impossible image once per side
 
 
 def _window_origin(size: tuple[int, int]) -> tuple[int, int]:
