@@ -118,6 +118,25 @@ def shots_dir(tmp: Path) -> Path:
     return out
 
 
+_SNAPSHOT = """() => {
+  const t = document.getElementById('jspsych-target');
+  const shown = (e) => !!e && e.getClientRects().length > 0 && !e.closest('[hidden]');
+  const q = t && t.querySelector('.question');
+  const btn = t && t.querySelector('button.jspsych-btn');
+  const text = t && shown(t) ? t.innerText : '';
+  return {
+    count: (typeof jsPsych !== 'undefined' && jsPsych) ? jsPsych.data.get().count() : 0,
+    done: shown(document.getElementById('completion-code')),
+    consent: shown(document.getElementById('consent-agree')),
+    catch: text.includes('Attention check') ? t.querySelector('b').innerText : null,
+    buttons: !!(t && t.querySelector('button')),
+    canvas: shown(document.getElementById('jspsych-canvas-stimulus')),
+    question: q ? q.dataset.q : null,
+    button: shown(btn) ? btn.innerText : null,
+  };
+}"""
+
+
 class Driver:
     """Clicks through the page as a participant would, recording every answer it gives."""
 
@@ -138,21 +157,20 @@ class Driver:
         the next trial is on screen (False)."""
         page, deadline, answered = self.page, time.monotonic() + timeout, 0
         while time.monotonic() < deadline:
-            if page.is_visible("#completion-code"):
+            st = page.evaluate(_SNAPSHOT)  # one consistent look at the screen
+            n = st["count"]
+            if st["done"]:
                 self.shot("completion")
                 return True
-            text = page.inner_text("body") if page.is_visible("#jspsych-target") else ""
-            n = self._count()
-            if "Attention check" in text:
+            if st["catch"] is not None:
                 self.shot("catch")
-                target = page.inner_text("#jspsych-target b")
-                self.catches.append(target)
-                if page.is_visible("#jspsych-target button"):
-                    page.click(f"#jspsych-target button:text-is('{target}')")
+                self.catches.append(st["catch"])
+                if st["buttons"]:
+                    page.click(f"#jspsych-target button:text-is('{st['catch']}')")
                 else:
-                    page.keyboard.press(target.lower())
+                    page.keyboard.press(st["catch"].lower())
                 self._wait_next(n)
-            elif page.is_visible("#jspsych-canvas-stimulus"):
+            elif st["canvas"]:
                 if trials is not None and answered >= trials:
                     return False  # the next trial is on screen, unanswered
                 self.shot("trial")
@@ -161,8 +179,8 @@ class Driver:
                 self.answers.append(key)
                 answered += 1
                 self._wait_next(n)
-            elif page.is_visible("#jspsych-image-button-response-stimulus"):
-                q = int(page.get_attribute("#jspsych-target .question", "data-q"))
+            elif st["question"]:
+                q = int(st["question"])
                 self.shot(f"question{q}")
                 label = choose(len(self.answers))[q - 1]
                 page.click(f"#jspsych-target button:text-is('{label}')")
@@ -172,12 +190,11 @@ class Driver:
                     self._q = []
                     answered += 1
                 self._wait_next(n)
-            elif page.is_visible("#jspsych-target button.jspsych-btn"):
-                label = page.inner_text("#jspsych-target button.jspsych-btn >> nth=0")
-                self.shot(label.split()[0].lower())
+            elif st["button"]:
+                self.shot(st["button"].split()[0].lower())
                 page.click("#jspsych-target button.jspsych-btn >> nth=0")
                 self._wait_next(n)
-            elif page.is_visible("#consent-agree"):
+            elif st["consent"]:
                 self.shot("consent")
                 page.click("#consent-agree")
             else:
