@@ -7,7 +7,7 @@ per-image decision logging, measured against the same training without logging i
 
 "Logging" is what the decisions store adds to an ordinary training run that evaluates on the
 validation set after every epoch: gathering every image's prediction and committing it
-(Parquet file + run.json, both written atomically and fsynced). The baseline trains and evaluates
+(row files appended and fsynced, then run.json written atomically). The baseline trains and evaluates
 identically but stores no per-image decisions. Runs alternate in ABBA order to share the
 machine's load fairly; medians are reported. Goal: logging under 5 % of epoch time.
 """

@@ -17,10 +17,21 @@ DEFAULT_RUNS = "runs"
 def _execution_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("execution (how to run; recorded in run.json, not part of a model's definition)")
     g.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N (default: auto)")
-    g.add_argument("--amp", action="store_true", help="mixed precision: float16 autocast on CUDA (bfloat16 on CPU)")
-    g.add_argument("--channels-last", action="store_true", help="channels_last memory format (faster convolutions on recent GPUs)")
+    g.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="auto: bfloat16 autocast (no GradScaler) on GPUs that support it, else float32; fp16 = float16 autocast with a GradScaler (CUDA only) (default: auto)")
+    g.add_argument("--amp", action="store_true", help="mixed precision also where auto would not use it: bfloat16 on the CPU, float16 + GradScaler on GPUs without bfloat16")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="channels_last memory format (default: on for CUDA, off on the CPU)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model (first epoch slower while it compiles)")
+    g.add_argument("--decoder", default="auto", choices=("auto", "pil", "tensor", "batched"),
+                   help="image files: auto = training views decoded by torchvision.io and cropped with v2 uint8 kernels, evaluation in PIL "
+                        "(the pixels stimuli render); pil = PIL for both (as before); tensor = torchvision for both; batched = as auto, but "
+                        "training JPEGs are decoded in batches on the device (nvJPEG on CUDA) (default: auto)")
+    g.add_argument("--image-cache", metavar="DIR", help="image files: keep each split resized to the evaluation resize as a memory-mapped uint8 "
+                                                       "array in DIR (decoded once; training crops then come from the centre square)")
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (default: torch's choice; local sweeps split the cores, Slurm tasks use --cpus-per-task)")
-    g.add_argument("--loader-workers", type=int, default=4, help="DataLoader processes for image-file datasets (default: 4)")
+    g.add_argument("--loader-workers", type=int, default=None,
+                   help="DataLoader processes for image-file datasets (default: the usable cores less one, at most 8; shared out in sweeps)")
 
 
 def _location_options(p: argparse.ArgumentParser) -> None:
@@ -34,7 +45,7 @@ def _slurm_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
     g.add_argument("--time-limit", type=int, default=60, metavar="MIN", help="time limit per task in minutes; tasks are requeued when it runs out (default: 60)")
     g.add_argument("--cpus-per-task", type=int, default=4, help="CPUs per task (default: 4)")
-    g.add_argument("--gpus-per-task", type=int, default=0, help="GPUs per task (default: 0)")
+    g.add_argument("--gpus-per-task", type=int, default=None, help="GPUs per task, 0 or 1 (default: 1 with --device cuda, else 0: one task per GPU)")
     g.add_argument("--mem-gb", type=float, help="memory per task in GB (default: the partition's)")
     g.add_argument("--array-parallelism", type=int, default=64, help="at most this many tasks at once (default: 64)")
     g.add_argument("--python", help="python executable on the compute nodes (default: this one, %s)" % sys.executable)
@@ -85,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(submitit). Complete models are skipped; interrupted ones resume from their last checkpoint.")
     p.add_argument("study", help="a shipped study name, a study .toml file, or an existing study folder (to finish it)")
     p.add_argument("--executor", choices=("local", "slurm"), default="local", help="local worker processes or a Slurm job array (default: local)")
-    p.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="local worker processes (default: min(4, CPUs))")
+    p.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="local CPU worker processes (default: min(4, CPUs)); with GPUs the count is GPUs x --workers-per-gpu")
+    p.add_argument("--gpus", help="local sweeps: GPU ids to use, e.g. 0,1 (default: $CUDA_VISIBLE_DEVICES or every GPU); each worker sees only its own")
+    p.add_argument("--workers-per-gpu", type=int, default=1, help="local sweeps: workers sharing each GPU, for small models (default: 1)")
     p.add_argument("--model", action="append", default=[], metavar="ID", help="only this model (repeatable)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS, help="folder of decisions stores (default: runs)")
     p.add_argument("--log-dir", help="folder for submitit job files and logs (default: <study folder>/sweeps/<time>)")
@@ -98,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="which models of a study folder are done, running or failed",
                        description="Show every model of a study folder: status (complete, running, interrupted, failed, pending), epochs and accuracy.")
     p.add_argument("study_dir", help="a study folder, e.g. runs/demo")
+
+    p = sub.add_parser("migrate", help="rewrite a study folder's decisions in the current store format",
+                       description="Rewrite the decisions of every model of a study folder written in store format 1 (Parquet) as format 2 "
+                                   "(packed correctness bits and int16 predictions). Format-1 stores stay readable without this; it makes them "
+                                   "small and fast to read. Safe to interrupt and rerun; models being trained are refused.")
+    p.add_argument("study_dir", help="a study folder, e.g. runs/demo")
     return parser
 
 
@@ -105,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
         "list": cmd_list, "train": cmd_train, "resume": cmd_resume, "evaluate": cmd_evaluate, "sweep": cmd_sweep, "status": cmd_status,
+        "migrate": cmd_migrate,
     }[args.verb]
     return handler(args)
 
@@ -115,12 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _execution(args: argparse.Namespace) -> Any:
     from model_runs.train import Execution
 
-    if args.threads < 0 or args.loader_workers < 0:
+    if args.threads < 0 or (args.loader_workers is not None and args.loader_workers < 0):
         raise UserError("--threads and --loader-workers must not be negative")
     if args.device not in ("auto", "cpu", "cuda") and not args.device.startswith("cuda:"):
         raise UserError(f"--device {args.device}: choose auto, cpu, cuda or cuda:N")
-    return Execution(device=args.device, amp=args.amp, channels_last=args.channels_last, threads=args.threads,
-                     loader_workers=args.loader_workers, quiet=args.quiet)
+    if args.device.startswith("cuda") and getattr(args, "verb", "") != "sweep":  # sweeps check the GPUs they are given
+        from model_runs.train import resolve_device
+
+        resolve_device(args.device)  # no CUDA: one-line error before any file is written
+    return Execution(device=args.device, amp=args.amp, channels_last=args.channels_last, precision=args.precision, compile=args.compile,
+                     decoder=args.decoder, image_cache=args.image_cache,
+                     threads=args.threads, loader_workers=args.loader_workers, quiet=args.quiet)
 
 
 def _location(args: argparse.Namespace) -> dict[str, Any]:
@@ -261,7 +286,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     execution = _execution(args)
     outcomes = run_sweep(spec, study_dir, execution, args.executor, args.workers, args.model or None, slurm,
-                         args.log_dir, wait=not args.no_wait, quiet=args.quiet)
+                         args.log_dir, wait=not args.no_wait, quiet=args.quiet, gpus=args.gpus, workers_per_gpu=args.workers_per_gpu)
     if not outcomes:
         return 0
     return _print_outcomes(outcomes, study_dir)
@@ -281,4 +306,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     from model_runs.status import print_status
 
     print_status(Path(args.study_dir))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from model_runs.store import STORE_FORMAT_VERSION, migrate_study
+
+    migrated, current = migrate_study(Path(args.study_dir))
+    print(f"{args.study_dir}: {migrated} models migrated to store format {STORE_FORMAT_VERSION}, {current} already in it")
     return 0

@@ -9,7 +9,7 @@ from labutil.errors import UserError
 from model_runs.checkpoints import load_checkpoint
 from model_runs.datasets import open_dataset
 from model_runs.pipeline import make_pipeline
-from model_runs.train import Execution, check_labels, eval_options, evaluate, pipeline_image_size, resolve_device
+from model_runs.train import Execution, check_labels, eval_options, evaluate, pipeline_image_size, resolve_device, resolve_execution
 
 
 def _run(model_factory: Any, dataset_config: dict[str, Any], num_classes: int, execution: Execution, eval_batch_size: int,
@@ -19,14 +19,16 @@ def _run(model_factory: Any, dataset_config: dict[str, Any], num_classes: int, e
     if execution.threads > 0:
         torch.set_num_threads(execution.threads)
     device = resolve_device(execution.device)
+    execution = resolve_execution(execution, device)
     dataset = open_dataset(dataset_config)
-    pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=False, **(eval_opts or {}))
+    pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=False, decoder=execution.decoder,
+                             cache_dir=execution.image_cache, **(eval_opts or {}))
     num_classes = num_classes or dataset.n_classes
     check_labels(pipeline.labels("val"), num_classes, f"{dataset.name} validation split")
     model = model_factory(dataset, pipeline_image_size(pipeline, dataset), num_classes).to(device)
     if execution.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    result = evaluate(model, pipeline, eval_batch_size, device, execution.amp, quiet=execution.quiet)
+    result = evaluate(model, pipeline, eval_batch_size, device, execution.precision, quiet=execution.quiet)
     return {"accuracy": result.accuracy, "loss": result.loss, "n_images": len(result.prediction), "dataset": dataset.name,
             "prediction": result.prediction}
 

@@ -1,12 +1,18 @@
 """The decisions store: reader and writer of `runs/<study>/` (see docs/formats.md).
 
 Every other package reads model decisions through `open_study`; nothing else parses these files.
-Writes are atomic per epoch: a model's epoch is committed when its entry lands in `run.json`, and
-readers only ever see committed epochs, so a killed run never leaves a half-written epoch.
+Format 2 keeps each model's decisions as two row files, one row per committed epoch: correctness as
+packed bits (`correct.bits`) and top-1 predictions as int16 (`prediction.int16`). An epoch is
+committed when its entry lands in `run.json` (row r belongs to the r-th listed epoch); its rows are
+appended and fsynced before that, so readers only ever see committed epochs and a killed run never
+leaves a half-written one. Stores of format 1 (Parquet decisions) are read as they are, and
+`migrate_study` rewrites them in format 2.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -21,15 +27,18 @@ import pyarrow.parquet as pq
 from labutil.errors import UserError
 from labutil.io import atomic_write_bytes, atomic_write_text, read_json, read_toml, write_json
 
-STORE_FORMAT_VERSION = 1
+STORE_FORMAT_VERSION = 2
 STUDY_FILE = "study.toml"
 IMAGES_FILE = "images.parquet"
 RUN_FILE = "run.json"
-DECISIONS_FILE = "decisions.parquet"
+CORRECT_FILE = "correct.bits"  # format 2: uint8 rows of ceil(n_images / 8) bytes, np.packbits (big bit order)
+PREDICTION_FILE = "prediction.int16"  # format 2: little-endian int16 rows of n_images
+DECISIONS_FILE = "decisions.parquet"  # format 1: all epochs of a complete run
 TRAIN_DECISIONS_FILE = "train_decisions.parquet"
 PROBABILITIES_FILE = "probabilities.npy"
-PARTS_PREFIX = "decisions"  # running runs: decisions.epoch-NNNN.parquet beside run.json
+PARTS_PREFIX = "decisions"  # format 1, running runs: decisions.epoch-NNNN.parquet beside run.json
 TRAIN_PARTS_PREFIX = "train_decisions"
+PREDICTION_DTYPE = np.dtype("<i2")
 
 Status = Literal["pending", "running", "complete", "failed"]
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -63,8 +72,63 @@ class EpochDecisions:
     model_id: str
     epochs: np.ndarray  # int (n_epochs,)
     correct: np.ndarray  # bool (n_epochs, n_images)
-    prediction: np.ndarray | None  # int (n_epochs, n_images); None if read with with_prediction=False
+    prediction: np.ndarray | None  # int (n_epochs, n_images), int16 in format 2; None if read with with_prediction=False
     image_index: np.ndarray
+
+
+# --------------------------------------------------------------------------------------------
+# Row files of format 2
+
+
+def packed_width(n_images: int) -> int:
+    """Bytes of one packed-bits correctness row."""
+    return (n_images + 7) // 8
+
+
+def _read_rows(path: Path, dtype: np.dtype, width: int, first: int, count: int) -> np.ndarray:
+    """Rows first..first+count-1 of a row file as (count, width); a short file is a UserError."""
+    dtype = np.dtype(dtype)
+    try:
+        data = np.fromfile(path, dtype=dtype, count=count * width, offset=first * width * dtype.itemsize)
+    except FileNotFoundError:
+        raise UserError(f"{path}: committed epochs have no decisions file") from None
+    if data.size != count * width:
+        raise UserError(f"{path}: holds fewer rows than run.json commits ({first + count})")
+    return data.reshape(count, width)
+
+
+def _append_rows(path: Path, keep_rows: int, width_bytes: int, data: bytes) -> None:
+    """Cut a row file to its committed rows, append `data` and fsync (the later run.json write
+    fsyncs the folder, which makes a newly created file durable with its commit)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        os.ftruncate(fd, keep_rows * width_bytes)
+        os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fdatasync(fd)  # data and the new size; the folder entry is flushed with run.json's write
+    finally:
+        os.close(fd)
+
+
+def _truncate_rows(path: Path, keep_rows: int, width_bytes: int) -> None:
+    """Drop rows beyond the committed ones (left by a kill between append and commit)."""
+    if path.is_file() and path.stat().st_size > keep_rows * width_bytes:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.ftruncate(fd, keep_rows * width_bytes)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _as_prediction(prediction: np.ndarray) -> np.ndarray:
+    """Predictions as the stored int16; class indices beyond its range are refused."""
+    prediction = np.asarray(prediction)
+    if prediction.size and (prediction.min() < 0 or prediction.max() > np.iinfo(PREDICTION_DTYPE).max):
+        raise ValueError(f"predictions must lie in 0..{np.iinfo(PREDICTION_DTYPE).max} to be stored as int16")
+    return prediction.astype(PREDICTION_DTYPE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,6 +141,8 @@ class Study:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._images: pd.DataFrame | None = None
+        self._n_images: int | None = None
+        self._records: dict[str, tuple[bytes, dict[str, Any]]] = {}
 
     # -- metadata -------------------------------------------------------------------------------
     @property
@@ -97,7 +163,15 @@ class Study:
 
     @property
     def n_images(self) -> int:
-        return len(self.images)
+        """Number of validation images (from images.parquet's footer unless the table is loaded)."""
+        if self._images is not None:
+            return len(self._images)
+        if self._n_images is None:
+            try:
+                self._n_images = int(pq.read_metadata(self.path / IMAGES_FILE).num_rows)
+            except (FileNotFoundError, pa.ArrowInvalid, OSError):
+                return len(self.images)  # the full read names the problem
+        return self._n_images
 
     def model_dir(self, model_id: str) -> Path:
         return self.path / "models" / model_id
@@ -110,24 +184,47 @@ class Study:
         ids = sorted(p.name for p in root.iterdir() if (p / RUN_FILE).is_file())
         if status is None:
             return ids
-        return [m for m in ids if self.run_info(m).get("status") == status]
+        return [m for m in ids if self._record(m).get("status") == status]
 
     def run_info(self, model_id: str) -> dict[str, Any]:
         """The model's run.json (condition, hyper-parameters, status, per-epoch metrics, ...)."""
+        return copy.deepcopy(self._record(model_id))
+
+    def _record(self, model_id: str) -> dict[str, Any]:
+        """run.json, parsed once per content: the file is read each time (a few KB, microseconds) and
+        parsed only when its bytes changed, so no timestamp granularity can hide a rewrite. Not to be modified."""
         path = self.model_dir(model_id) / RUN_FILE
-        if not path.is_file():
-            raise UserError(f"{self.path}: no model '{model_id}' in this study")
-        return read_json(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise UserError(f"{self.path}: no model '{model_id}' in this study") from None
+        cached = self._records.get(model_id)
+        if cached is not None and cached[0] == data:
+            return cached[1]
+        record = parse_run_json(path, data)
+        self._records[model_id] = (data, record)
+        return record
 
     def committed_epochs(self, model_id: str) -> list[int]:
         """Epochs whose decisions are complete on disk, in increasing order."""
-        return [int(e["epoch"]) for e in self.run_info(model_id).get("epochs", [])]
+        return [int(e["epoch"]) for e in self._record(model_id).get("epochs", [])]
+
+    def format_version(self, model_id: str) -> int:
+        """The store format this model's decisions are written in (1: Parquet, 2: row files)."""
+        return int(self._record(model_id).get("format_version", 1))
 
     # -- decisions ------------------------------------------------------------------------------
     def decisions_table(self, model_id: str, epochs: list[int] | None = None) -> pd.DataFrame:
-        """Raw rows (epoch, image_index, prediction, correct) of one model, committed epochs only."""
-        table = self._read_decisions(model_id, epochs)
-        return table.to_pandas()
+        """Rows (epoch, image_index, prediction, correct) of one model, committed epochs only."""
+        e = self.epoch_decisions(model_id)
+        keep = np.ones(len(e.epochs), dtype=bool) if epochs is None else np.isin(e.epochs, epochs)
+        n_rows, n = int(keep.sum()), self.n_images
+        return pd.DataFrame({
+            "epoch": np.repeat(e.epochs[keep], n).astype(np.int16),
+            "image_index": np.tile(np.arange(n, dtype=np.int32), n_rows),
+            "prediction": e.prediction[keep].ravel().astype(np.int32),
+            "correct": e.correct[keep].ravel(),
+        })
 
     def final_decisions(
         self,
@@ -142,22 +239,28 @@ class Study:
         if not ids:
             raise UserError(f"{self.path}: no complete models in this study")
         n = self.n_images
-        out = np.zeros((len(ids), n), dtype=bool)
+        packed = np.zeros((len(ids), packed_width(n)), dtype=np.uint8)
         epochs = np.zeros(len(ids), dtype=np.int64)
         for row, model_id in enumerate(ids):
-            committed = self.committed_epochs(model_id)
+            record = self._record(model_id)
+            committed = [int(e["epoch"]) for e in record.get("epochs", [])]
             if not committed:
                 raise UserError(f"{self.model_dir(model_id)}: no committed epochs")
-            if epoch == "final" and (status := self.run_info(model_id).get("status")) != "complete":
+            if epoch == "final" and (status := record.get("status")) != "complete":
                 raise UserError(f"{self.model_dir(model_id)}: model is {status}, not complete: its last stored epoch "
                                 f"({committed[-1]}) is not its final one; ask for an epoch explicitly to use it")
             e = committed[-1] if epoch == "final" else int(epoch)
             if e not in committed:
                 raise UserError(f"{self.model_dir(model_id)}: epoch {e} not stored (have {committed[0]}..{committed[-1]})")
-            table = self._read_decisions(model_id, [e], columns=["image_index", "correct"])
-            out[row] = _dense(table, n, "correct", self.model_dir(model_id))
+            mdir = self.model_dir(model_id)
+            if int(record.get("format_version", 1)) >= 2:
+                packed[row] = _read_rows(mdir / CORRECT_FILE, np.uint8, packed.shape[1], committed.index(e), 1)[0]
+            else:
+                table = _v1_read(mdir, committed, [e], columns=["image_index", "correct"])
+                packed[row] = np.packbits(_v1_dense(table, n, "correct", mdir))
             epochs[row] = e
-        return DecisionMatrix(out, ids, self.images["image_index"].to_numpy(), epochs)
+        correct = np.unpackbits(packed, axis=1, count=n).view(bool)
+        return DecisionMatrix(correct, ids, np.arange(n), epochs)  # image_index is 0..n-1 by contract
 
     def epoch_decisions(self, model_id: str, with_prediction: bool = True) -> EpochDecisions:
         """All committed epochs of one model as (n_epochs, n_images) arrays, epochs ascending.
@@ -165,36 +268,19 @@ class Study:
         `with_prediction=False` skips reading the predictions (`.prediction` is then None), for
         analyses that only need correctness.
         """
-        committed = self.committed_epochs(model_id)
+        record = self._record(model_id)
+        committed = [int(e["epoch"]) for e in record.get("epochs", [])]
+        mdir = self.model_dir(model_id)
         if not committed:
-            raise UserError(f"{self.model_dir(model_id)}: no committed epochs")
-        columns = ["epoch", "image_index", "correct"] + (["prediction"] if with_prediction else [])
-        table = self._read_decisions(model_id, committed, columns=columns)
+            raise UserError(f"{mdir}: no committed epochs")
         n = self.n_images
-        n_rows = table.num_rows
-        if n_rows != len(committed) * n:
-            raise UserError(f"{self.model_dir(model_id)}: expected {len(committed) * n} decisions, found {n_rows}")
-        shape = (len(committed), n)
-        ep = table.column("epoch").to_numpy().reshape(shape)
-        idx = table.column("image_index").to_numpy().reshape(shape)
-        correct_flat = table.column("correct").to_numpy(zero_copy_only=False)
-        pred_flat = table.column("prediction").to_numpy() if with_prediction else None
-        if np.array_equal(ep[:, 0], committed) and (ep == ep[:, :1]).all() and (idx == np.arange(n)).all():
-            # the layout the writer produces (sorted by epoch, then image_index): no scatter needed
-            correct = correct_flat.reshape(shape)
-            pred = pred_flat.reshape(shape).astype(np.int32, copy=False) if pred_flat is not None else None
+        if int(record.get("format_version", 1)) >= 2:
+            packed = _read_rows(mdir / CORRECT_FILE, np.uint8, packed_width(n), 0, len(committed))
+            correct = np.unpackbits(packed, axis=1, count=n).view(bool)
+            pred = _read_rows(mdir / PREDICTION_FILE, PREDICTION_DTYPE, n, 0, len(committed)) if with_prediction else None
         else:
-            pos = np.searchsorted(np.asarray(committed), ep.ravel().astype(np.int64))
-            flat = pos * n + idx.ravel().astype(np.int64)
-            if np.bincount(flat, minlength=len(committed) * n).max(initial=0) > 1:
-                raise UserError(f"{self.model_dir(model_id)}: decisions repeat some (epoch, image) pairs and miss others")
-            correct = np.zeros(shape, dtype=bool)
-            correct.ravel()[flat] = correct_flat
-            pred = None
-            if pred_flat is not None:
-                pred = np.zeros(shape, dtype=np.int32)
-                pred.ravel()[flat] = pred_flat
-        return EpochDecisions(model_id, np.asarray(committed), correct, pred, self.images["image_index"].to_numpy())
+            correct, pred = _v1_epochs(mdir, committed, n, with_prediction)
+        return EpochDecisions(model_id, np.asarray(committed), correct, pred, np.arange(n))
 
     def has_probabilities(self, model_id: str) -> bool:
         """Whether the run stored final-epoch class probabilities (without loading them)."""
@@ -219,32 +305,77 @@ class Study:
             df = pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
         return df[df["epoch"].isin(committed)].reset_index(drop=True)
 
-    def _read_decisions(self, model_id: str, epochs: list[int] | None, columns: list[str] | None = None) -> pa.Table:
-        mdir = self.model_dir(model_id)
-        committed = self.committed_epochs(model_id)
-        wanted = committed if epochs is None else [e for e in epochs if e in committed]
-        final = mdir / DECISIONS_FILE
-        try:
-            if final.is_file():
-                filt = [("epoch", "in", wanted)] if epochs is not None else None
-                table = pq.read_table(final, columns=columns, filters=filt)
-            else:
-                parts = [mdir / _part_name(PARTS_PREFIX, e) for e in wanted]
-                missing = [p for p in parts if not p.is_file()]
-                if missing:
-                    raise UserError(f"{missing[0]}: committed epoch has no decisions file")
-                tables = [pq.read_table(p, columns=columns) for p in parts]
-                table = pa.concat_tables(tables) if tables else DECISIONS_SCHEMA.empty_table()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise UserError(f"{mdir}: unreadable decisions ({exc})") from None
-        return table
+
+# --------------------------------------------------------------------------------------------
+# Reader of format 1 (Parquet decisions, one row per epoch and image)
+
+
+def _v1_read(mdir: Path, committed: list[int], epochs: list[int] | None, columns: list[str] | None = None) -> pa.Table:
+    """The format-1 decisions of the given committed epochs (all when None)."""
+    wanted = committed if epochs is None else [e for e in epochs if e in committed]
+    final = mdir / DECISIONS_FILE
+    try:
+        if final.is_file():
+            filt = [("epoch", "in", wanted)] if epochs is not None else None
+            table = pq.read_table(final, columns=columns, filters=filt)
+        else:
+            parts = [mdir / _part_name(PARTS_PREFIX, e) for e in wanted]
+            missing = [p for p in parts if not p.is_file()]
+            if missing:
+                raise UserError(f"{missing[0]}: committed epoch has no decisions file")
+            tables = [pq.read_table(p, columns=columns) for p in parts]
+            table = pa.concat_tables(tables) if tables else DECISIONS_SCHEMA.empty_table()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UserError(f"{mdir}: unreadable decisions ({exc})") from None
+    return table
+
+
+def _v1_epochs(mdir: Path, committed: list[int], n: int, with_prediction: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Format-1 correctness and predictions of all committed epochs as (n_epochs, n) arrays."""
+    columns = ["epoch", "image_index", "correct"] + (["prediction"] if with_prediction else [])
+    table = _v1_read(mdir, committed, committed, columns=columns)
+    if table.num_rows != len(committed) * n:
+        raise UserError(f"{mdir}: expected {len(committed) * n} decisions, found {table.num_rows}")
+    shape = (len(committed), n)
+    ep = table.column("epoch").to_numpy().reshape(shape)
+    idx = table.column("image_index").to_numpy().reshape(shape)
+    correct_flat = table.column("correct").to_numpy(zero_copy_only=False)
+    pred_flat = table.column("prediction").to_numpy() if with_prediction else None
+    if np.array_equal(ep[:, 0], committed) and (ep == ep[:, :1]).all() and (idx == np.arange(n)).all():
+        correct = correct_flat.reshape(shape)
+        pred = pred_flat.reshape(shape).astype(np.int32, copy=False) if pred_flat is not None else None
+        return correct, pred
+    pos = np.searchsorted(np.asarray(committed), ep.ravel().astype(np.int64))
+    flat = pos * n + idx.ravel().astype(np.int64)
+    if np.bincount(flat, minlength=len(committed) * n).max(initial=0) > 1:
+        raise UserError(f"{mdir}: decisions repeat some (epoch, image) pairs and miss others")
+    correct = np.zeros(shape, dtype=bool)
+    correct.ravel()[flat] = correct_flat
+    pred = None
+    if pred_flat is not None:
+        pred = np.zeros(shape, dtype=np.int32)
+        pred.ravel()[flat] = pred_flat
+    return correct, pred
+
+
+def parse_run_json(path: Path, data: bytes) -> dict[str, Any]:
+    """A run.json's record from its bytes; malformed JSON is a UserError naming the file."""
+    import json
+
+    try:
+        record = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise UserError(f"{path}: not a run record (a JSON object)")
+    return record
 
 
 def _part_name(prefix: str, epoch: int) -> str:
     return f"{prefix}.epoch-{epoch:04d}.parquet"
 
 
-def _dense(table: pa.Table, n: int, column: str, where: Path) -> np.ndarray:
+def _v1_dense(table: pa.Table, n: int, column: str, where: Path) -> np.ndarray:
     idx = table.column("image_index").to_numpy()
     if len(idx) != n:
         raise UserError(f"{where}: {len(idx)} decisions for {n} images")
@@ -354,8 +485,9 @@ class ModelWriter:
     def start(self, info: dict[str, Any]) -> dict[str, Any]:
         """Create run.json for a new run, or reopen an existing one with the same config (for resume).
 
-        Epochs on disk that run.json does not list (left by a kill) are removed. A complete run
-        is returned unchanged; callers check its status and skip it.
+        Epochs on disk that run.json does not list (left by a kill) are removed; an unfinished run
+        of format 1 is first migrated to format 2. A complete run is returned unchanged; callers
+        check its status and skip it.
         """
         path = self.dir / RUN_FILE
         if path.is_file():
@@ -364,6 +496,9 @@ class ModelWriter:
                 raise UserError(f"{path}: model exists with a different configuration; remove it or use another id")
             if old.get("status") == "complete":
                 return old
+            if int(old.get("format_version", 1)) < 2:
+                migrate_model(self.study, self.model_id)
+                old = read_json(path)
             old["status"] = "running"
             old.setdefault("attempts", 0)
             old["attempts"] += 1
@@ -400,33 +535,50 @@ class ModelWriter:
         prediction = np.asarray(prediction)
         if prediction.shape != self._labels.shape:
             raise ValueError(f"prediction shape {prediction.shape} != ({len(self._labels)},)")
-        table = pa.table(
-            {
-                "epoch": pa.array(np.full(len(prediction), epoch, dtype=np.int16)),
-                "image_index": pa.array(np.arange(len(prediction), dtype=np.int32)),
-                "prediction": pa.array(prediction.astype(np.int32)),
-                "correct": pa.array(prediction == self._labels),
-            },
-            schema=DECISIONS_SCHEMA,
-        )
-        _write_parquet(self.dir / _part_name(PARTS_PREFIX, epoch), table, part=True)
-        if train_decisions is not None:
-            sample_index, train_pred, train_correct = train_decisions
-            ttable = pa.table(
-                {
-                    "epoch": pa.array(np.full(len(sample_index), epoch, dtype=np.int16)),
-                    "sample_index": pa.array(np.asarray(sample_index, dtype=np.int32)),
-                    "prediction": pa.array(np.asarray(train_pred, dtype=np.int32)),
-                    "correct": pa.array(np.asarray(train_correct, dtype=bool)),
-                }
-            )
-            _write_parquet(self.dir / _part_name(TRAIN_PARTS_PREFIX, epoch), ttable, part=True)
+        self.commit_epochs([epoch], prediction[None, :], [metrics], None if train_decisions is None else [train_decisions])
+
+    def commit_epochs(
+        self,
+        epochs: list[int],
+        predictions: np.ndarray,
+        metrics: list[dict[str, Any]],
+        train_decisions: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
+        """Store several ascending epochs' predictions (n_epochs, n_images) and commit them with one
+        run.json write (used by imports and migrations; training commits one epoch at a time)."""
+        predictions = _as_prediction(predictions)
+        if predictions.shape != (len(epochs), len(self._labels)) or len(metrics) != len(epochs):
+            raise ValueError(f"predictions {predictions.shape} do not match {len(epochs)} epochs x {len(self._labels)} images")
+        if list(epochs) != sorted(set(int(e) for e in epochs)):
+            raise ValueError(f"epochs must ascend without repeats: {epochs}")
         info = self.info
-        info["epochs"] = [e for e in info.get("epochs", []) if int(e["epoch"]) != epoch]
-        accuracy = float(np.mean(prediction == self._labels))
-        info["epochs"].append({"epoch": int(epoch), "val_accuracy": accuracy, **metrics})
-        info["epochs"].sort(key=lambda e: int(e["epoch"]))
+        if int(info.get("format_version", 1)) < 2:
+            raise ValueError(f"{self.dir}: run.json is of store format 1; start() migrates it before epochs are added")
+        kept = [e for e in info.get("epochs", []) if int(e["epoch"]) < int(epochs[0])]
+        if len(kept) != len(info.get("epochs", [])):  # re-committing an epoch: un-commit it (and later ones) first
+            info["epochs"] = kept
+            self._write_info(info)
+        correct = predictions == self._labels[None, :]
+        n = len(self._labels)
+        _append_rows(self.dir / CORRECT_FILE, len(kept), packed_width(n), np.packbits(correct, axis=1).tobytes())
+        _append_rows(self.dir / PREDICTION_FILE, len(kept), n * PREDICTION_DTYPE.itemsize, predictions.tobytes())
+        for epoch, train in zip(epochs, train_decisions or []):
+            self._write_train_part(int(epoch), train)
+        accuracy = correct.mean(axis=1) if n else np.zeros(len(epochs))
+        info["epochs"] = kept + [{"epoch": int(e), "val_accuracy": float(a), **m} for e, a, m in zip(epochs, accuracy, metrics)]
         self._write_info(info)
+
+    def _write_train_part(self, epoch: int, train_decisions: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        sample_index, train_pred, train_correct = train_decisions
+        ttable = pa.table(
+            {
+                "epoch": pa.array(np.full(len(sample_index), epoch, dtype=np.int16)),
+                "sample_index": pa.array(np.asarray(sample_index, dtype=np.int32)),
+                "prediction": pa.array(np.asarray(train_pred, dtype=np.int32)),
+                "correct": pa.array(np.asarray(train_correct, dtype=bool)),
+            }
+        )
+        _write_parquet(self.dir / _part_name(TRAIN_PARTS_PREFIX, epoch), ttable, part=True)
 
     def save_probabilities(self, probabilities: np.ndarray) -> None:
         """Store final-epoch class probabilities (n_images, n_classes) for label-issue detection."""
@@ -437,19 +589,17 @@ class ModelWriter:
         atomic_write_bytes(self.dir / PROBABILITIES_FILE, buf.getvalue())
 
     def finish(self, status: Status = "complete", **fields: Any) -> None:
-        """Mark the run complete (consolidating per-epoch parts into one Parquet file) or failed."""
+        """Mark the run complete (consolidating per-epoch training-decision parts into one file) or failed."""
         info = self.info
         if status == "complete":
-            self._consolidate(PARTS_PREFIX, DECISIONS_FILE, [int(e["epoch"]) for e in info["epochs"]])
             self._consolidate(TRAIN_PARTS_PREFIX, TRAIN_DECISIONS_FILE, [int(e["epoch"]) for e in info["epochs"]])
         info.update(fields)
         info["status"] = status
         info["finished"] = _now()
         self._write_info(info)
         if status == "complete":
-            for prefix in (PARTS_PREFIX, TRAIN_PARTS_PREFIX):
-                for f in self.dir.glob(f"{prefix}.epoch-*.parquet"):
-                    f.unlink()
+            for f in self.dir.glob(f"{TRAIN_PARTS_PREFIX}.epoch-*.parquet"):
+                f.unlink()
 
     def update(self, **fields: Any) -> None:
         """Merge fields into run.json (timings, device, ...)."""
@@ -468,17 +618,76 @@ class ModelWriter:
 
     def _drop_uncommitted(self, info: dict[str, Any]) -> None:
         epochs = [int(e["epoch"]) for e in info.get("epochs", [])]
-        for prefix in (PARTS_PREFIX, TRAIN_PARTS_PREFIX):
-            committed = {_part_name(prefix, e) for e in epochs}
-            for f in self.dir.glob(f"{prefix}.epoch-*.parquet"):
-                if f.name not in committed:
-                    f.unlink()
-        (self.dir / DECISIONS_FILE).unlink(missing_ok=True)
+        n = len(self._labels)
+        _truncate_rows(self.dir / CORRECT_FILE, len(epochs), packed_width(n))
+        _truncate_rows(self.dir / PREDICTION_FILE, len(epochs), n * PREDICTION_DTYPE.itemsize)
+        committed = {_part_name(TRAIN_PARTS_PREFIX, e) for e in epochs}
+        for f in self.dir.glob(f"{TRAIN_PARTS_PREFIX}.epoch-*.parquet"):
+            if f.name not in committed:
+                f.unlink()
+        _remove_v1_decisions(self.dir)
 
     def _write_info(self, info: dict[str, Any]) -> None:
         info["updated"] = _now()
         write_json(self.dir / RUN_FILE, info, fast=True)
         self._info = info
+
+
+def _remove_v1_decisions(mdir: Path) -> None:
+    (mdir / DECISIONS_FILE).unlink(missing_ok=True)
+    for f in mdir.glob(f"{PARTS_PREFIX}.epoch-*.parquet"):
+        f.unlink()
+
+
+# --------------------------------------------------------------------------------------------
+# Migration from format 1
+
+
+def migrate_model(study: Study, model_id: str) -> bool:
+    """Rewrite one model's format-1 decisions as format-2 row files; False if already format 2.
+
+    Crash-safe: the row files are written (fsynced) first, run.json then switches the model to
+    format 2, and only after that are the Parquet files removed; an interrupted migration leaves
+    the model readable in one format or the other and can simply be run again.
+    """
+    mdir = study.model_dir(model_id)
+    info = read_json(mdir / RUN_FILE)
+    if int(info.get("format_version", 1)) >= 2:
+        _remove_v1_decisions(mdir)  # left by a migration stopped after its commit
+        return False
+    committed = [int(e["epoch"]) for e in info.get("epochs", [])]
+    n = study.n_images
+    if committed:
+        _, pred = _v1_epochs(mdir, committed, n, with_prediction=True)
+        assert pred is not None
+        pred = _as_prediction(pred)
+    else:
+        pred = np.zeros((0, n), dtype=PREDICTION_DTYPE)
+    correct = pred == study.images["label"].to_numpy()[None, :]
+    atomic_write_bytes(mdir / CORRECT_FILE, np.packbits(correct, axis=1).tobytes(), sync_dir=False)
+    atomic_write_bytes(mdir / PREDICTION_FILE, pred.tobytes(), sync_dir=False)
+    info["format_version"] = STORE_FORMAT_VERSION
+    info["migrated"] = {"from_format": 1, "at": _now()}
+    write_json(mdir / RUN_FILE, info, fast=True)  # fsyncs the folder: row files and commit land together
+    _remove_v1_decisions(mdir)
+    return True
+
+
+def migrate_study(path: str | Path) -> tuple[int, int]:
+    """Migrate every model of a study folder to format 2; returns (migrated, already current).
+
+    Models being trained (their lock held) are refused, so no writer sees its files change."""
+    from model_runs.model_lock import model_lock
+
+    study = open_study(path)
+    migrated = current = 0
+    for model_id in study.model_ids():
+        with model_lock(model_id, study.model_dir(model_id)):
+            if migrate_model(study, model_id):
+                migrated += 1
+            else:
+                current += 1
+    return migrated, current
 
 
 def _now() -> str:

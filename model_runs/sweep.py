@@ -16,11 +16,12 @@ from typing import Any
 
 from labutil.errors import UserError
 from labutil.io import atomic_write_text
+from model_runs.devices import claim_device, visible_gpus, worker_devices
 from model_runs.model_lock import busy_message
 from model_runs.runner import ModelOutcome, model_status, prepare, run_one, spec_from_study_dir
 from model_runs.store import Study, open_study
 from model_runs.study_files import StudySpec
-from model_runs.train import Execution
+from model_runs.train import Execution, auto_loader_workers
 
 
 @dataclass
@@ -30,7 +31,7 @@ class SlurmOptions:
     partition: str | None = None
     time_limit_min: int = 60
     cpus_per_task: int = 4
-    gpus_per_task: int = 0
+    gpus_per_task: int | None = None  # None: 1 with --device cuda, else 0 (a model trains on one device)
     mem_gb: float | None = None
     array_parallelism: int = 64
     python: str | None = None  # interpreter on the nodes; default: this one
@@ -66,17 +67,20 @@ def claim_next(folder: Path) -> str | None:
 
 
 class LocalWorker:
-    """Trains models from the queue until it is empty; returns each model's outcome."""
+    """Trains models from the queue until it is empty; returns each model's outcome. A worker given
+    a GPU sees only that one (it sets CUDA_VISIBLE_DEVICES itself, over submitit's "")."""
 
-    def __init__(self, study_dir: str, queue_dir: str, location: dict[str, Any], execution: Execution) -> None:
+    def __init__(self, study_dir: str, queue_dir: str, location: dict[str, Any], execution: Execution, gpu: str | None = None) -> None:
         self.study_dir = study_dir
         self.queue_dir = queue_dir
         self.location = location
         self.execution = execution
+        self.gpu = gpu
 
     def __call__(self) -> list[dict[str, Any]]:
         from model_runs.datasets import open_dataset
 
+        claim_device(self.gpu)
         spec = spec_from_study_dir(Path(self.study_dir), self.location)
         study = open_study(self.study_dir)
         dataset = open_dataset(spec.dataset)
@@ -149,10 +153,17 @@ def run_sweep(
     log_dir: str | None = None,
     wait: bool = True,
     quiet: bool = False,
+    gpus: str | None = None,
+    workers_per_gpu: int = 1,
 ) -> list[ModelOutcome]:
-    """Train every incomplete model of the study with the chosen executor; returns the outcomes."""
+    """Train every incomplete model of the study with the chosen executor; returns the outcomes.
+
+    Local sweeps with GPUs run `workers_per_gpu` workers on each GPU (`gpus`, default: the visible
+    ones), each seeing only its own; without GPUs, `workers` CPU workers."""
     import submitit
 
+    if executor == "local":
+        slots, worker_device = worker_devices(execution.device, visible_gpus(gpus), workers, workers_per_gpu)
     study = prepare(spec, study_dir)
     todo = todo_models(study, spec, model_ids)
     if not todo:
@@ -167,17 +178,25 @@ def run_sweep(
     location = spec.dataset_location()
     worker_exec = Execution(**{**asdict(execution), "quiet": True})
     if executor == "local":
-        workers = max(1, min(workers, len(todo)))
+        slots = slots[: max(1, len(todo))]
+        worker_exec.device = worker_device
         if worker_exec.threads <= 0:
-            worker_exec.threads = max(1, (os.cpu_count() or 1) // workers)
+            worker_exec.threads = max(1, (os.cpu_count() or 1) // len(slots))
+        if worker_exec.loader_workers is None:  # the workers' loader processes share the cores too
+            worker_exec.loader_workers = auto_loader_workers(max(1, (os.cpu_count() or 1) // len(slots)))
         write_queue(folder, todo)
         ex = submitit.LocalExecutor(folder=folder)
         ex.update_parameters(timeout_min=60 * 24 * 7)
-        jobs = [ex.submit(LocalWorker(str(Path(study_dir).resolve()), str(folder), location, worker_exec)) for _ in range(workers)]
+        if not quiet and any(slots):
+            print(f"{len(slots)} local workers on GPUs {','.join(str(g) for g in slots)}")
+        jobs = [ex.submit(LocalWorker(str(Path(study_dir).resolve()), str(folder), location, worker_exec, gpu)) for gpu in slots]
     elif executor == "slurm":
         slurm = slurm or SlurmOptions()
+        gpus_per_task = slurm_gpus_per_task(execution.device, slurm.gpus_per_task)
         if worker_exec.threads <= 0:  # torch would take every core of the node, not the task's share
             worker_exec.threads = slurm.cpus_per_task
+        if worker_exec.loader_workers is None:
+            worker_exec.loader_workers = auto_loader_workers(slurm.cpus_per_task)
         ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm", slurm_python=slurm.python, slurm_max_num_timeout=slurm.max_requeues)
         params: dict[str, Any] = {
             "name": f"model_runs-{spec.name}", "timeout_min": slurm.time_limit_min, "cpus_per_task": slurm.cpus_per_task,
@@ -185,8 +204,8 @@ def run_sweep(
         }
         if slurm.partition:
             params["slurm_partition"] = slurm.partition
-        if slurm.gpus_per_task:
-            params["slurm_gpus_per_task"] = slurm.gpus_per_task
+        if gpus_per_task:
+            params["slurm_gpus_per_task"] = gpus_per_task
         if slurm.mem_gb:
             params["mem_gb"] = slurm.mem_gb
         if slurm.extra:
@@ -210,6 +229,18 @@ def run_sweep(
             job.cancel(check=False)
         raise
     return collect(jobs, todo, study, folder, gone)
+
+
+def slurm_gpus_per_task(device: str, requested: int | None) -> int:
+    """GPUs per Slurm task: one per task (one model) with --device cuda unless given; more than one
+    would sit idle, since a model trains on one device."""
+    if requested is None:
+        return 1 if device.startswith("cuda") else 0
+    if requested < 0 or requested > 1:
+        raise UserError(f"--gpus-per-task {requested}: a model trains on one GPU; use 0 or 1 (one task per GPU)")
+    if device == "cpu" and requested:
+        raise UserError("--gpus-per-task 1 with --device cpu would leave the GPU idle")
+    return requested
 
 
 def subprocess_error() -> type[Exception]:

@@ -37,10 +37,14 @@ class Execution:
     """How to run (not what to run): device and speed switches; recorded in run.json, not in config."""
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = False  # mixed precision (float16 on CUDA, bfloat16 on CPU)
-    channels_last: bool = False
+    amp: bool = False  # mixed precision also where `precision = auto` would not use it (bf16 on CPU, fp16 on GPUs without bf16)
+    channels_last: bool | None = None  # None: on for CUDA, off on CPU
+    precision: str = "auto"  # auto (bf16 autocast on GPUs that support it, else fp32) | fp32 | bf16 | fp16 (CUDA, with a GradScaler)
+    compile: bool = False  # torch.compile the model (forward and backward) for training and evaluation
+    decoder: str = "auto"  # image files: auto (training views via torchvision.io + v2 uint8 kernels, evaluation in PIL) | pil | tensor | batched
+    image_cache: str | None = None  # image files: folder of memory-mapped caches of the resized images (decoded once)
     threads: int = 0  # torch CPU threads; 0 = torch's default
-    loader_workers: int = 4  # DataLoader processes for image-file datasets
+    loader_workers: int | None = None  # DataLoader processes for image-file datasets; None: scaled to the cores
     quiet: bool = False  # no progress bars
     log_decisions: bool = True  # False only for benchmarks: train without storing per-image decisions
 
@@ -65,6 +69,51 @@ def resolve_device(name: str) -> "torch.device":
         return torch.device(name)
     except RuntimeError:
         raise UserError(f"--device {name}: not a device (auto, cpu, cuda, cuda:N)") from None
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_execution(execution: Execution, device: "torch.device") -> Execution:
+    """The execution with `precision` and `channels_last` decided for this device (what run.json records).
+
+    auto precision: bf16 autocast (no GradScaler) on CUDA devices that support bf16, fp32 elsewhere;
+    `amp` asks for mixed precision everywhere (bf16 on CPU, fp16 + GradScaler on older GPUs)."""
+    import dataclasses
+
+    import torch
+
+    if execution.precision not in PRECISIONS:
+        raise UserError(f"--precision {execution.precision}: choose {', '.join(PRECISIONS)}")
+    bf16_ok = device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
+    precision = execution.precision
+    if precision == "auto":
+        if device.type == "cuda" and (bf16_ok or execution.amp):
+            precision = "bf16" if bf16_ok else "fp16"
+        else:
+            precision = "bf16" if execution.amp else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError("--precision fp16 needs a CUDA device (use bf16 on the CPU)")
+    if precision == "bf16" and not bf16_ok:
+        raise UserError(f"--precision bf16: {_device_name(device)} does not support bfloat16 (use fp16 or fp32)")
+    channels_last = device.type == "cuda" if execution.channels_last is None else bool(execution.channels_last)
+    workers = auto_loader_workers() if execution.loader_workers is None else int(execution.loader_workers)
+    return dataclasses.replace(execution, precision=precision, channels_last=channels_last, amp=precision != "fp32", loader_workers=workers)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a Slurm task's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def auto_loader_workers(cores: int | None = None) -> int:
+    """DataLoader processes for the cores at hand: one core stays with the training process, at most 8
+    (so 2 cores give 1 worker, never torch's warning about more workers than cores)."""
+    cores = usable_cores() if cores is None else cores
+    return max(0, min(8, cores - 1))
 
 
 def set_determinism(deterministic: bool, device: "torch.device") -> None:
@@ -118,8 +167,10 @@ def make_optimizer(model: "torch.nn.Module", entry: dict[str, Any]) -> tuple[Any
     return opt, sched
 
 
-def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "torch.device", amp: bool, probabilities: bool = False, quiet: bool = True) -> EvalResult:
-    """Predictions for every validation image, gathered on the device and copied once."""
+def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "torch.device", amp: bool | str, probabilities: bool = False,
+             quiet: bool = True) -> EvalResult:
+    """Predictions for every validation image, gathered on the device and copied once (`amp`: a
+    resolved precision, or a bool for the older switch)."""
     import torch
     from tqdm import tqdm
 
@@ -145,11 +196,14 @@ def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "
     return EvalResult(prediction, float(loss_sum.item()) / max(n, 1), float(correct.item()) / max(n, 1), prob)
 
 
-def _autocast(device: "torch.device", amp: bool) -> Any:
+def _autocast(device: "torch.device", precision: bool | str) -> Any:
+    """Autocast for a resolved precision (fp32: off); True means the older `amp` (fp16 on CUDA, bf16 on CPU)."""
     import torch
 
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype, enabled=amp)
+    if precision is True:
+        precision = "fp16" if device.type == "cuda" else "bf16"
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=precision in ("fp16", "bf16"))
 
 
 def check_labels(labels: np.ndarray, num_classes: int, where: str) -> None:
@@ -164,6 +218,8 @@ def _worker() -> dict[str, Any]:
     for var in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
         if os.environ.get(var):
             out[var.lower()] = os.environ[var]
+    if "CUDA_VISIBLE_DEVICES" in os.environ:  # the GPU(s) this process was given ("" = none)
+        out["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     return out
 
 
@@ -201,11 +257,12 @@ def _run_model_locked(
     import torch
 
     device = resolve_device(execution.device)
+    execution = resolve_execution(execution, device)
     if execution.threads > 0:
         torch.set_num_threads(execution.threads)
     set_determinism(entry["deterministic"], device)
     pipeline = make_pipeline(dataset, device, execution.channels_last, execution.loader_workers, need_train=entry["epochs"] > 0,
-                             **eval_options(entry))
+                             decoder=execution.decoder, cache_dir=execution.image_cache, **eval_options(entry))
     num_classes = entry["num_classes"] or dataset.n_classes
     check_labels(pipeline.labels("val"), num_classes, f"{dataset.name} validation split")
     train_labels = pipeline.labels("train")
@@ -215,7 +272,8 @@ def _run_model_locked(
     if execution.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer, scheduler = make_optimizer(model, entry)
-    scaler = torch.amp.GradScaler(device.type, enabled=execution.amp and device.type == "cuda")
+    scaler = torch.amp.GradScaler(device.type, enabled=execution.precision == "fp16")
+    net = torch.compile(model) if execution.compile else model  # checkpoints hold `model`'s own state dict
 
     info = writer.start(
         {"condition": entry["condition"], "arch": entry["arch"], "config": config}
@@ -257,7 +315,7 @@ def _run_model_locked(
     def evaluate_and_commit(epoch: int, metrics: dict[str, Any], train_dec: Any = None) -> EvalResult:
         t0 = time.perf_counter()
         want_probs = entry["save_probabilities"] and epoch == total_epochs
-        result = evaluate(model, pipeline, entry["eval_batch_size"], device, execution.amp, want_probs, quiet=execution.quiet)
+        result = evaluate(net, pipeline, entry["eval_batch_size"], device, execution.precision, want_probs, quiet=execution.quiet)
         eval_time = time.perf_counter() - t0
         timings["eval_s"] += eval_time
         t0 = time.perf_counter()
@@ -282,7 +340,7 @@ def _run_model_locked(
                           initial=start_epoch, total=total_epochs, dynamic_ncols=True)
         for epoch in epochs_bar:
             t0 = time.perf_counter()
-            metrics, train_dec = train_epoch(model, optimizer, scaler, pipeline, entry, indices, epoch, device, execution, model_id)
+            metrics, train_dec = train_epoch(net, optimizer, scaler, pipeline, entry, indices, epoch, device, execution, model_id)
             scheduler.step()
             metrics["train_time_s"] = round(time.perf_counter() - t0, 4)
             timings["train_s"] += time.perf_counter() - t0
@@ -346,7 +404,9 @@ def _device_name(device: "torch.device") -> str:
     import torch
 
     if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
+        props = torch.cuda.get_device_properties(device)
+        uuid = getattr(props, "uuid", None)
+        return f"{device} ({props.name}{f', GPU-{uuid}' if uuid else ''})"
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
@@ -382,7 +442,7 @@ def train_epoch(
     last_post = time.monotonic()
     for step, (x, y, idx) in enumerate(pipeline.train_batches(order, batch_size, entry, epoch)):
         for xs, ys in zip(x.chunk(split), y.chunk(split)):
-            with _autocast(device, execution.amp):
+            with _autocast(device, execution.precision):
                 logits = model(xs)
                 loss = torch.nn.functional.cross_entropy(logits.float(), ys)
             optimizer.zero_grad(set_to_none=True)

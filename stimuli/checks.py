@@ -55,7 +55,8 @@ def design_problems(sset: StimulusSet) -> list[str]:
         diff = sset.stimuli.set_index("stim_id").loc[test["stim_id"], "difficulty"]
         counts = diff.value_counts()
         if counts.nunique() > 1 or len(counts) != 3:
-            problems.append(f"{trial_file}: test images per difficulty are not equal ({dict(counts)})")
+            shown = {d: int(counts.get(d, 0)) for d in ("trivial", "in-between", "impossible")}
+            problems.append(f"{trial_file}: test images per difficulty are not equal ({shown})")
     return problems
 
 

@@ -7,10 +7,22 @@ For each question (Q1 number of categories, Q2 main category, Q3 unusual present
   observer's mean over the images they gave that answer, averaged over observers; this is the
   definition that reproduces the paper's 0.64 / 0.44 / 0.37 and 0.61 / 0.55 / 0.34 on the Fig. 6
   subset) and `pooled` (mean over all observer x image responses);
-- the Pearson correlation, over images, between the mean number of categories and the models'
+  `mean_of_observers` carries a two-way (observers x images) bootstrap interval;
+- the Pearson and Spearman correlations, over images, between each mean answer and the models'
   accuracy (n_correct / n_models from the stimulus set);
-- agreement between observers (Fleiss' kappa for Q2/Q3, Krippendorff's alpha (interval) and
-  ICC(2,1) for Q1, pairwise Cohen's kappa for all), with bootstrap intervals over images.
+- answer against difficulty: chi-squared with Cramér's V over all responses (descriptive: the
+  responses are not independent, every image is rated by every observer), and an ordinal
+  (proportional-odds, logit) regression of each answer on difficulty (statsmodels
+  `OrderedModel`, standard errors clustered by image);
+- agreement between observers at the level of the data: Q1 (a count) quadratic-weighted kappa,
+  Krippendorff's alpha at interval and ratio level and ICC(2,1) with its F interval; Q2/Q3
+  (ordinal) ordinal alpha and linear/quadratic-weighted kappa; for all, Fleiss' kappa and the
+  unweighted pairwise Cohen's kappa as the nominal reference. Intervals resample observers and
+  images (two-way bootstrap) unless the row's `ci_method` says otherwise; `ci_low_items` /
+  `ci_high_items` resample images only, for comparison.
+
+The definitions of the questions live in `analysis.humans.questions`, the answers-against-models
+statistics in `analysis.humans.answers`, the agreement in `analysis.humans.questionnaire_agreement`.
 
 Item selection (`select_items`): images the set lists under `analysis_exclusions` are always left
 out; optionally images with likely label errors (`label_issues`); optionally the three difficulty
@@ -29,20 +41,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.humans import raters as ar
+from analysis.humans.answers import accuracy_by_answer, correlations, difficulty_association, ordinal_regression
+from analysis.humans.questionnaire_agreement import agreement
+from analysis.humans.questions import BALANCE_ORDER, DIFFICULTIES, QUESTIONS
+from analysis.humans.questions import answers as _answers
 from analysis.stats import pearson
 from labutil.errors import UserError
-
-DIFFICULTIES = ("trivial", "in-between", "impossible")
-BALANCE_ORDER = ("in-between", "trivial", "impossible")
-QUESTIONS: dict[str, dict[str, Any]] = {
-    "n_categories": {"label": "Q1: number of categories", "answers": [str(i) for i in range(11)],
-                     "codes": {str(i): i for i in range(11)}},
-    "main_category": {"label": "Q2: main category?", "answers": ["yes", "maybe", "no"],
-                      "codes": {"no": 0, "maybe": 1, "yes": 2}},
-    "unusual": {"label": "Q3: unusual presentation?", "answers": ["no", "slightly", "very"],
-                "codes": {"no": 0, "slightly": 1, "very": 2}},
-}
 
 
 @dataclass(frozen=True)
@@ -126,10 +130,6 @@ def responses(trials: pd.DataFrame, stimuli: pd.DataFrame, selection: ItemSelect
     return r.reset_index(drop=True)
 
 
-def _answers(r: pd.DataFrame, question: str) -> pd.Series:
-    return r[question].astype(str)
-
-
 def answer_proportions(r: pd.DataFrame) -> pd.DataFrame:
     """Per question and answer: counts and per-answer shares of trivial / in-between / impossible."""
     rows = []
@@ -149,25 +149,6 @@ def answer_proportions(r: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def accuracy_by_answer(r: pd.DataFrame) -> pd.DataFrame:
-    """Mean model accuracy per answer: mean over observers of each observer's mean, and pooled."""
-    rows = []
-    for q, spec in QUESTIONS.items():
-        ans = _answers(r, q)
-        for a in spec["answers"]:
-            sel = r[ans == a]
-            if sel.empty and q == "n_categories":
-                continue
-            per_obs = sel.groupby("participant_id")["model_accuracy"].mean()
-            rows.append({
-                "question": q, "answer": a, "n_responses": len(sel), "n_observers": int(per_obs.size),
-                "mean_of_observers": float(per_obs.mean()) if per_obs.size else float("nan"),
-                "sd_of_observers": float(per_obs.std(ddof=1)) if per_obs.size > 1 else float("nan"),
-                "pooled": float(sel["model_accuracy"].mean()) if len(sel) else float("nan"),
-            })
-    return pd.DataFrame(rows)
-
-
 def item_table(r: pd.DataFrame) -> pd.DataFrame:
     """Per image: difficulty, model accuracy and the observers' mean answers (codes)."""
     g = r.groupby("stim_id", sort=False)
@@ -182,42 +163,6 @@ def item_table(r: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def ratings_matrix(r: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
-    """(n_items, n_observers) matrix of one answer column (codes), NaN where not rated."""
-    wide = r.pivot_table(index="stim_id", columns="participant_id", values=column, aggfunc="first")
-    return wide.to_numpy(dtype=float), [str(c) for c in wide.columns]
-
-
-def agreement(r: pd.DataFrame, seed: int, n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Agreement per question (with bootstrap intervals over images) and pairwise Cohen's kappa."""
-    rows, pairwise = [], []
-    measures = {
-        "n_categories": [("krippendorff_alpha_interval", lambda m: ar.krippendorff_alpha(m, "interval")),
-                         ("icc_2_1", ar.icc_2_1)],
-        "main_category_code": [("fleiss_kappa", ar.fleiss_kappa)],
-        "unusual_code": [("fleiss_kappa", ar.fleiss_kappa)],
-    }
-    for column, stats in measures.items():
-        q = column.removesuffix("_code")
-        m, raters = ratings_matrix(r, column)
-        for name, fn in stats:
-            if name == "fleiss_kappa":  # resample the items' rows of the counts table (same thing, faster)
-                lo, hi = ar.bootstrap_items(ar.fleiss_kappa_counts, ar.category_counts(m), seed=seed, n_boot=n_boot)
-            else:
-                lo, hi = ar.bootstrap_items(fn, m, seed=seed, n_boot=n_boot)
-            rows.append({"question": q, "measure": name, "value": fn(m), "ci_low": lo, "ci_high": hi,
-                         "n_items": int(m.shape[0]), "n_raters": len(raters)})
-        pk = ar.pairwise_cohen_kappa(m, raters)
-        pk.insert(0, "question", q)
-        pairwise.append(pk)
-        k = pk["kappa"].dropna()
-        nan = float("nan")
-        rows.append({"question": q, "measure": "cohen_kappa_pairwise_mean", "value": float(k.mean()) if len(k) else nan,
-                     "ci_low": nan, "ci_high": nan, "min": float(k.min()) if len(k) else nan,
-                     "max": float(k.max()) if len(k) else nan, "n_items": int(m.shape[0]), "n_raters": len(raters)})
-    return pd.DataFrame(rows), pd.concat(pairwise, ignore_index=True)
-
-
 @dataclass
 class QuestionnaireResult:
     """Tables and headline numbers of one questionnaire analysis (one item selection)."""
@@ -230,6 +175,9 @@ class QuestionnaireResult:
     correlation: dict[str, Any]
     agreement: pd.DataFrame
     pairwise_kappa: pd.DataFrame
+    correlations: pd.DataFrame = field(default_factory=pd.DataFrame)  # Pearson and Spearman per question
+    association: pd.DataFrame = field(default_factory=pd.DataFrame)  # chi-squared, Cramér's V
+    ordinal: pd.DataFrame = field(default_factory=pd.DataFrame)  # OrderedModel per question
     notes: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -242,6 +190,9 @@ class QuestionnaireResult:
             f"questionnaire_{s}_correlation": corr,
             f"questionnaire_{s}_agreement": self.agreement,
             f"questionnaire_{s}_pairwise_kappa": self.pairwise_kappa,
+            f"questionnaire_{s}_correlations": self.correlations,
+            f"questionnaire_{s}_difficulty_chi2": self.association,
+            f"questionnaire_{s}_ordinal_regression": self.ordinal,
         }
 
 
@@ -254,7 +205,8 @@ def analyse_questionnaire(trials: pd.DataFrame, stimuli: pd.DataFrame, selection
     corr = pearson(items["mean_n_categories"], items["model_accuracy"]).as_dict()
     agree, pairwise = agreement(r, seed=seed, n_boot=n_boot)
     return QuestionnaireResult(selection, int(r["participant_id"].nunique()), answer_proportions(r),
-                               accuracy_by_answer(r), items, corr, agree, pairwise)
+                               accuracy_by_answer(r, seed=seed, n_boot=n_boot), items, corr, agree, pairwise,
+                               correlations(items), difficulty_association(r), ordinal_regression(r))
 
 
 def questionnaire_figures(result: QuestionnaireResult, out_dir: str | Path) -> list[dict[str, Any]]:
@@ -283,8 +235,9 @@ def questionnaire_figures(result: QuestionnaireResult, out_dir: str | Path) -> l
     for ax, (q, spec) in zip(axes, QUESTIONS.items()):
         a = result.accuracy[result.accuracy["question"] == q].reset_index(drop=True)
         x = np.arange(len(a))
-        ax.errorbar(x, a["mean_of_observers"], yerr=a["sd_of_observers"].fillna(0), fmt="o", capsize=3,
-                    color=COLORS["model"], label="mean of observers (± SD)")
+        m = a["mean_of_observers"]
+        yerr = [(m - a["ci_low"]).clip(lower=0).fillna(0), (a["ci_high"] - m).clip(lower=0).fillna(0)]
+        ax.errorbar(x, m, yerr=yerr, fmt="o", capsize=3, color=COLORS["model"], label="mean of observers (95 % CI)")
         ax.plot(x, a["pooled"], "x", color=COLORS["neutral"], label="pooled")
         ax.set_xticks(x, a["answer"])
         ax.set_xlabel(spec["label"])
@@ -293,7 +246,8 @@ def questionnaire_figures(result: QuestionnaireResult, out_dir: str | Path) -> l
     axes[-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figs.append({"name": f"questionnaire_{s}_model_accuracy", **save_figure(fig, out_dir, f"questionnaire_{s}_model_accuracy"),
                  "caption": "Mean model accuracy of the images given each answer: the mean over observers of each "
-                            "observer's mean (with SD over observers) and the pooled mean."})
+                            "observer's mean, with its 95 % interval from a bootstrap over observers and images, and the "
+                            "pooled mean."})
 
     it = result.items
     fig, ax = new_figure(4.6, 3.4)

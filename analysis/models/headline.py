@@ -4,9 +4,7 @@
 rows for a report table, so that no raw key (`shares.trivial`) reaches a reader. Every key that
 `analyse_study` writes has an entry here; a test checks that none is left without one.
 
-`format_p` prints p-values below the floating-point range as "< 1e-300" with their log10 p. It
-is local to the model numbers until analysis.stats offers the same (`format_p(p, log10_p)`);
-then this one should call it.
+`format_p` phrases p-values with `analysis.stats.format_p` ("< 1e-300" with their log10 p below the range).
 """
 
 from __future__ import annotations
@@ -16,18 +14,14 @@ from typing import Any
 
 import numpy as np
 
-P_FLOOR = 1e-300
+from analysis.stats import format_p as stats_format_p
 
 
 def format_p(p: float, log10_p: float | None = None) -> str:
-    """`p = 0.0123`, or `p < 1e-300 (log10 p = -1190.8)` where p is below the floating-point range."""
-    if p is None or (isinstance(p, float) and np.isnan(p)):
-        return "p n/a"
-    if p >= P_FLOOR:
-        return f"p = {p:.3g}"
-    if log10_p is not None and np.isfinite(log10_p):
-        return f"p < 1e-300 (log10 p = {log10_p:.1f})"
-    return "p < 1e-300"
+    """`p = 0.012`, or `p < 1e-300 (log10 p = -1190.8)` below the floating-point range: the
+    project's one p-value format (`analysis.stats.format_p`) as a phrase."""
+    text = stats_format_p(p, log10_p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def _pct(v: Any) -> str:

@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the paper's Fig. 6 subset (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default: %(default)s)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
+    p.add_argument("--two-sided", action="store_true",
+                   help="per-observer binomial tests of 2AFC accuracy two-sided (default: one-sided, above chance)")
     return p
 
 
@@ -84,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                        tolerance=args.tolerance, base=args.base, include_incomplete=args.include_incomplete,
                        include_pilot=args.include_pilot, include_simulated=args.include_simulated,
                        leave_out_reshown=args.leave_out_reshown,
-                       balance_seed=args.balance_seed, seed=args.seed, n_boot=args.n_boot)
+                       balance_seed=args.balance_seed, seed=args.seed, n_boot=args.n_boot,
+                       binomial_alternative="two-sided" if args.two_sided else "greater")
     started = time.perf_counter()
     path = build_report(cfg)
     print(f"report: {path} ({time.perf_counter() - started:.1f} s)")

@@ -40,6 +40,7 @@ class ReportConfig:
     balance_seed: int = 1312
     seed: int = 0
     n_boot: int = 2000
+    binomial_alternative: str = "greater"  # per-observer 2AFC binomial tests: "greater" or "two-sided"
 
 
 @dataclass

@@ -7,6 +7,7 @@ import numpy as np
 from analysis.report import html as H
 from analysis.report.context import Context, places
 from analysis.report.human_inputs import exclusion_parts, sessions_and_set, simulated_note
+from analysis.stats import format_p
 
 
 QUESTION_KEYS = {("main_category", "yes"): "q_main_yes", ("main_category", "maybe"): "q_main_maybe",
@@ -58,16 +59,36 @@ def section_questionnaire(ctx: Context) -> H.Section:
                         csv_name=ctx.save_table(f"{p}_proportions", tables[f"{p}_proportions"])))
         sec.add(ctx.figure_html(figs[f"{p}_model_accuracy"]))
         sec.add(H.table(tables[f"{p}_model_accuracy"], caption="Mean model accuracy per answer: mean over observers "
-                        "of each observer's mean (the paper's definition), its SD over observers, and pooled over responses",
+                        "of each observer's mean (the paper's definition) with a 95 % bootstrap interval over observers and "
+                        "images, its SD over observers, and pooled over responses",
                         csv_name=ctx.save_table(f"{p}_model_accuracy", tables[f"{p}_model_accuracy"])))
         c = res.correlation
+        rank = res.correlations.set_index(["question", "method"])
+        rho = rank.loc[("n_categories", "spearman")] if ("n_categories", "spearman") in rank.index else {}
         sec.add(H.paragraph(f"Mean number of categories per image vs model accuracy: Pearson r = {H.fmt(c['r'], 3)} "
-                            f"(95 % CI {H.fmt(c['ci_low'], 3)} to {H.fmt(c['ci_high'], 3)}, p = {H.fmt(c['p_value'])}, "
-                            f"n = {c['n']} images)."))
+                            f"(95 % CI {H.fmt(c['ci_low'], 3)} to {H.fmt(c['ci_high'], 3)}, p = {format_p(c['p_value'])}, "
+                            f"n = {c['n']} images); Spearman rho = {H.fmt(rho.get('r'), 3)} (p = {format_p(rho.get('p_value'))})."))
         sec.add(ctx.figure_html(figs[f"{p}_categories_vs_accuracy"]))
         ctx.save_table(f"{p}_correlation", tables[f"{p}_correlation"])
-        sec.add(H.table(tables[f"{p}_agreement"], caption="Agreement between observers (bootstrap 95 % CI over images, "
-                        f"seed {cfg.seed}; min and max: the lowest and highest pair of the pairwise Cohen's kappa)",
+        sec.add(H.table(tables[f"{p}_correlations"], caption="Per question, over images: the mean answer against model "
+                        "accuracy, Pearson (Fisher-z interval) and Spearman (Fisher-z interval with the Bonett-Wright SE)",
+                        csv_name=ctx.save_table(f"{p}_correlations", tables[f"{p}_correlations"])))
+        sec.add(H.table(tables[f"{p}_difficulty_chi2"], caption="Answer against difficulty over all responses: "
+                        "chi-squared test of independence and Cramér's V (descriptive: every image is rated by every "
+                        "observer, so the responses are not independent and p is optimistic)",
+                        csv_name=ctx.save_table(f"{p}_difficulty_chi2", tables[f"{p}_difficulty_chi2"])))
+        if len(res.ordinal):
+            sec.add(H.table(tables[f"{p}_ordinal_regression"], caption="Ordinal (proportional-odds, logit) regression of "
+                            "each answer's code on difficulty, against trivial images (statsmodels OrderedModel, standard "
+                            "errors clustered by image); log odds of a higher code (more categories, a clearer main "
+                            "category for Q2, a more unusual presentation for Q3)",
+                            csv_name=ctx.save_table(f"{p}_ordinal_regression", tables[f"{p}_ordinal_regression"])))
+        sec.add(H.table(tables[f"{p}_agreement"], caption="Agreement between observers at the level of the data (Q1 a "
+                        "count: weighted kappa, interval/ratio alpha, ICC(2,1); Q2/Q3 ordinal: ordinal alpha, weighted "
+                        "kappa; Fleiss and unweighted kappa as the nominal reference). ci_low/ci_high: 95 % interval by "
+                        f"the row's ci_method (bootstrap over observers and images, seed {cfg.seed}, or ICC's F "
+                        "distribution); ci_*_items: resampling images only, for comparison; min/max: the lowest and "
+                        "highest pair of observers",
                         csv_name=ctx.save_table(f"{p}_agreement", tables[f"{p}_agreement"])))
         ctx.save_table(f"{p}_pairwise_kappa", tables[f"{p}_pairwise_kappa"])
         sec.add(H.table(tables[f"{p}_items"], caption="Per image", max_rows=0, csv_name=ctx.save_table(f"{p}_items", tables[f"{p}_items"])))

@@ -116,3 +116,40 @@ def test_missing_reference_folder_is_a_user_error(tmp_path, capsys):
                                     "--data-root", str(tmp_path / "d")])
     assert code == 2 and "file not found" in capsys.readouterr().err
     assert not (tmp_path / "s").exists() and not (tmp_path / "d").exists()
+
+
+def test_agreement_on_the_published_data_against_independent_code(imported):
+    import krippendorff
+    import pingouin as pg
+    from sklearn.metrics import cohen_kappa_score
+
+    base, sset = imported
+    loaded = load_sessions(base / "data", "questionnaire")
+    order = list(sset.test_trials()["stim_id"])
+    res = analyse_questionnaire(loaded.trials, sset.stimuli, select_items(sset.stimuli, order, sset.meta), n_boot=50)
+    ag = res.agreement.set_index(["question", "measure"])["value"]
+    t = loaded.trials[loaded.trials["stim_id"].isin(res.items["stim_id"])]
+    wide = {q: t.pivot(index="stim_id", columns="participant_id", values=q) for q in ("n_categories", "main_category", "unusual")}
+    codes = {"no": 0, "maybe": 1, "yes": 2, "slightly": 1, "very": 2}
+    q1 = wide["n_categories"].to_numpy(dtype=float)
+    q2 = wide["main_category"].replace(codes).to_numpy(dtype=float)
+    q3 = wide["unusual"].replace(codes).to_numpy(dtype=float)
+    k = q1.shape[1]
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    labels = list(range(int(q1.min()), int(q1.max()) + 1))
+    quad = np.mean([cohen_kappa_score(q1[:, i], q1[:, j], weights="quadratic", labels=labels) for i, j in pairs])
+    assert ag[("n_categories", "weighted_kappa_quadratic")] == pytest.approx(quad, abs=1e-12)
+    assert ag[("n_categories", "weighted_kappa_quadratic")] == pytest.approx(0.5433, abs=1e-4)
+    assert ag[("n_categories", "cohen_kappa_pairwise_mean")] == pytest.approx(0.2752, abs=1e-4)
+    for q, m, value in (("main_category", q2, 0.4670), ("unusual", q3, 0.3750)):
+        assert ag[(q, "krippendorff_alpha_ordinal")] == pytest.approx(
+            krippendorff.alpha(reliability_data=m.T, level_of_measurement="ordinal"), abs=1e-12)
+        assert ag[(q, "krippendorff_alpha_ordinal")] == pytest.approx(value, abs=1e-4)
+    assert ag[("n_categories", "krippendorff_alpha_ratio")] == pytest.approx(
+        krippendorff.alpha(reliability_data=q1.T, level_of_measurement="ratio"), abs=1e-12)
+    long = wide["n_categories"].stack().rename("score").reset_index()
+    icc = pg.intraclass_corr(long, "stim_id", "participant_id", "score").set_index("Type").loc["ICC(A,1)"]
+    row = res.agreement.set_index(["question", "measure"]).loc[("n_categories", "icc_2_1")]
+    assert row["value"] == pytest.approx(icc["ICC"], abs=1e-12)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(icc["CI95"]), abs=0.005)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.4894, 0.6082), abs=1e-4)

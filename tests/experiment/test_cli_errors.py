@@ -33,7 +33,8 @@ def test_help_explains_every_option(module: str, tmp_path: Path) -> None:
     r = run(module, ["--help"], tmp_path)
     assert r.returncode == 0
     for opt in ("--participant", "--session", "--stimuli", "--data-root", "--config", "--seed", "--resume",
-                "--pilot", "--simulate", "--sim-seed", "--sim-rt-scale"):
+                "--pilot", "--simulate", "--sim-seed", "--sim-rt-scale", "--allow-windowed", "--no-calibration",
+                "--allow-frame-rate-mismatch", "--allow-repeat", "--mirror"):
         assert opt in r.stdout
 
 

@@ -99,3 +99,30 @@ def test_a_pair_whose_other_image_is_not_trivial_is_refused(built) -> None:  # n
 def test_a_built_set_without_provenance_is_still_checked(built) -> None:  # noqa: ANN001
     meta = {k: v for k, v in built.meta.items() if k != "provenance"}
     assert design_problems(dataclasses.replace(built, meta=meta)) == []
+
+
+def test_a_built_set_without_a_design_record_is_checked_by_the_balance_rule(built) -> None:  # noqa: ANN001
+    meta = {k: v for k, v in built.meta.items() if k != "design"}
+    assert design_problems(dataclasses.replace(built, meta=meta)) == []
+
+
+def test_a_recorded_tolerance_that_cannot_apply_is_named(built) -> None:  # noqa: ANN001
+    meta = {**built.meta, "provenance": {**built.meta["provenance"], "tolerance": 6}}  # 2k >= 11 models
+    problems = design_problems(dataclasses.replace(built, meta=meta))
+    assert len(problems) == 1 and problems[0].startswith(f"{built.path / 'set.json'}: --tolerance 6 is too large")
+
+
+def test_questionnaire_with_unequal_difficulties_is_refused(study: Study, tmp_path: Path) -> None:
+    from stimuli.build import build_questionnaire
+
+    src = from_study(study.path, image_source=synthetic_pixels)
+    q = read_set(build_questionnaire(src, tmp_path / "sets" / "q", n_per_difficulty=4, n_practice=0, tolerance=1, seed=0).path)
+    assert design_problems(q) == []
+    test = q.trials[q.trials["phase"] == "test"]
+    diff = q.stimuli.set_index("stim_id")["difficulty"]
+    drop = test.index[test["stim_id"].map(diff) == "trivial"][:1]  # 3 trivial, 4 in-between, 4 impossible
+    fewer = dataclasses.replace(q, trials=q.trials.drop(index=drop))
+    assert design_problems(fewer) == [
+        f"{q.path / TRIALS_FILE}: test images per difficulty are not equal ({{'trivial': 3, 'in-between': 4, 'impossible': 4}})"]
+    only_two = dataclasses.replace(q, trials=q.trials[test["stim_id"].map(diff) != "trivial"].reindex(columns=q.trials.columns))
+    assert len(design_problems(only_two)) == 1  # equal counts (4, 4) but a difficulty missing

@@ -157,3 +157,57 @@ def test_figures(quest, tmp_path):
     assert [f["name"] for f in figs] == ["questionnaire_all_fig6", "questionnaire_all_model_accuracy",
                                          "questionnaire_all_categories_vs_accuracy"]
     assert all(f["png"].is_file() and f["svg"].is_file() for f in figs)
+
+
+def test_agreement_at_the_level_of_the_data_against_krippendorff_and_sklearn(quest):
+    import krippendorff
+
+    sset, root = quest
+    _, res = _analyse(sset, root)
+    ag = res.agreement.set_index(["question", "measure"])
+    stims = [f"s{i}" for i in range(1, 7)]
+    n_cat = np.array([[ANSWERS[p][s][0] for p in ANSWERS] for s in stims], dtype=float)
+    odd = np.array([[{"no": 0, "slightly": 1, "very": 2}[ANSWERS[p][s][2]] for p in ANSWERS] for s in stims], dtype=float)
+    for metric in ("interval", "ratio"):
+        assert ag.loc[("n_categories", f"krippendorff_alpha_{metric}"), "value"] == pytest.approx(
+            krippendorff.alpha(reliability_data=n_cat.T, level_of_measurement=metric), abs=1e-12)
+    assert ag.loc[("unusual", "krippendorff_alpha_ordinal"), "value"] == pytest.approx(
+        krippendorff.alpha(reliability_data=odd.T, level_of_measurement="ordinal"), abs=1e-12)
+    labels = list(range(0, 6))  # Q1 answers 0..5 seen: weights on the counts themselves
+    q = [cohen_kappa_score(n_cat[:, i], n_cat[:, j], weights="quadratic", labels=labels) for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert ag.loc[("n_categories", "weighted_kappa_quadratic"), "value"] == pytest.approx(np.mean(q), abs=1e-12)
+    lin = [cohen_kappa_score(odd[:, i], odd[:, j], weights="linear", labels=[0, 1, 2]) for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert ag.loc[("unusual", "weighted_kappa_linear"), "value"] == pytest.approx(np.mean(lin), abs=1e-12)
+    assert ag.loc[("n_categories", "icc_2_1"), "ci_method"].startswith("F distribution")
+    two_way = ag[ag["ci_method"].str.startswith("bootstrap over observers")]
+    assert len(two_way) == len(ag) - 1
+
+
+def test_spearman_chi2_and_ordinal_regression(quest):
+    from scipy.stats import chi2_contingency, spearmanr
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    sset, root = quest
+    loaded, res = _analyse(sset, root)
+    c = res.correlations.set_index(["question", "method"])
+    it = res.items
+    assert c.loc[("n_categories", "spearman"), "r"] == pytest.approx(spearmanr(it["mean_n_categories"], it["model_accuracy"]).statistic, abs=1e-12)
+    assert c.loc[("n_categories", "pearson"), "r"] == pytest.approx(res.correlation["r"], abs=1e-12)
+    t = loaded.trials[loaded.trials["phase"] == "test"].assign(difficulty=lambda d: d["stim_id"].map(dict(zip([f"s{i}" for i in range(1, 7)], DIFF))))
+    table = pd.crosstab(t["main_category"], t["difficulty"]).to_numpy()
+    chi2 = chi2_contingency(table, correction=False).statistic
+    a = res.association.set_index("question").loc["main_category"]
+    assert a["chi2"] == pytest.approx(chi2) and a["cramers_v"] == pytest.approx(np.sqrt(chi2 / (table.sum() * 2)))
+    # the ordinal regression's point estimates are those of a plain OrderedModel fit (clustering changes only the SEs)
+    y = t["unusual"].map({"no": 0, "slightly": 1, "very": 2})
+    x = pd.get_dummies(pd.Categorical(t["difficulty"], categories=["trivial", "in-between", "impossible"]), drop_first=True).astype(float)
+    fit = OrderedModel(pd.Series(pd.Categorical(y, ordered=True)), x, distr="logit").fit(method="bfgs", disp=False)
+    o = res.ordinal.set_index(["question", "term"])
+    assert o.loc[("unusual", "difficulty[impossible]"), "log_odds"] == pytest.approx(fit.params["impossible"], abs=1e-4)
+
+
+def test_per_answer_accuracy_interval_holds_the_estimate(quest):
+    sset, root = quest
+    _, res = _analyse(sset, root)
+    a = res.accuracy.dropna(subset=["ci_low"])
+    assert len(a) and ((a["ci_low"] <= a["mean_of_observers"] + 1e-12) & (a["mean_of_observers"] <= a["ci_high"] + 1e-12)).all()

@@ -94,3 +94,70 @@ def test_bootstrap_items_is_seeded():
     table = ar.category_counts(r)
     assert a == pytest.approx(ar.bootstrap_items(ar.fleiss_kappa_counts, table, seed=1, n_boot=200))
     assert a[0] <= ar.fleiss_kappa(r) <= a[1]
+
+
+def test_krippendorff_ordinal_and_ratio_published_values_and_the_krippendorff_package():
+    import krippendorff
+
+    # Krippendorff (2011), section C: ordinal 0.815, ratio 0.797 on the same data (interval 0.849, nominal 0.743)
+    assert ar.krippendorff_alpha(KRIPP, "ordinal") == pytest.approx(0.815, abs=5e-4)
+    assert ar.krippendorff_alpha(KRIPP, "ratio") == pytest.approx(0.797, abs=5e-4)
+    rng = np.random.default_rng(4)
+    r = np.clip(rng.integers(0, 5, 30)[:, None] + rng.integers(-1, 2, (30, 5)), 0, 6).astype(float)
+    r[rng.random(r.shape) < 0.1] = np.nan
+    for metric in ("nominal", "ordinal", "interval", "ratio"):
+        expect = krippendorff.alpha(reliability_data=KRIPP.T, level_of_measurement=metric)
+        assert ar.krippendorff_alpha(KRIPP, metric) == pytest.approx(expect, abs=1e-12)
+        expect = krippendorff.alpha(reliability_data=r.T, level_of_measurement=metric, value_domain=np.unique(r[np.isfinite(r)]))
+        assert ar.krippendorff_alpha(r, metric) == pytest.approx(expect, abs=1e-12)
+
+
+def test_icc_f_interval_against_pingouin_and_shrout_fleiss():
+    import pingouin as pg
+
+    rng = np.random.default_rng(5)
+    r = rng.integers(0, 4, 40)[:, None] + rng.normal(0, 1, (40, 6)) + rng.normal(0, 0.5, 6)[None, :]
+    long = pd.DataFrame([(u, i, r[u, i]) for u in range(40) for i in range(6)], columns=["item", "rater", "score"])
+    row = pg.intraclass_corr(long, "item", "rater", "score").set_index("Type").loc["ICC(A,1)"]
+    assert ar.icc_2_1(r) == pytest.approx(row["ICC"], abs=1e-12)
+    assert ar.icc_2_1_ci(r) == pytest.approx(tuple(row["CI95"]), abs=0.005)  # pingouin rounds to 2 decimals
+    lo, hi = ar.icc_2_1_ci(SHROUT)
+    assert lo < ar.icc_2_1(SHROUT) < hi and -0.2 < lo < 0.1 and 0.6 < hi < 0.9
+
+
+def test_weighted_kappa_matches_sklearn_on_answer_positions():
+    rng = np.random.default_rng(6)
+    r = np.clip(rng.integers(1, 5, 50)[:, None] + rng.integers(-1, 2, (50, 4)), 0, 6).astype(float)
+    labels = list(range(0, 7))
+    coded = ar.Coded(r, [float(v) for v in labels])
+    for w in (None, "linear", "quadratic"):
+        m = coded.kappa_matrix(w)
+        pk = ar.pairwise_cohen_kappa(r, [f"r{i}" for i in range(4)], weights=w, labels=labels)
+        expect = [cohen_kappa_score(r[:, i], r[:, j], weights=w, labels=labels) for i in range(4) for j in range(i + 1, 4)]
+        assert pk["kappa"].to_numpy() == pytest.approx(expect, abs=1e-12)
+        assert m[np.triu_indices(4, 1)] == pytest.approx(expect, abs=1e-12)
+        assert coded.mean_kappa(w) == pytest.approx(np.mean(expect), abs=1e-12)
+
+
+def test_weighted_statistics_equal_the_plain_ones_and_never_pair_a_rater_with_its_copy():
+    import krippendorff
+
+    rng = np.random.default_rng(8)
+    r = np.clip(rng.integers(0, 3, 25)[:, None] + rng.integers(-1, 2, (25, 5)), 0, 3).astype(float)
+    coded = ar.Coded(r)
+    assert coded.fleiss() == pytest.approx(sm_fleiss(aggregate_raters(r.astype(int))[0]), abs=1e-12)
+    for metric in ("nominal", "ordinal", "interval", "ratio"):
+        assert coded.alpha(metric) == pytest.approx(krippendorff.alpha(reliability_data=r.T, level_of_measurement=metric), abs=1e-12)
+    # item weights are item repetitions: w = 2 on item 0 is the table with item 0 twice
+    w = np.ones(25)
+    w[0] = 2
+    doubled = np.vstack([r, r[:1]])
+    assert coded.alpha("interval", None, w) == pytest.approx(ar.Coded(doubled).alpha("interval"), abs=1e-12)
+    assert coded.mean_kappa("quadratic", None, w) == pytest.approx(ar.Coded(doubled).mean_kappa("quadratic"), abs=1e-12)
+    # a rater drawn twice: its copy is not a second rater; the pairs are those of the distinct raters,
+    # counted with their multiplicities (r_i r_j)
+    rr = np.array([2.0, 1.0, 0.0, 0.0, 0.0])
+    k01 = cohen_kappa_score(r[:, 0], r[:, 1])
+    assert coded.mean_kappa(None, rr) == pytest.approx(k01, abs=1e-12)
+    assert math.isnan(coded.fleiss(np.array([3.0, 0, 0, 0, 0])))  # three copies of one rater: no agreement to measure
+    assert math.isnan(coded.mean_kappa(None, np.array([5.0, 0, 0, 0, 0])))  # one rater: no pair at all

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, pearsonr
 from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.humans.sessions import load_sessions
@@ -50,7 +51,12 @@ def test_per_observer_numbers_match_scipy_and_statsmodels(two_afc):
         assert obs.loc[pid, "accuracy"] == pytest.approx(k / N)
         lo, hi = proportion_confint(k, N, alpha=0.05, method="beta")
         assert (obs.loc[pid, "ci_low"], obs.loc[pid, "ci_high"]) == pytest.approx((lo, hi), abs=1e-12)
-        assert obs.loc[pid, "p_binomial"] == pytest.approx(binomtest(k, N, 0.5).pvalue, rel=1e-12)
+        assert obs.loc[pid, "p_binomial"] == pytest.approx(binomtest(k, N, 0.5, alternative="greater").pvalue, rel=1e-12)
+        assert obs.loc[pid, "log10_p_binomial"] == pytest.approx(np.log10(binomtest(k, N, 0.5, alternative="greater").pvalue), rel=1e-9)
+    p = [binomtest(sum(c), N, 0.5, alternative="greater").pvalue for c in CORRECT.values()]
+    assert obs["p_binomial_holm"].to_numpy() == pytest.approx(multipletests(p, method="holm")[1], rel=1e-12)
+    two = analyse_two_afc(loaded.trials, sset.stimuli, seed=1, n_boot=50, alternative="two-sided", models=False)
+    assert two.observers["p_binomial"].to_numpy() == pytest.approx([binomtest(sum(c), N, 0.5).pvalue for c in CORRECT.values()], rel=1e-12)
     accs = [sum(c) / N for c in CORRECT.values()]
     assert res.accuracy["mean"] == pytest.approx(np.mean(accs))
     assert res.accuracy["sd"] == pytest.approx(np.std(accs, ddof=1))

@@ -177,7 +177,7 @@ def test_analyse_study_headline_has_a_label_for_every_number(store, tmp_path):
 def test_format_p_below_the_floating_point_range():
     from analysis.models.headline import format_p
 
-    assert format_p(0.0123) == "p = 0.0123"
+    assert format_p(0.0123) == "p = 0.012"
     assert format_p(0.0, -1190.84) == "p < 1e-300 (log10 p = -1190.8)"
     assert format_p(1e-310, -309.9) == "p < 1e-300 (log10 p = -309.9)"
 

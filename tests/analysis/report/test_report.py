@@ -112,6 +112,35 @@ def test_numbers_in_tables_match_a_direct_computation(report):
     assert list(ex["status"]) == ["aborted"]
 
 
+def test_human_inference_tables_match_the_sessions(report):
+    from participants.layout import find_sessions, read_session
+    from scipy.stats import binomtest
+
+    _, paths, out = report
+    sdt = pd.read_csv(out / "tables" / "2afc_sdt.csv").set_index("participant_id")
+    obs = pd.read_csv(out / "tables" / "2afc_observers.csv").set_index("participant_id")
+    for s in (read_session(p) for p in find_sessions(paths["root"], "2afc")):
+        if not s.complete:
+            continue
+        t = s.trials[s.trials["phase"] == "test"]
+        signal = t["impossible_side"] == "left"
+        left = t["response_side"] == "left"
+        row = sdt.loc[s.participant_id]
+        assert (row["hits"], row["false_alarms"]) == ((signal & left).sum(), (~signal & left).sum())
+        k = int(t["correct"].sum())
+        assert obs.loc[s.participant_id, "p_binomial"] == pytest.approx(binomtest(k, len(t), 0.5, alternative="greater").pvalue)
+    summary = pd.read_csv(out / "tables" / "2afc_summary.csv").set_index("measure")
+    for m in ("accuracy", "error_consistency"):
+        assert summary.loc[m, "mean_ci_low"] <= summary.loc[m, "mean"] <= summary.loc[m, "mean_ci_high"]
+    mm = pd.read_csv(out / "tables" / "2afc_mixed_model.csv")
+    pop = mm[mm["quantity"].str.startswith("accuracy of the population")].iloc[0]
+    assert 0.5 < pop["estimate"] < 1 and pop["ci_low"] < pop["estimate"] < pop["ci_high"]
+    ag = pd.read_csv(out / "tables" / "questionnaire_all_agreement.csv")
+    assert {"weighted_kappa_quadratic", "krippendorff_alpha_ordinal", "icc_2_1", "fleiss_kappa"} <= set(ag["measure"])
+    for name in ("correlations", "difficulty_chi2", "ordinal_regression"):
+        assert (out / "tables" / f"questionnaire_all_{name}.csv").is_file()
+
+
 def test_html_is_self_contained_and_images_decode(report):
     from PIL import Image
 
@@ -213,7 +242,7 @@ def test_help_explains_every_option(capsys):
     assert ex.value.code == 0
     text = capsys.readouterr().out
     for opt in ("--runs", "--study", "--no-models", "--stimuli", "--data-root", "--out", "--name", "--set-2afc", "--set-questionnaire",
-                "--tolerance", "--include-incomplete", "--balance-seed", "--seed", "--n-boot"):
+                "--tolerance", "--include-incomplete", "--balance-seed", "--seed", "--n-boot", "--two-sided"):
         assert opt in text
 
 

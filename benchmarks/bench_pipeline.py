@@ -1,0 +1,119 @@
+"""Benchmark of the image-file input pipeline per CPU core: ImageNet-shaped JPEGs (500 x 375,
+quality 90) through the training transform (RandomResizedCrop 224 + flip) and the evaluation
+transform (resize 256 + centre crop 224), one process, one torch thread, in this run:
+
+- old: PIL decode and PIL transforms (`--decoder pil`, the pipeline before issue 13);
+- new: torchvision.io decode and v2 uint8 kernels (`--decoder auto` for training, `tensor` for both);
+- cache: the memory-mapped uint8 cache of images resized to 256 (`--image-cache`), no decoding;
+- batched: `--decoder batched` with the device being this CPU (on a GPU, nvJPEG decodes the batch).
+
+    python benchmarks/bench_pipeline.py [--images 300] [--repeats 3]
+
+Images/s per core multiply by the loader processes (one per core, less one) for a whole machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_jpegs(folder: Path, n: int) -> list[tuple[str, int]]:
+    """Photo-like JPEGs: smooth colour fields plus fine noise, ~500 x 375, quality 90."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(n):
+        base = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)).resize((500, 375), Image.BICUBIC)
+        pixels = np.asarray(base).astype(np.int16) + rng.integers(-20, 21, (375, 500, 3))
+        img = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        if i % 4 == 3:
+            img = img.transpose(Image.Transpose.ROTATE_90)  # some portrait images, as in ImageNet
+        path = folder / f"{i:05d}.JPEG"
+        img.save(path, quality=90)
+        samples.append((str(path), i % 10))
+    return samples
+
+
+def rate(data: object, n: int, repeats: int, train: bool) -> float:
+    """Best images/s over `repeats` passes of data[(epoch, i)] for every image."""
+    best = 0.0
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        for i in range(n):
+            data[(r + 1, i) if train else i]  # type: ignore[index]
+        best = max(best, n / (time.perf_counter() - t0))
+    return best
+
+
+def batched_rate(data: object, n: int, repeats: int, batch: int = 64) -> float:
+    """Images/s of `--decoder batched` on the CPU: worker items (bytes + draws), then decode_crop_batch."""
+    import torch
+
+    from model_runs.pipeline import collate_encoded, decode_crop_batch
+
+    best = 0.0
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        for start in range(0, n, batch):
+            items = [data[(r + 1, i)] for i in range(start, min(n, start + batch))]  # type: ignore[index]
+            payloads, _, idx, params, jpeg = collate_encoded(items)
+            decode_crop_batch(payloads, params, jpeg, 224, torch.device("cpu"), [""] * len(payloads))
+        best = max(best, n / (time.perf_counter() - t0))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import torch
+
+    from model_runs.pipeline import _file_dataset_class, image_cache
+
+    import torchvision.transforms.functional  # noqa: F401 - imported before any timing
+    import torchvision.transforms.v2.functional  # noqa: F401
+
+    torch.set_num_threads(1)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
+    try:
+        samples = make_jpegs(tmp, args.images)
+        size_kb = sum(Path(p).stat().st_size for p, _ in samples) / len(samples) / 1024
+        t0 = time.perf_counter()
+        cache = image_cache(tmp / "cache", samples, 256, "bilinear", 0)
+        build = time.perf_counter() - t0
+        print(f"{args.images} JPEGs, 500 x 375, {size_kb:.0f} KB each; cache built in {build:.1f} s "
+              f"({args.images / build:.0f} images/s, one core), {cache.path.stat().st_size / args.images / 1024:.0f} KB per image")
+        FileImages = _file_dataset_class()
+        rrc = ("random_resized_crop_flip", 0)
+        rows = []
+        for split, train in (("training (RandomResizedCrop 224 + flip)", True), ("evaluation (resize 256 + crop 224)", False)):
+            aug = rrc if train else ("none", 0)
+            old = FileImages(samples, train, 256, 224, 1, *aug, "bilinear", tensor=False)
+            new = FileImages(samples, train, 256, 224, 1, *aug, "bilinear", tensor=True)
+            cached = FileImages(samples, train, 256, 224, 1, *aug, "bilinear", cache=cache)
+            a, b, c = (rate(d, args.images, args.repeats, train) for d in (old, new, cached))
+            d = batched_rate(FileImages(samples, True, 256, 224, 1, *rrc, "bilinear", tensor=True, encoded=True), args.images, args.repeats) if train else float("nan")
+            rows.append((split, a, b, c, d))
+        print(f"{'images/s per core':<40} {'old (PIL)':>10} {'torchvision':>12} {'ratio':>6} {'cache':>8} {'ratio':>6} {'batched':>8} {'ratio':>6}")
+        for split, a, b, c, d in rows:
+            print(f"{split:<40} {a:10.0f} {b:12.0f} {b / a:5.2f}x {c:8.0f} {c / a:5.2f}x {d:8.0f} {d / a:5.2f}x")
+        print("batched: header read + random draws per image, then one decode_jpeg call per batch of 64 and v2 crops, all on this CPU core;"
+              " on a GPU the decode and crops run on the device (not measured here)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
