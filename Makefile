@@ -4,17 +4,33 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 APT_PACKAGES := xvfb xauth xdotool libgl1-mesa-dri libjack-jackd2-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
-                libegl1 libglu1-mesa slurmctld slurmd slurm-client munge chromium
+                libegl1 libglu1-mesa slurmctld slurmd slurm-client munge chromium postgresql nodejs npm
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo test mutation clean-demo help
+# jsPsych and its plugins (pinned in package.json / package-lock.json), copied into the package so that
+# the online experiment (python -m experiment.web) never fetches anything from a CDN.
+VENDOR := experiment/web/static/vendor
+JSPSYCH_PLUGINS := browser-check canvas-keyboard-response fullscreen html-button-response html-keyboard-response \
+                   image-button-response preload virtual-chinrest
+
+.PHONY: setup system-deps web-bundle demo test mutation clean-demo help
 
 help:
 	@echo "make demo   - set up and run the demo pipeline (runs/, stimulus_sets/, lab_data/, reports/)"
 	@echo "make test   - set up and run the test suite"
 	@echo "make mutation - mutation testing of the core modules (mutmut; slow, not part of make test)"
 
-setup: system-deps $(VENV)/.installed
+setup: system-deps $(VENV)/.installed web-bundle
+
+web-bundle: $(VENDOR)/.bundled
+
+$(VENDOR)/.bundled: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp node_modules/jspsych/dist/index.browser.min.js $(VENDOR)/jspsych.min.js
+	cp node_modules/jspsych/css/jspsych.css $(VENDOR)/jspsych.css
+	for p in $(JSPSYCH_PLUGINS); do cp node_modules/@jspsych/plugin-$$p/dist/index.browser.min.js $(VENDOR)/plugin-$$p.min.js; done
+	touch $@
 
 # System packages: installed through apt when running as root, otherwise the apt line is printed.
 system-deps:
@@ -31,7 +47,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[experiment,zoo,test]'
+	$(BIN)/pip install -q -e '.[experiment,zoo,web,test]'
 	touch $@
 
 demo: setup

@@ -75,6 +75,16 @@ EXTRA_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         **_SHOWN,
     },
 }
+# Extra columns of sessions run in the browser (experiment.web), after the task's columns; lab
+# sessions lack them (a reader treats a missing `setting` as lab).
+ONLINE_COLUMNS: dict[str, tuple[str, str]] = {
+    "setting": ("Where the trial ran: online (a web browser) or lab.", "str"),
+    "browser": ("Browser name and version reported by the page (jsPsych browser-check).", "str"),
+    "screen_px": ("Screen size in CSS pixels, width x height, at the trial.", "str"),
+    "device_pixel_ratio": ("window.devicePixelRatio at the trial (device pixels per CSS pixel).", "float"),
+    "window_px": ("Browser window (viewport) size in CSS pixels, width x height, at the trial.", "str"),
+    "fullscreen": ("1 if the page was in full screen when the trial was answered, else 0.", "bool01"),
+}
 MAIN_CATEGORY_LEVELS = ("no", "maybe", "yes")
 UNUSUAL_LEVELS = ("no", "slightly", "very")
 
@@ -123,14 +133,22 @@ def find_sessions(root: Path, task: str | None = None) -> list[Path]:
 class SessionWriter:
     """Appends trial rows to a session TSV, each flushed and fsynced before returning."""
 
-    def __init__(self, tsv: Path, task: str, extended: bool = False) -> None:
+    def __init__(self, tsv: Path, task: str, extended: bool = False,
+                 extra_columns: dict[str, tuple[str, str]] | None = None) -> None:
+        """`extended`: add EXTRA_COLUMNS[task]; `extra_columns`: further columns of another writer (e.g.
+        experiment.web's ONLINE_COLUMNS), after those."""
         self.tsv = Path(tsv)
         self.task = task
+        self.extra = dict(extra_columns or {})
+        known = self.known_columns()
         self.columns = list(COLUMNS[task]) + (list(EXTRA_COLUMNS[task]) if extended else [])
+        self.columns += [c for c in self.extra if c not in self.columns]
         if self.tsv.is_file() and self.tsv.stat().st_size:  # an existing session keeps its own header
             header = self.tsv.read_text(encoding="utf-8").split("\n", 1)[0].split("\t")
-            known = {**COLUMNS[task], **EXTRA_COLUMNS[task]}
             self.columns = [c for c in header if c in known]
+
+    def known_columns(self) -> dict[str, tuple[str, str]]:
+        return {**COLUMNS[self.task], **EXTRA_COLUMNS[self.task], **self.extra}
 
     def start(self, sidecar_fields: dict[str, Any]) -> None:
         """Create the session folder, the TSV header if new, then the sidecar (status incomplete).
@@ -147,7 +165,7 @@ class SessionWriter:
         meta = read_json(side) if side.is_file() else {}
         meta.update(sidecar_fields)
         meta.setdefault("SessionStatus", "incomplete")
-        known = {**COLUMNS[self.task], **EXTRA_COLUMNS[self.task]}
+        known = self.known_columns()
         for col in self.columns:
             desc, kind = known[col]
             meta[col] = {"Description": desc, **_levels(kind)}

@@ -81,6 +81,8 @@ PRIVATE_FILES: dict[str, tuple[str, ...]] = {
     "identities.tsv": ("participant_id", "name", "email"),
     "consent.tsv": ("participant_id", "date", "form_version", "recorded"),
     "payments.tsv": ("participant_id", "date", "hours", "amount", "currency", "recorded"),
+    # Recruitment-platform ids of online observers (experiment.web): never in the data root.
+    "platform_ids.tsv": ("participant_id", "platform", "platform_id", "study_id", "recorded"),
 }
 PRIVATE_BINDING = "registry.json"
 
@@ -107,7 +109,7 @@ class Leak:
 
     path: Path
     participant_id: str
-    kind: str  # name | name part | email | email user
+    kind: str  # name | name part | email | email user | platform id
 
 
 class Registry:
@@ -224,6 +226,39 @@ class Registry:
                 state["private_bound"] = True
             self._write_state(state)
         return pid
+
+    def platform_participant(self, platform: str, platform_id: str, study_id: str = "",
+                             group: str = "online") -> tuple[str, bool]:
+        """The participant id of a recruitment platform's id, registering a new participant (with
+        unknown demographics, in `group`) on first sight; returns (pid, new). The platform id is
+        kept only in the private folder's platform_ids.tsv."""
+        for option, value, limit in (("platform", platform, 32), ("platform id", platform_id, 128),
+                                     ("study id", study_id, 128)):
+            _check_text(option.replace(" ", "-"), value, limit, required=option != "study id")
+        row = {"age": NA, "gender": NA, "handedness": NA, "cnn_familiarity": NA, "group": _check_group(group),
+               "notes": NA, "registered": _check_date("registered", None)}
+        with self._locked():
+            self._check_private()
+            for r in self._read_private("platform_ids.tsv"):
+                if r["platform"] == platform and r["platform_id"] == platform_id:
+                    return r["participant_id"], False
+            header, rows = self._read_rows()
+            state = self._read_state()
+            numbers = [int(r["participant_id"][4:]) for r in rows]
+            pid = participant_id(max([int(state.get("last_participant", 0)), *numbers]) + 1)
+            self._bind_private(state)
+            ids = self._read_private("platform_ids.tsv")
+            ids.append({"participant_id": pid, "platform": platform, "platform_id": platform_id,
+                        "study_id": study_id or NA, "recorded": _now()})
+            self._write_private("platform_ids.tsv", ids)
+            rows.append({c: NA for c in header} | {"participant_id": pid} | row)
+            if not self.sidecar.is_file():
+                write_json(self.sidecar, SIDECAR)
+            atomic_write_text(self.tsv, _format_tsv(header, rows))
+            state["last_participant"] = int(pid[4:])
+            state["private_bound"] = True
+            self._write_state(state)
+        return pid, True
 
     def next_session(self, pid: str) -> int:
         """Allocate the participant's next session number: one more than any that ever existed."""
@@ -426,6 +461,9 @@ class Registry:
                 ranked.append((1, pid, "name", _word(name)))
                 ranked += [(3, pid, "name part", _word(part)) for part in re.split(r"[\s,]+", name)
                            if len(part) >= 3 and part != name and part not in _FORMAT_WORDS]
+        for r in self.private_records("platform_ids.tsv"):  # online observers' recruitment-platform ids
+            if len(r.get("platform_id", "")) >= 6:
+                ranked.append((0, r["participant_id"], "platform id", _word(fold(r["platform_id"]))))
         return [(pid, kind, needle) for _, pid, kind, needle in sorted(ranked, key=lambda t: t[0])]
 
 

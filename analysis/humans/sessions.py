@@ -7,7 +7,9 @@ such as a crash's torn last line), sessions whose row count differs from the sid
 sessions (`Pilot: true`), simulated observers (`Simulated: true`), repeated sessions of a
 participant (the first is kept) and sessions run on another stimulus set, or on another version
 of it (tables' checksum), are listed in `excluded` with a reason.
-Practice trials are dropped (and counted) unless asked for.
+Practice trials are dropped (and counted) unless asked for. Sessions run in the browser
+(`experiment.web`) are read like lab sessions; every trial row carries `setting` (lab | online), so
+lab and online observers can be shown side by side (`setting_summary`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ def session_set_checksum(meta: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
+def session_setting(meta: dict[str, Any]) -> str:
+    """Where a session ran: `online` (experiment.web records `Setting: online`) or `lab` (anything else)."""
+    return "online" if str(meta.get("Setting", "")).lower() == "online" else "lab"
+
+
 def _flag(value: Any) -> bool:
     """A sidecar's boolean (`true`, or the strings 'true'/'1'); anything else is false."""
     return value is True or (isinstance(value, int | str) and str(value).strip().lower() in ("true", "1"))
@@ -73,6 +80,11 @@ class LoadedSessions:
     @property
     def participants(self) -> list[str]:
         return [s.participant_id for s in self.sessions]
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """Participant id -> lab | online, for the included sessions."""
+        return {s.participant_id: session_setting(s.meta) for s in self.sessions}
 
     @property
     def n_simulated(self) -> int:
@@ -196,6 +208,7 @@ def load_sessions(
         df = s.trials.copy()
         df.insert(0, "session", s.session)
         df.insert(0, "participant_id", s.participant_id)
+        df["setting"] = session_setting(s.meta)  # online sessions also carry it per row; lab ones get 'lab'
         frames.append(df)
     trials = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["participant_id", "session", "phase"])
     if task == "2afc" and len(trials):
@@ -215,3 +228,20 @@ def load_sessions(
         excluded=pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS), practice_rows=practice_rows,
         stimulus_set=stimulus_set, set_checksum=checksum, notes=notes, reshown=reshown, reshown_left_out=left_out,
     )
+
+
+def setting_summary(loaded: LoadedSessions) -> pd.DataFrame:
+    """One row per setting (lab, online): observers, trials and, for the 2AFC, the mean and SD over
+    observers of the proportion correct."""
+    rows = []
+    trials = loaded.trials
+    for setting in ("lab", "online"):
+        part = trials.loc[trials["setting"] == setting] if "setting" in trials else trials.iloc[:0]
+        row: dict[str, Any] = {"setting": setting, "n_observers": int(part["participant_id"].nunique()),
+                               "n_trials": len(part)}
+        if loaded.task == "2afc":
+            per = part.groupby("participant_id")["correct"].mean() if len(part) else pd.Series(dtype=float)
+            row["accuracy_mean"] = float(per.mean()) if len(per) else float("nan")
+            row["accuracy_sd"] = float(per.std(ddof=1)) if len(per) > 1 else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
