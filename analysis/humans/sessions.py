@@ -245,3 +245,21 @@ def setting_summary(loaded: LoadedSessions) -> pd.DataFrame:
             row["accuracy_sd"] = float(per.std(ddof=1)) if len(per) > 1 else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def compare_settings(loaded: LoadedSessions) -> dict[str, float] | None:
+    """2AFC: online minus lab mean observer accuracy with Welch's t-test over observers (the unit of
+    a claim about observers); None for the questionnaire or with fewer than two observers in a setting."""
+    from scipy import stats
+
+    trials = loaded.trials
+    if loaded.task != "2afc" or "setting" not in trials:
+        return None
+    per = trials.groupby(["setting", "participant_id"])["correct"].mean()
+    lab, online = (per.get(s, pd.Series(dtype=float)) for s in ("lab", "online"))
+    if len(lab) < 2 or len(online) < 2:
+        return None
+    res = stats.ttest_ind(online.to_numpy(float), lab.to_numpy(float), equal_var=False)
+    return {"difference": float(online.mean() - lab.mean()), "t": float(res.statistic), "df": float(res.df),
+            "p_value": float(res.pvalue), "n_lab": len(lab), "n_online": len(online)}
+

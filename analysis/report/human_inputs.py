@@ -24,6 +24,29 @@ def exclusion_parts(ctx: Context, loaded: Any, label: str) -> list[str]:
     return parts
 
 
+def setting_parts(ctx: Context, loaded: Any, label: str) -> list[str]:
+    """Lab and online observers side by side (a table, and for the 2AFC Welch's t-test over
+    observers), or one line saying that every analysed session was run in the lab."""
+    from analysis.humans.sessions import compare_settings, setting_summary
+    from analysis.stats import format_p
+
+    settings = set(loaded.settings.values()) if loaded.sessions else set()
+    if "online" not in settings:
+        return [H.paragraph(f"All {len(loaded.sessions)} analysed {label} sessions were run in the lab.")]
+    table = setting_summary(loaded)
+    parts = [H.heading("Lab and online observers", 3),
+             H.table(table, caption=f"{label}: observers and trials per setting" + (
+                 "; accuracy: mean and SD over observers of each observer's proportion correct" if label == "2afc" else ""),
+                 csv_name=ctx.save_table(f"{label}_settings", table))]
+    diff = compare_settings(loaded)
+    if diff is not None:
+        parts.append(H.paragraph(
+            f"Online minus lab mean observer accuracy: {diff['difference']:+.2%} (Welch's t = {diff['t']:.2f}, "
+            f"df = {diff['df']:.1f}, p = {format_p(diff['p_value'])}; {diff['n_online']} online and {diff['n_lab']} lab "
+            "observers)."))
+    return parts
+
+
 def simulated_note(loaded: Any) -> list[str]:
     if not loaded.n_simulated:
         return []

@@ -6,7 +6,7 @@ import numpy as np
 
 from analysis.report import html as H
 from analysis.report.context import Context, places
-from analysis.report.human_inputs import exclusion_parts, sessions_and_set, simulated_note
+from analysis.report.human_inputs import exclusion_parts, sessions_and_set, setting_parts, simulated_note
 from analysis.stats import format_p
 
 
@@ -96,6 +96,7 @@ def section_questionnaire(ctx: Context) -> H.Section:
         for (q, a), key in QUESTION_KEYS.items():
             ctx.numbers[f"{key}@{sel.name}"] = float(acc.get((q, a), np.nan))
         ctx.numbers[f"q_corr_categories@{sel.name}"] = float(c["r"])
+    sec.parts += setting_parts(ctx, loaded, "questionnaire")
     sec.add(H.heading("Exclusions"))
     sec.parts += exclusion_parts(ctx, loaded, "questionnaire")
     return sec

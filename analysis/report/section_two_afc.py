@@ -9,7 +9,7 @@ import numpy as np
 
 from analysis.report import html as H
 from analysis.report.context import Context, places
-from analysis.report.human_inputs import exclusion_parts, sessions_and_set, simulated_note
+from analysis.report.human_inputs import exclusion_parts, sessions_and_set, setting_parts, simulated_note
 from analysis.stats import format_p
 
 
@@ -183,6 +183,7 @@ def section_2afc(ctx: Context) -> H.Section:
     sec.parts += consistency_parts(ctx, res, tables, figs)
     sec.parts += pair_parts(ctx, res, tables, figs)
     sec.parts += rt_parts(ctx, res, tables, figs)
+    sec.parts += setting_parts(ctx, loaded, "2afc")
     sec.add(H.heading("Exclusions"))
     sec.parts += exclusion_parts(ctx, loaded, "2afc")
     return sec

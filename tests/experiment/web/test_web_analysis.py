@@ -88,3 +88,35 @@ def test_report_setup_row_of_online_sessions(tmp_path: Path) -> None:
     size_cm = 4 / 2 / 2.92 / 10
     assert full["image_deg"] == pytest.approx(2 * math.degrees(math.atan(size_cm / 114)), abs=1e-4)
     assert full["px_per_deg"] == pytest.approx(29.2 * 2 * 114 * math.tan(math.radians(0.5)), abs=1e-3)
+
+
+def test_lab_and_online_compared_over_observers_and_shown_in_the_report(tmp_path: Path) -> None:
+    from analysis.humans.sessions import compare_settings
+    from analysis.report.context import Context, ReportConfig
+    from analysis.report.human_inputs import setting_parts
+
+    sset = write_2afc_set(tmp_path / "sets", "pairs", n_pairs=4, n_practice=1)
+    data = tmp_path / "lab_data"
+    lab = {"sub-101": [True, True, False, True], "sub-102": [True, False, False, True]}
+    for pid, correct in lab.items():
+        write_2afc_session(data, pid, sset, correct)
+    assert compare_settings(load_sessions(data, "2afc")) is None  # no online observer yet
+    study = make_study(tmp_path, sset.path, write_config(tmp_path / "web.toml"))
+    client = TestClient(create_app(study))
+    difficulty = dict(zip(sset.stimuli["stim_id"], sset.stimuli["difficulty"]))
+    online = {"w1": [True, True, True, True], "w2": [False, True, False, False], "w3": [True, False, True, True]}
+    for pid, correct in online.items():
+        _online_session(client, pid, difficulty, correct)
+    loaded = load_sessions(data, "2afc")
+    got = compare_settings(loaded)
+    # Welch's t by hand: lab 0.75, 0.5; online 1.0, 0.25, 0.75
+    a, b = [1.0, 0.25, 0.75], [0.75, 0.5]
+    ma, mb = sum(a) / 3, sum(b) / 2
+    va, vb = sum((x - ma) ** 2 for x in a) / 2, sum((x - mb) ** 2 for x in b) / 1
+    se2 = va / 3 + vb / 2
+    df = se2 ** 2 / ((va / 3) ** 2 / 2 + (vb / 2) ** 2 / 1)
+    assert got["difference"] == pytest.approx(ma - mb) and got["t"] == pytest.approx((ma - mb) / math.sqrt(se2))
+    assert got["df"] == pytest.approx(df) and (got["n_lab"], got["n_online"]) == (2, 3)
+    ctx = Context(ReportConfig(), tmp_path / "report_files")
+    html = "".join(setting_parts(ctx, loaded, "2afc"))
+    assert "Lab and online observers" in html and "Welch" in html and (tmp_path / "report_files/tables/2afc_settings.csv").is_file()
