@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 APT_PACKAGES := xvfb xauth xdotool libgl1-mesa-dri libjack-jackd2-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
-                libegl1 libglu1-mesa slurmctld slurmd slurm-client munge chromium postgresql nodejs npm
+                libegl1 libglu1-mesa slurmctld slurmd slurm-client munge chromium postgresql
 PYTEST_ARGS ?=
 
 # jsPsych and its plugins (pinned in package.json / package-lock.json), copied into the package so that
@@ -35,6 +35,7 @@ $(VENDOR)/.bundled: package.json package-lock.json
 # System packages: installed through apt when running as root, otherwise the apt line is printed.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 		echo "installing system packages:$$missing"; \
