@@ -100,7 +100,9 @@ def is_temp_name(name: str, legacy: bool = True) -> bool:
     return bool(_TEMP.match(name) or (legacy and _LEGACY_TEMP.match(name)))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` exists on this host (this process always); a zombie (killed, not
+    yet reaped) counts as gone."""
     if pid == os.getpid():
         return True
     try:
@@ -109,7 +111,11 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def is_leftover(path: Path, now: float | None = None, legacy: Callable[[Path], bool] | bool = True) -> bool:
@@ -120,7 +126,7 @@ def is_leftover(path: Path, now: float | None = None, legacy: Callable[[Path], b
     path = Path(path)
     m = _TEMP.match(path.name)
     if m and m.group("host") in (None, _host_tag()):
-        return not _pid_alive(int(m.group("pid")))
+        return not pid_alive(int(m.group("pid")))
     if m or (_LEGACY_TEMP.match(path.name) and (legacy is True or (callable(legacy) and legacy(path)))):
         try:
             age = (time.time() if now is None else now) - path.lstat().st_mtime

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labutil.errors import UserError
-from labutil.io import atomic_write_text
+from labutil.io import atomic_write_text, pid_alive
 from model_runs.devices import claim_device, visible_gpus, worker_devices
 from model_runs.model_lock import busy_message
 from model_runs.runner import ModelOutcome, model_status, prepare, run_one, spec_from_study_dir
@@ -85,7 +85,7 @@ class LocalWorker:
 
     def parent_gone(self) -> str | None:
         """Why this worker should stop (its sweep process has died), or None."""
-        if _pid_alive(self.parent_pid):
+        if pid_alive(self.parent_pid):
             return None
         return f"the sweep process (pid {self.parent_pid}) has ended"
 
@@ -110,21 +110,6 @@ class LocalWorker:
         finally:
             set_stop_check(None)
         return out
-
-
-def _pid_alive(pid: int) -> bool:
-    """True while process `pid` exists (this host); a zombie (killed, not yet reaped) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _checkpointable_base() -> type:

@@ -20,7 +20,8 @@ from model_runs.model_lock import busy_message
 from model_runs.runner import run_models
 from model_runs.store import open_study
 from model_runs.study_files import load_study
-from model_runs.sweep import LocalWorker, _pid_alive
+from labutil.io import pid_alive
+from model_runs.sweep import LocalWorker
 from model_runs.train import Execution
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ def test_parent_gone_is_noticed() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     worker = LocalWorker("s", "q", {}, Execution(), parent_pid=child.pid)
     child.wait()
-    assert not _pid_alive(child.pid) and "has ended" in worker.parent_gone()
+    assert not pid_alive(child.pid) and "has ended" in worker.parent_gone()
     assert LocalWorker("s", "q", {}, Execution()).parent_gone() is None  # this process: alive
 
 
@@ -59,7 +60,7 @@ def test_zombie_parent_counts_as_gone() -> None:
             if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
                 break
         time.sleep(0.01)
-    assert not _pid_alive(child.pid)
+    assert not pid_alive(child.pid)
     child.wait()
 
 
@@ -83,10 +84,10 @@ def test_sigkill_of_the_sweep_parent_stops_its_workers(tmp_path: Path, study_fil
     killed_at = {m: len(i["epochs"]) for m, i in _infos(models).items()}
     workers = {i["worker"]["pid"] for i in _infos(models).values()}
     t0 = time.monotonic()
-    while any(_pid_alive(pid) for pid in workers) and time.monotonic() - t0 < 60:
+    while any(pid_alive(pid) for pid in workers) and time.monotonic() - t0 < 60:
         time.sleep(0.05)
     stopped_in = time.monotonic() - t0
-    assert not any(_pid_alive(pid) for pid in workers), "workers still running a minute after their sweep died"
+    assert not any(pid_alive(pid) for pid in workers), "workers still running a minute after their sweep died"
     infos = _infos(models)
     study = open_study(runs / "orphan")
     for m, info in infos.items():
