@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kill_points import killed_at
 from labutil.io import find_temp_files
 from model_runs.store import ModelWriter, create_study, open_study
 
-KILLED = 137
 LABELS = np.array([0, 1, 2, 0, 1, 2])
 PREDS = [[0, 0, 0, 0, 0, 0], [0, 1, 2, 1, 1, 0], [0, 1, 2, 0, 1, 1]]
 DEFINITION = {"name": "t", "dataset": {"name": "digits", "seed": 0}, "models": [{"model_id": "a", "condition": "base"}]}
@@ -38,29 +38,8 @@ def _run(study_dir: Path) -> None:
 
 
 def _killed_run(study_dir: Path, at: int) -> bool:
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            n = [0]
-            real_replace, real_fsync, real_fdatasync = os.replace, os.fsync, os.fdatasync
-
-            def tick() -> None:
-                n[0] += 1
-                if n[0] == at:
-                    os._exit(KILLED)
-
-            os.replace = lambda a, b: (tick(), real_replace(a, b))[1]  # type: ignore[assignment]
-            os.fsync = lambda fd: (tick(), real_fsync(fd))[1]  # type: ignore[assignment]
-            os.fdatasync = lambda fd: (tick(), real_fdatasync(fd))[1]  # type: ignore[assignment]
-            _run(study_dir)
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    assert code in (0, KILLED), code
-    return code == KILLED
+    """The work in a child killed before its `at`-th write event (tests/kill_points.py)."""
+    return killed_at(at, lambda: _run(study_dir))
 
 
 def test_a_run_killed_at_every_store_write_resumes_to_the_uninterrupted_decisions(tmp_path: Path) -> None:

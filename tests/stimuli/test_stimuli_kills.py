@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from labutil.errors import run_cli
+from kill_points import killed_at
 from labutil.io import find_temp_files
 from model_runs.store import Study
 from stimuli.build import build_2afc
@@ -20,7 +21,6 @@ from stimuli.sources import from_study
 
 from stimuli_data import synthetic_pixels
 
-KILLED = 137
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -35,29 +35,8 @@ def _build(study: Study, out: Path) -> None:
 
 
 def _killed_build(study: Study, out: Path, at: int) -> bool:
-    """Build in a child that `os._exit`s before its `at`-th fsync or rename; False if it finished."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            n = [0]
-            real_replace, real_fsync = os.replace, os.fsync
-
-            def tick() -> None:
-                n[0] += 1
-                if n[0] == at:
-                    os._exit(KILLED)
-
-            os.replace = lambda a, b: (tick(), real_replace(a, b))[1]  # type: ignore[assignment]
-            os.fsync = lambda fd: (tick(), real_fsync(fd))[1]  # type: ignore[assignment]
-            _build(study, out)
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    assert code in (0, KILLED), code
-    return code == KILLED
+    """The work in a child killed before its `at`-th write event (tests/kill_points.py)."""
+    return killed_at(at, lambda: _build(study, out))
 
 
 def test_a_build_killed_at_every_write_then_rebuilt_equals_the_uninterrupted(study: Study, tmp_path: Path) -> None:

@@ -27,18 +27,31 @@ def _online_session(client: TestClient, pid: str, difficulty: dict[str, str], co
     assert client.post("/api/finish", json={}, headers=h).status_code == 200
 
 
-def test_lab_and_online_sessions_side_by_side(tmp_path: Path) -> None:
+LAB = {"sub-101": [True, True, False, True], "sub-102": [True, False, False, True]}
+ONLINE = {"w1": [True, True, True, True], "w2": [False, True, False, False], "w3": [True, False, True, True]}
+
+
+def _lab_sessions(tmp_path: Path):  # noqa: ANN202
+    """A 2AFC set and two lab sessions written directly (test correctness as in LAB)."""
     sset = write_2afc_set(tmp_path / "sets", "pairs", n_pairs=4, n_practice=1)
     data = tmp_path / "lab_data"
-    lab = {"sub-101": [True, True, False, True], "sub-102": [True, False, False, True]}
-    for pid, correct in lab.items():
+    for pid, correct in LAB.items():
         write_2afc_session(data, pid, sset, correct)
-    study = make_study(tmp_path, sset.path, write_config(tmp_path / "web.toml"))
-    client = TestClient(create_app(study))
+    return sset, data
+
+
+def _online_sessions(tmp_path: Path, sset) -> None:  # noqa: ANN001
+    """Three online sessions through the server (test correctness as in ONLINE)."""
+    client = TestClient(create_app(make_study(tmp_path, sset.path, write_config(tmp_path / "web.toml"))))
     difficulty = dict(zip(sset.stimuli["stim_id"], sset.stimuli["difficulty"]))
-    online = {"w1": [True, True, True, True], "w2": [False, True, False, False], "w3": [True, False, True, True]}
-    for pid, correct in online.items():
+    for pid, correct in ONLINE.items():
         _online_session(client, pid, difficulty, correct)
+
+
+def test_lab_and_online_sessions_side_by_side(tmp_path: Path) -> None:
+    sset, data = _lab_sessions(tmp_path)
+    _online_sessions(tmp_path, sset)
+    lab, online = LAB, ONLINE
 
     loaded = load_sessions(data, "2afc")
     assert loaded.excluded.empty
@@ -95,18 +108,9 @@ def test_lab_and_online_compared_over_observers_and_shown_in_the_report(tmp_path
     from analysis.report.context import Context, ReportConfig
     from analysis.report.human_inputs import setting_parts
 
-    sset = write_2afc_set(tmp_path / "sets", "pairs", n_pairs=4, n_practice=1)
-    data = tmp_path / "lab_data"
-    lab = {"sub-101": [True, True, False, True], "sub-102": [True, False, False, True]}
-    for pid, correct in lab.items():
-        write_2afc_session(data, pid, sset, correct)
+    sset, data = _lab_sessions(tmp_path)
     assert compare_settings(load_sessions(data, "2afc")) is None  # no online observer yet
-    study = make_study(tmp_path, sset.path, write_config(tmp_path / "web.toml"))
-    client = TestClient(create_app(study))
-    difficulty = dict(zip(sset.stimuli["stim_id"], sset.stimuli["difficulty"]))
-    online = {"w1": [True, True, True, True], "w2": [False, True, False, False], "w3": [True, False, True, True]}
-    for pid, correct in online.items():
-        _online_session(client, pid, difficulty, correct)
+    _online_sessions(tmp_path, sset)
     loaded = load_sessions(data, "2afc")
     got = compare_settings(loaded)
     # Welch's t by hand: lab 0.75, 0.5; online 1.0, 0.25, 0.75
