@@ -676,6 +676,9 @@ class ModelWriter:
         for f in self.dir.glob(f"{TRAIN_PARTS_PREFIX}.epoch-*.parquet"):
             if f.name not in committed:
                 f.unlink()
+        # a kill in finish() after consolidating: readers would prefer that file to the parts it copies,
+        # which are still all here (removed only after the final run.json) and may be re-committed
+        (self.dir / TRAIN_DECISIONS_FILE).unlink(missing_ok=True)
         _remove_v1_decisions(self.dir)
 
     def _write_info(self, info: dict[str, Any]) -> None:
