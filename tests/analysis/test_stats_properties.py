@@ -55,3 +55,31 @@ def test_pearson_ignores_the_order_of_pairs_and_their_nan_partners(rows, rnd):
             assert math.isnan(res.r)
         else:
             assert res.r == pytest.approx(base.r, abs=1e-9)
+
+
+def test_spearman_interval_uses_the_bonett_wright_standard_error():
+    """z = atanh(rho) +- 1.96 sqrt((1 + rho^2 / 2) / (n - 3)), by hand (Bonett & Wright 2000)."""
+    c = spearman(X, Y)
+    rho, n = float(sst.spearmanr(X, Y).statistic), len(X)
+    se = math.sqrt((1 + rho**2 / 2) / (n - 3))
+    q = sst.norm.ppf(0.975)
+    assert (c.ci_low, c.ci_high) == pytest.approx((math.tanh(math.atanh(rho) - q * se), math.tanh(math.atanh(rho) + q * se)),
+                                                  abs=1e-12)
+    wide = spearman(X, Y, confidence=0.99)
+    assert wide.ci_low < c.ci_low and wide.ci_high > c.ci_high
+
+
+def test_cramers_v_of_a_non_square_table_uses_its_shorter_side():
+    """[[10, 0, 0], [0, 5, 5]]: the column fixes the row, so V = 1; chi2 = n (min(r, c) - 1) = 20."""
+    from analysis.stats import chi2_cramers_v
+
+    a = chi2_cramers_v([[10, 0, 0], [0, 5, 5]])
+    assert a.chi2 == pytest.approx(20.0) and a.dof == 2 and a.n == 20
+    assert a.cramers_v == pytest.approx(1.0)
+    # an empty column is dropped first: the same table
+    b = chi2_cramers_v([[10, 0, 0, 0], [0, 5, 0, 5]])
+    assert (b.chi2, b.dof, b.cramers_v) == pytest.approx((a.chi2, a.dof, a.cramers_v))
+    # a 3 x 2 table of partial association, V by hand from scipy's chi2
+    t = np.array([[12, 3], [5, 9], [4, 11]])
+    chi2 = float(sst.chi2_contingency(t, correction=False).statistic)
+    assert chi2_cramers_v(t).cramers_v == pytest.approx(math.sqrt(chi2 / (t.sum() * 1)))

@@ -64,3 +64,18 @@ def test_the_largest_tolerance_keeps_the_levels_apart(k, m, ok):
 
 def test_empty_input_gives_an_empty_split():
     assert classify(np.array([], dtype=int), 3, 5).shape == (0,)
+
+
+def test_the_refusal_names_the_overlap_and_the_largest_tolerance_allowed():
+    with pytest.raises(UserError) as err:
+        check_tolerance(4, 7)
+    assert str(err.value) == ("--tolerance 4 is too large for 7 models: trivial (>= 3 correct) and impossible "
+                              "(<= 4 correct) would overlap; use at most 3")
+    with pytest.raises(UserError, match="must be >= 0, not -1"):
+        check_tolerance(-1, 7)
+
+
+def test_labels_are_an_object_array_of_the_three_names():
+    """An object array (as documented), so a caller's longer label never gets cut to a fixed width."""
+    out = classify(np.array([0, 1, 2]), 2, 0)
+    assert out.dtype == object and out.tolist() == [IMPOSSIBLE, IN_BETWEEN, TRIVIAL]

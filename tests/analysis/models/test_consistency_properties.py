@@ -103,6 +103,21 @@ def unconditional_null(n: int, p1: float, p2: float) -> tuple[np.ndarray, np.nda
     return np.array(ks), w / w.sum()
 
 
+@pytest.mark.parametrize("r1,r2", [(10, 4), (3, 9)])
+def test_monte_carlo_null_of_unequal_accuracies_against_full_enumeration(r1, r2):
+    """Independent observers right on r1 and r2 of 12 trials: null SD and two-sided p as enumerated."""
+    n, n_sim = 12, 4000
+    a = np.array([True] * r1 + [False] * (n - r1))
+    b = np.array([True] * r2 + [False] * (n - r2))[::-1]
+    ks, w = unconditional_null(n, r1 / n, r2 / n)
+    sd = float(np.sqrt(np.sum(w * ks**2)))  # mean 0
+    res = independence_test(a, b, method="monte-carlo", n_sim=n_sim, seed=8)
+    assert abs(res.null_mean) < 4 * sd / np.sqrt(n_sim)
+    assert res.null_sd == pytest.approx(sd, rel=0.05)
+    p_exact = float(np.sum(w[np.abs(ks) >= abs(res.kappa) - 1e-12]))
+    assert res.p_value == pytest.approx(p_exact, abs=4 * np.sqrt(p_exact * (1 - p_exact) / n_sim) + 1e-3)
+
+
 def test_monte_carlo_null_moments_and_p_against_full_enumeration():
     """n = 20, both 18 right: the null's mean (0) is far from its median (-1/14), so the summary
     must be the mean; SD and p agree with the enumerated distribution within Monte-Carlo error."""
@@ -136,3 +151,21 @@ def test_bootstrap_interval_leaves_a_quarter_of_five_percent_in_each_tail():
     naive = np.array([error_consistency(a[i], b[i]) for i in idx])
     assert 0.012 < np.mean(naive < lo) < 0.04
     assert 0.012 < np.mean(naive > hi) < 0.04
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(2, 30).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(0, n))))
+def test_kappa_bounds_are_the_extremes_over_every_table(nrr):
+    """For r1 and r2 right of n, every attainable table has n11 in max(0, r1 + r2 - n)..min(r1, r2);
+    the bounds are the lowest and highest kappa over them (by the definition, by hand)."""
+    from analysis.models.consistency import kappa_bounds
+
+    n, r1, r2 = nrr
+    kmin, kmax = kappa_bounds(r1 / n, r2 / n)
+    p1, p2 = r1 / n, r2 / n
+    c_exp = p1 * p2 + (1 - p1) * (1 - p2)
+    if c_exp == 1:
+        assert np.isnan(kmin) and np.isnan(kmax)
+        return
+    ks = [((n11 + (n - r1 - r2 + n11)) / n - c_exp) / (1 - c_exp) for n11 in range(max(0, r1 + r2 - n), min(r1, r2) + 1)]
+    assert (float(kmin), float(kmax)) == pytest.approx((min(ks), max(ks)), abs=1e-9)

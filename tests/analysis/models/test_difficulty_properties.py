@@ -46,3 +46,14 @@ def test_no_pooling_when_every_bin_has_enough():
     res = independence_test(counts, pmf, min_expected=5.0)
     assert res.n_bins == 3
     assert res.g == pytest.approx(g_by_scipy(counts, pmf * 100, 1)[0], rel=1e-12)
+
+
+def test_the_right_tail_is_pooled_inwards_too():
+    """Expected 30, 50, 15, 3, 2 of 100: the right tail 2 joins 3 (-> 5, enough): four bins."""
+    pmf = np.array([0.30, 0.50, 0.15, 0.03, 0.02])
+    counts = np.array([28, 49, 17, 2, 4])
+    res = independence_test(counts, pmf)
+    assert res.n_bins == 4 and res.dof == 2
+    g, p = g_by_scipy([28, 49, 17, 6], [30, 50, 15, 5], 2)
+    assert res.g == pytest.approx(g, rel=1e-12)
+    assert res.p_value == pytest.approx(p, rel=1e-9)
