@@ -83,3 +83,14 @@ def test_cramers_v_of_a_non_square_table_uses_its_shorter_side():
     t = np.array([[12, 3], [5, 9], [4, 11]])
     chi2 = float(sst.chi2_contingency(t, correction=False).statistic)
     assert chi2_cramers_v(t).cramers_v == pytest.approx(math.sqrt(chi2 / (t.sum() * 1)))
+
+
+def test_too_few_complete_pairs_give_no_correlation():
+    """Two points always lie on a line (r = +-1 says nothing): Pearson needs 3 complete pairs,
+    Spearman (with its n - 3 in the interval) 4; NaN pairs do not count."""
+    assert math.isnan(pearson([1.0, 2.0], [3.0, 1.0]).r)
+    res = pearson([1.0, 2.0, np.nan, 4.0], [3.0, 1.0, 2.0, np.nan])
+    assert math.isnan(res.r) and math.isnan(res.ci_low) and math.isnan(res.p_value) and res.n == 2
+    assert math.isfinite(pearson([1.0, 2.0, 4.0], [3.0, 1.0, 2.0]).r)
+    assert math.isnan(spearman([1.0, 2.0, 4.0], [3.0, 1.0, 2.0]).r)
+    assert math.isfinite(spearman([1.0, 2.0, 4.0, 3.0], [3.0, 1.0, 2.0, 5.0]).r)
