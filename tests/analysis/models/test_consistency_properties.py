@@ -169,3 +169,23 @@ def test_kappa_bounds_are_the_extremes_over_every_table(nrr):
         return
     ks = [((n11 + (n - r1 - r2 + n11)) / n - c_exp) / (1 - c_exp) for n11 in range(max(0, r1 + r2 - n), min(r1, r2) + 1)]
     assert (float(kmin), float(kmax)) == pytest.approx((min(ks), max(ks)), abs=1e-9)
+
+
+def test_misuse_is_named_in_the_message():
+    """Programming errors say which argument is wrong and how (ValueError, not a user error)."""
+    with pytest.raises(ValueError, match=r"^a must hold correct/incorrect"):
+        error_consistency(np.array([0, 2]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"^b must be one-dimensional, got shape \(1, 2\)"):
+        error_consistency(np.array([0, 1]), np.array([[0, 1]]))
+    with pytest.raises(ValueError, match=r"^a and b must have the same length, got 2 and 3$"):
+        error_consistency(np.array([0, 1]), np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match=r"^error consistency needs at least one trial$"):
+        error_consistency(np.array([], bool), np.array([], bool))
+    from analysis.models.consistency import error_consistency_matrix
+
+    with pytest.raises(ValueError, match=r"^decisions must be \(n_models, n_images\), got shape \(3,\)$"):
+        error_consistency_matrix(np.ones(3, bool))
+    with pytest.raises(ValueError, match=r"^error consistency needs at least one image$"):
+        error_consistency_matrix(np.ones((2, 0), bool))
+    one = error_consistency_matrix(np.array([[True], [False]]))  # one image is enough (kappa 0 or undefined)
+    assert one.shape == (2, 2) and one[0, 1] == 0.0

@@ -57,3 +57,19 @@ def test_the_right_tail_is_pooled_inwards_too():
     g, p = g_by_scipy([28, 49, 17, 6], [30, 50, 15, 5], 2)
     assert res.g == pytest.approx(g, rel=1e-12)
     assert res.p_value == pytest.approx(p, rel=1e-9)
+
+
+def test_binomial_null_uses_the_mean_accuracy_of_the_histogram():
+    """Histogram of 4 images over 3 models: 0, 1, 1, 3 right -> mean accuracy 5 / 12; the binomial
+    null's expected counts are 4 C(3, k) p^k (1 - p)^(3 - k) (scipy), and the Poisson-binomial
+    with equal accuracies equals it."""
+    from scipy.stats import binom
+
+    from analysis.models.difficulty import null_histograms
+
+    counts = np.array([1, 2, 0, 1])
+    nulls = null_histograms(counts, accuracies=np.full(3, 5 / 12))
+    expected = 4 * binom.pmf(np.arange(4), 3, 5 / 12)
+    np.testing.assert_allclose(nulls["binomial"], expected, rtol=1e-12)
+    np.testing.assert_allclose(nulls["poisson-binomial"], expected, rtol=1e-12)
+    assert nulls["binomial"].sum() == pytest.approx(4.0)
