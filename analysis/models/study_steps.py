@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.models.outputs import Writer
+from labutil.difficulty import DEFAULT_TOLERANCE
 from labutil.errors import UserError
 
 
@@ -30,7 +31,7 @@ from labutil.errors import UserError
 class DDDOptions:
     """How a study is analysed (every option of `python -m analysis.ddd`)."""
 
-    tolerance: int = 1
+    tolerance: int = DEFAULT_TOLERANCE
     base: str = "base"
     label_issues: str | Path | Sequence[str] | None = None  # "probabilities", a table, or image ids
     label_col: str = "label_error_mturk"

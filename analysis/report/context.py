@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.report import html as H
+from labutil.difficulty import DEFAULT_TOLERANCE
 from labutil.errors import UserError
 
 SECTIONS = ("models", "2afc", "questionnaire", "paper")
@@ -31,7 +32,7 @@ class ReportConfig:
     name: str = "report"
     set_2afc: str | None = None
     set_questionnaire: str | None = None
-    tolerance: int = 1
+    tolerance: int = DEFAULT_TOLERANCE
     base: str = "base"
     include_incomplete: bool = False
     include_pilot: bool = False
