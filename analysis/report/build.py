@@ -52,7 +52,7 @@ def check_inputs(cfg: ReportConfig) -> None:
 
 def build_report(cfg: ReportConfig) -> Path:
     """Run every section and write the report; returns the path of the HTML file."""
-    from tqdm import tqdm
+    from labutil.progress import progress
 
     started = time.perf_counter()
     check_inputs(cfg)
@@ -66,7 +66,7 @@ def build_report(cfg: ReportConfig) -> Path:
         builders = [("models and DDD", section_models), ("2AFC experiment", section_2afc),
                     ("questionnaire", section_questionnaire), ("comparison with the paper", section_paper)]
         sections = []
-        with tqdm(builders, desc="report", unit="section") as bar:
+        with progress(builders, desc="report", unit="section") as bar:
             for title, build in bar:
                 bar.set_postfix_str(title)
                 sections.append(build(ctx))
