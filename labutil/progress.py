@@ -14,6 +14,7 @@ plain lines (e.g. to look at them on a terminal).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable
 from typing import IO, Any
@@ -21,6 +22,7 @@ from typing import IO, Any
 #: seconds between the plain lines an outer bar prints when stderr is not a terminal
 PIPED_INTERVAL = 30.0
 ENV = "LAB_PROGRESS"
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # cursor moves of nested bars
 
 
 def stderr_mode(stream: IO[str] | None = None) -> str:
@@ -48,7 +50,7 @@ class _Lines:
     def write(self, text: str) -> int:
         import time
 
-        line = text.replace("\r", "").rstrip()
+        line = _ESCAPES.sub("", text.replace("\r", "")).rstrip()
         now = time.monotonic()
         if line and now - self.last >= self.interval:
             self._emit(line, now)

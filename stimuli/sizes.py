@@ -140,7 +140,7 @@ def chosen_line(kind: str, after: dict[str, int], tolerance: int, sizes: Sizes) 
     return f"candidates after exclusions (tolerance {tolerance}): {have}; chose {sizes.describe(*what)}"
 
 
-def _exclusion_name(rec: dict[str, Any]) -> tuple[str, str]:
+def exclusion_name(rec: dict[str, Any]) -> tuple[str, str]:
     """What an exclusion record is called on the terminal, and the option change that brings its images back."""
     if rec.get("kind") == "classes":
         return f"excluded classes ({Path(str(rec.get('file', ''))).name})", "--exclude-classes none"
@@ -166,7 +166,7 @@ def built_lines(meta: dict[str, Any]) -> list[str]:
             removed = rec.get("removed", {})
             if not removed.get("total"):
                 continue
-            name, flag = _exclusion_name(rec)
+            name, flag = exclusion_name(rec)
             counts = ", ".join(f"{removed.get(d, 0)} {d}" for d in LEVELS)
             parts.append(f"{name} {removed['total']} ({counts}; {flag} brings them in)")
         lines.append(f"left out {left_out} of {before.get('total', 0)} images: " + "; ".join(parts))

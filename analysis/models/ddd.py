@@ -202,6 +202,7 @@ def analyse_study(
     models = st.load_models(study_path, opts)
     out = Path(out_dir) if out_dir is not None else Path("reports") / models.study.path.name / "ddd"
     w = Writer(out, opts.figures)
+    w.result.notes += st.left_out_models(models)
     steps = ["split", "consistency", "identical models", "epochs", "classes"] + (["image statistics"] if opts.image_stats else [])
     try:
         with progress(total=len(steps), desc="DDD analysis", unit="step", disable=not opts.progress) as bar, \

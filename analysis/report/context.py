@@ -56,6 +56,11 @@ class Context:
     provenance: list[tuple[str, Any]] = field(default_factory=list)
     exclusions: list[pd.DataFrame] = field(default_factory=list)
     reference_data: bool = False
+    messages: list[str] = field(default_factory=list)  # what the terminal is told: what was left out, and why
+
+    def tell(self, *lines: str) -> None:
+        """Lines for the terminal once the report is written (each also appears in the HTML where it belongs)."""
+        self.messages.extend(line for line in lines if line not in self.messages)
 
     @property
     def fig_dir(self) -> Path:

@@ -87,3 +87,18 @@ def _no_impossible(study: Study, tmp_path: Path) -> None:
     src = _source(study)
     src.images["n_correct"] = src.images["n_models"]
     build_2afc(src, tmp_path / "p", seed=0)
+
+
+def test_build_lines_name_left_out_images_and_the_option_that_brings_them_in(study: Study, tmp_path: Path) -> None:
+    from stimuli import exclusions as ex
+    from stimuli.sizes import built_lines
+
+    src = _source(study)
+    listed = tmp_path / "errors.txt"
+    listed.write_text("".join(f"{i}\n" for i in src.images["source_image_id"][:3]))  # 3 trivial images (40 x 11 first)
+    sset = build_2afc(src, tmp_path / "p", n_test=10, n_practice=0, exclusions=[ex.label_errors_from_file(src, listed)])
+    lines = built_lines(sset.meta)
+    assert lines[0] == (f"left out 3 of 120 images: label errors (errors.txt) 3 (3 trivial, 0 in-between, 0 impossible; "
+                        f"no --label-errors {listed.resolve()} brings them in)")
+    assert lines[1] == ("candidates after exclusions (tolerance 1): 47 trivial, 30 in-between, 40 impossible; "
+                        "chose 10 test pairs + 0 practice pairs (as asked)")
