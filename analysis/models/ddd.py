@@ -142,17 +142,30 @@ def format_study_summary(h: dict[str, Any]) -> str:
     """The lines `python -m analysis.ddd STUDY` prints: split, kappa means (with and without
     bit-identical models), conditions compared with each other, both kinds of flips."""
     s = h["shares"]
+    k = _or_na
     lines = [
         f"{h['study']}: {h['n_models']} models, {h['n_images']} images, k = {h['tolerance']}: trivial {s['trivial']:.1%}, "
         f"in-between {s['in-between']:.1%}, impossible {s['impossible']:.1%}",
-        f"  mean kappa {h['mean_kappa']:.3f} (in-between only {h['mean_kappa_inbetween']:.3f}); one model per group of "
-        f"bit-identical models: {h['mean_kappa_without_identical']:.3f} ({h['mean_kappa_inbetween_without_identical']:.3f})",
+        f"  mean kappa {k(h['mean_kappa'], '.3f', 'needs two models')} (in-between only "
+        f"{k(h['mean_kappa_inbetween'], '.3f', 'too few in-between images')}); one model per group of bit-identical "
+        f"models: {k(h['mean_kappa_without_identical'], '.3f', 'needs two distinct models')} "
+        f"({k(h['mean_kappa_inbetween_without_identical'], '.3f', 'too few in-between images')})",
     ]
     for cond, v in h.get("each_other", {}).items():
-        lines.append(f"  {cond}: kappa with each other {v['kappa_each_other']:.3f}, with base {v['kappa_with_base']:.3f}")
-    lines.append(f"  flips per epoch (from epoch 1): predicted label {h['label_flip_share']:.2%}, "
-                 f"correctness {h['correctness_flip_share']:.2%}")
+        lines.append(f"  {cond}: kappa with each other {k(v['kappa_each_other'], '.3f', 'needs two models')}, "
+                     f"with base {k(v['kappa_with_base'], '.3f', 'no base model')}")
+    lines.append(f"  flips per epoch (from epoch 1): predicted label {k(h['label_flip_share'], '.2%', 'needs two trained epochs')}, "
+                 f"correctness {k(h['correctness_flip_share'], '.2%', 'needs two trained epochs')}")
     return "\n".join(lines)
+
+
+def _or_na(value: Any, spec: str, why: str) -> str:
+    """A number as `spec`, or 'n/a (why)' where it cannot be computed (NaN), never 'nan'."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return f"n/a ({why})"
+    return f"n/a ({why})" if not np.isfinite(v) else format(v, spec)
 
 
 def format_summary(headline: dict[str, Any]) -> str:
