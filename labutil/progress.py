@@ -46,6 +46,7 @@ class _Lines:
         self.interval = interval
         self.last = float("-inf")
         self.pending = ""
+        self.after_status = False
 
     def write(self, text: str) -> int:
         import time
@@ -56,8 +57,9 @@ class _Lines:
             self._emit(line, now)
         elif line:
             self.pending = line
-        elif "\n" in text and self.pending:  # the bar closed: its final state
+        elif text == "\n" and self.after_status and self.pending:  # a kept bar closed: its final state
             self._emit(self.pending, now)
+        self.after_status = bool(line)  # a nested bar's cursor moves ('\n' before, escapes after) are not a close
         return len(text)
 
     def _emit(self, line: str, now: float) -> None:

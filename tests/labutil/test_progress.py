@@ -53,3 +53,18 @@ def test_terminal_gets_a_live_bar_and_the_environment_overrides(monkeypatch: pyt
     for _ in P.progress(range(3), desc="hidden", file=silent):
         pass
     assert silent.getvalue() == ""
+
+
+def test_nested_bars_in_a_pipe_are_condensed_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(P.ENV, raising=False)
+    monkeypatch.setattr(P, "PIPED_INTERVAL", 3600.0)
+    out = io.StringIO()
+    with P.progress(range(3), desc="outer", file=out) as outer:
+        for _ in outer:
+            with P.progress(range(4), desc="nested", file=out, position=1) as inner:
+                for step in inner:
+                    inner.set_postfix_str(f"step {step}")
+    lines = out.getvalue().splitlines()
+    assert "\x1b" not in out.getvalue()
+    assert sum(line.startswith("nested") for line in lines) == 6  # each nested bar: its first and its last line
+    assert [line for line in lines if line.startswith("outer")][-1].startswith("outer: 100%")
