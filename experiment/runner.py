@@ -490,7 +490,7 @@ def _fill(template: str, cfg: LabConfig, counts: _Counts, every: int = 0) -> str
 def _session(task: Task, ctx: RunContext, exp: Any, csv_out: Any) -> None:
     """Instructions, the practice and test loops with their breaks."""
     from psychopy import data
-    from tqdm import tqdm
+    from labutil.progress import progress
 
     plan, cfg, disp = ctx.plan, ctx.cfg, ctx.disp
     trials = plan.trials_by_number
@@ -503,7 +503,7 @@ def _session(task: Task, ctx: RunContext, exp: Any, csv_out: Any) -> None:
     disp.text_screen(text, "instructions", {"resume": int(bool(plan.done))})
     fix_t = disp.show_fixation()
     pause_before = True
-    with tqdm(total=len(plan.order), initial=len(plan.done), desc=f"{plan.participant} {task.name}",
+    with progress(total=len(plan.order), initial=len(plan.done), desc=f"{plan.participant} {task.name}",
               unit="trial", file=sys.stderr) as bar:
         for phase, all_of_phase in (("practice", counts.practice), ("test", counts.test)):
             rows = [trials[t] for t in plan.remaining if trials[t]["phase"] == phase]

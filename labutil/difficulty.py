@@ -12,6 +12,16 @@ from labutil.errors import UserError
 
 TRIVIAL, IN_BETWEEN, IMPOSSIBLE = "trivial", "in-between", "impossible"
 
+#: the tolerance every command and function uses unless told otherwise: the paper's "all except one"
+DEFAULT_TOLERANCE = 1
+#: how the rule reads, recorded with every stimulus set
+RULE_TEXT = "trivial: n_correct >= n_models - tolerance; impossible: n_correct <= tolerance"
+
+
+def usable_tolerance(n_models: int, tolerance: int = DEFAULT_TOLERANCE) -> int:
+    """`tolerance`, lowered to the largest that `n_models` allows (for summaries that must not fail)."""
+    return max(0, min(tolerance, (int(n_models) - 1) // 2))
+
 
 def check_tolerance(tolerance: int, n_models: np.ndarray | int) -> None:
     """Refuse a tolerance under which an image could be both trivial and impossible (2k >= n)."""
@@ -25,7 +35,7 @@ def check_tolerance(tolerance: int, n_models: np.ndarray | int) -> None:
         )
 
 
-def classify(n_correct: np.ndarray, n_models: np.ndarray | int, tolerance: int) -> np.ndarray:
+def classify(n_correct: np.ndarray, n_models: np.ndarray | int, tolerance: int = DEFAULT_TOLERANCE) -> np.ndarray:
     """Difficulty label ('trivial' | 'in-between' | 'impossible') of each image, as an object array."""
     n_correct = np.asarray(n_correct)
     n_models = np.broadcast_to(np.asarray(n_models), n_correct.shape)

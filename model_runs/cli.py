@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labutil.bounds import MAX_LOADER_WORKERS, MAX_THREADS, MAX_WORKERS, check_range
+from labutil.difficulty import DEFAULT_TOLERANCE, usable_tolerance
 from labutil.errors import ArgumentParser, UserError
 from labutil.paths import check_output_dir
 from labutil.validate import float_type, non_negative_int, positive_int
@@ -156,7 +157,8 @@ def _zoo_parser(sub: Any) -> None:
                         description="Validate a per-image table and print its trivial / in-between / impossible counts.")
     q.add_argument("table", help="per-image CSV (val_index, filepath, wnid, class_index, sota_n_correct, ...)")
     q.add_argument("--n-models", type=int, default=0, help="number of models behind the counts when the table has no n_models column")
-    q.add_argument("-k", "--tolerance", type=int, default=0, help="models allowed to disagree (default: 0; the paper's shares use 1)")
+    q.add_argument("-k", "--tolerance", type=int, default=DEFAULT_TOLERANCE,
+                   help=f"models allowed to disagree (default: {DEFAULT_TOLERANCE}, as every command: the paper's shares)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -424,8 +426,11 @@ def _zoo_export(args: argparse.Namespace) -> int:
     models = [m for m in args.models.split(",") if m] if args.models else None
     epoch = args.epoch if args.epoch == "final" else _int_option("--epoch", args.epoch)
     table = export_table(Path(args.study_dir), Path(args.out), models, epoch)
-    counts = split_counts(table)
-    print(f"{args.out}: {len(table)} images, {int(table['n_models'].iloc[0])} models; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    n_models = int(table["n_models"].min()) if len(table) else 1
+    k = usable_tolerance(n_models)
+    counts = split_counts(table, k)
+    print(f"{args.out}: {len(table)} images, {int(table['n_models'].iloc[0])} models; (k = {k}) "
+          + ", ".join(f"{name} {v}" for name, v in counts.items()))
     return 0
 
 

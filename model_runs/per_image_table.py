@@ -96,9 +96,10 @@ def read_table_file(path: Path, n_models: int = 0) -> pd.DataFrame:
     return table.assign(n_models=counts.astype(np.int64))
 
 
-def split_counts(table: pd.DataFrame, tolerance: int = 0) -> dict[str, int]:
+def split_counts(table: pd.DataFrame, tolerance: int | None = None) -> dict[str, int]:
     """Number of trivial / in-between / impossible images with `tolerance` models allowed to disagree."""
-    from labutil.difficulty import IMPOSSIBLE, IN_BETWEEN, TRIVIAL, classify
+    from labutil.difficulty import DEFAULT_TOLERANCE, IMPOSSIBLE, IN_BETWEEN, TRIVIAL, classify
 
+    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
     levels = classify(table["sota_n_correct"].to_numpy(), table["n_models"].to_numpy(), tolerance)
     return {level: int((levels == level).sum()) for level in (TRIVIAL, IN_BETWEEN, IMPOSSIBLE)}

@@ -512,7 +512,7 @@ def _build_cache(path: Path, samples: list[tuple[str, int]], size: int, interpol
     import secrets
 
     import torch.utils.data
-    from tqdm import tqdm
+    from labutil.progress import progress
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -521,7 +521,7 @@ def _build_cache(path: Path, samples: list[tuple[str, int]], size: int, interpol
     try:
         out = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=(max(1, len(samples)), size, size, 3))
         pos = 0
-        for x, _, _ in tqdm(loader, desc=f"image cache {path.name}", unit="batch", disable=quiet, dynamic_ncols=True):
+        for x, _, _ in progress(loader, desc=f"image cache {path.name}", unit="batch", disable=quiet, dynamic_ncols=True):
             out[pos : pos + len(x)] = x.permute(0, 2, 3, 1).numpy()
             pos += len(x)
         out.flush()

@@ -294,10 +294,10 @@ def slurm_ended(jobs: list[Any]) -> set[str]:
 def watch(study: Study, spec: StudySpec, todo: list[str], jobs: list[Any], quiet: bool, on_slurm: bool = False) -> set[str]:
     """Show overall progress (committed epochs of all models) until every job has ended; returns
     the ids of Slurm jobs that ended without a result file (cancelled, killed)."""
-    from tqdm import tqdm
+    from labutil.progress import progress
 
     totals = {m: spec.model(m)["epochs"] + 1 for m in todo}
-    bar = tqdm(total=sum(totals.values()), desc=f"sweep {spec.name}", unit="epoch", disable=quiet, dynamic_ncols=True)
+    bar = progress(total=sum(totals.values()), desc=f"sweep {spec.name}", unit="epoch", disable=quiet, dynamic_ncols=True)
     gone: set[str] = set()
     next_squeue = time.monotonic() + 5
     while True:

@@ -173,7 +173,7 @@ def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "
     """Predictions for every validation image, gathered on the device and copied once (`amp`: a
     resolved precision, or a bool for the older switch)."""
     import torch
-    from tqdm import tqdm
+    from labutil.progress import progress
 
     model.eval()
     preds, probs = [], []
@@ -181,7 +181,7 @@ def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "
     correct = torch.zeros((), device=device, dtype=torch.int64)
     n = 0
     with torch.inference_mode(), _autocast(device, amp):
-        batches = tqdm(pipeline.eval_batches(batch_size), total=-(-pipeline.n("val") // batch_size), desc="  validation", unit="batch",
+        batches = progress(pipeline.eval_batches(batch_size), total=-(-pipeline.n("val") // batch_size), desc="  validation", unit="batch",
                        leave=False, disable=quiet, dynamic_ncols=True)
         for x, y in batches:
             logits = model(x).float()
@@ -355,9 +355,9 @@ def _run_model_locked(
             evaluate_and_commit(start_epoch, pending, pending_train)
         elif start_epoch == total_epochs and entry["save_probabilities"] and not (writer.dir / "probabilities.npy").is_file():
             evaluate_and_commit(start_epoch, _epoch_metrics(writer.info, start_epoch))
-        from tqdm import tqdm
+        from labutil.progress import progress
 
-        epochs_bar = tqdm(range(start_epoch + 1, total_epochs + 1), desc=f"{model_id}", unit="epoch", disable=execution.quiet or total_epochs == 0,
+        epochs_bar = progress(range(start_epoch + 1, total_epochs + 1), desc=f"{model_id}", unit="epoch", disable=execution.quiet or total_epochs == 0,
                           initial=start_epoch, total=total_epochs, dynamic_ncols=True)
         for epoch in epochs_bar:
             t0 = time.perf_counter()
@@ -452,7 +452,7 @@ def train_epoch(
 ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
     """One epoch of training; returns its metrics and (optionally) the training-batch decisions."""
     import torch
-    from tqdm import tqdm
+    from labutil.progress import progress
 
     model.train()
     torch.manual_seed(seed_from(entry["aug_seed"], epoch, 1))  # dropout and other in-model randomness
@@ -464,7 +464,7 @@ def train_epoch(
     seen = 0
     preds, sample_idx, labels = [], [], []
     n_batches = pipeline.n_train_batches(len(order), batch_size)
-    bar = tqdm(total=n_batches, desc=f"  epoch {epoch}/{entry['epochs']}", leave=False, disable=execution.quiet, unit="batch", dynamic_ncols=True)
+    bar = progress(total=n_batches, desc=f"  epoch {epoch}/{entry['epochs']}", leave=False, disable=execution.quiet, unit="batch", dynamic_ncols=True)
     last_post = time.monotonic()
     for step, (x, y, idx) in enumerate(pipeline.train_batches(order, batch_size, entry, epoch)):
         for xs, ys in zip(x.chunk(split), y.chunk(split)):

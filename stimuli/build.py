@@ -19,11 +19,12 @@ from labutil.bounds import MAX_DISPLAY_SIZE, MAX_SET_IMAGES, check_range
 from labutil.errors import UserError
 from labutil.versions import software_versions
 from stimuli.checks import BUILDER
-from labutil.difficulty import IMPOSSIBLE, TRIVIAL, classify
+from labutil.difficulty import DEFAULT_TOLERANCE, IMPOSSIBLE, RULE_TEXT, TRIVIAL, classify
 from stimuli.exclusions import Exclusion, apply, describe_removals
 from stimuli.render import render_pngs
 from stimuli.selection import DIFFICULTY_ORDER, design_2afc, design_questionnaire, practice_split
 from stimuli.sets import StimulusSet, write_set
+from stimuli.sizes import Sizes, fix_2afc, fix_questionnaire, sizes_2afc, sizes_questionnaire
 from stimuli.sources import Source
 
 
@@ -64,13 +65,14 @@ class Candidates:
         images = source.images
         self.difficulty = classify(images["n_correct"].to_numpy(), images["n_models"].to_numpy(), tolerance)
         self.keep, self.records, self.counts = apply(self.difficulty, self.exclusions)
+        self.sizes: Sizes | None = None
 
     def pool(self, difficulty: str) -> pd.DataFrame:
         """Remaining candidates of one difficulty."""
         return self.source.images[self.keep & (self.difficulty == difficulty)]
 
-    def require(self, needed: dict[str, int], what: str) -> None:
-        """A one-line UserError when a category has fewer candidates than needed."""
+    def require(self, needed: dict[str, int], what: str, fix: str = "") -> None:
+        """A one-line UserError when a category has fewer candidates than needed (ending with `fix`: what to change)."""
         after = self.counts["after_exclusions"]
         if all(after[d] >= n for d, n in needed.items()):
             return
@@ -83,30 +85,35 @@ class Candidates:
         raise UserError(
             f"not enough candidates for {what}: need {need} images, have {have} after exclusions "
             f"(tolerance {self.tolerance}, {'/'.join(map(str, models))} models; {before} before exclusions; {removed})"
+            + (f"; {fix}" if fix else "")
         )
 
 
 def build_2afc(
     source: Source,
     out: str | Path,
-    n_test: int = 149,
-    n_practice: int = 6,
-    tolerance: int = 0,
+    n_test: int | None = None,
+    n_practice: int | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
     exclusions: Sequence[Exclusion] = (),
     seed: int = 0,
     class_balance: bool = False,
     display_size: int = 224,
     force: bool = False,
 ) -> StimulusSet:
-    """Write a 2AFC set: `n_test` + `n_practice` pairs of one trivial and one impossible image."""
+    """Write a 2AFC set: `n_test` + `n_practice` pairs of one trivial and one impossible image
+    (None: as many as the candidates give, at most the paper's 149 + 6; stimuli.sizes)."""
     out = Path(out)
-    check_counts(pairs=n_test, practice_pairs=n_practice, seed=seed, display_size=display_size)
-    if n_test < 1:
+    check_counts(**_given(pairs=n_test, practice_pairs=n_practice), seed=seed, display_size=display_size)
+    if n_test is not None and n_test < 1:
         raise UserError("--pairs must be at least 1")
     check_output(out, force)
     cand = Candidates(source, tolerance, exclusions)
+    cand.sizes = sizes_2afc(cand.counts["after_exclusions"], n_test, n_practice)
+    n_test, n_practice = cand.sizes.test, cand.sizes.practice
     n = n_test + n_practice
-    cand.require({TRIVIAL: n, IMPOSSIBLE: n}, f"{n_test} test + {n_practice} practice pairs")
+    cand.require({TRIVIAL: n, IMPOSSIBLE: n}, f"{n_test} test + {n_practice} practice pairs",
+                 fix_2afc(cand.counts["after_exclusions"], cand.sizes))
     rng = np.random.default_rng(seed)
     pairs, design = design_2afc(cand.pool(TRIVIAL), cand.pool(IMPOSSIBLE), n_test, n_practice, rng, class_balance)
 
@@ -128,27 +135,31 @@ def build_2afc(
 def build_questionnaire(
     source: Source,
     out: str | Path,
-    n_per_difficulty: int = 100,
-    n_practice: int = 6,
-    tolerance: int = 0,
+    n_per_difficulty: int | None = None,
+    n_practice: int | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
     exclusions: Sequence[Exclusion] = (),
     seed: int = 0,
     class_balance: bool = False,
     display_size: int = 224,
     force: bool = False,
 ) -> StimulusSet:
-    """Write a questionnaire set: `n_per_difficulty` trivial, in-between and impossible images, plus practice."""
+    """Write a questionnaire set: `n_per_difficulty` trivial, in-between and impossible images, plus practice
+    (None: as many as the candidates give, at most the paper's 100 per difficulty + 6; stimuli.sizes)."""
     out = Path(out)
-    check_counts(per_difficulty=n_per_difficulty, practice=n_practice, seed=seed, display_size=display_size)
-    if n_per_difficulty < 1:
+    check_counts(**_given(per_difficulty=n_per_difficulty, practice=n_practice), seed=seed, display_size=display_size)
+    if n_per_difficulty is not None and n_per_difficulty < 1:
         raise UserError("--per-difficulty must be at least 1")
     check_output(out, force)
     cand = Candidates(source, tolerance, exclusions)
+    cand.sizes = sizes_questionnaire(cand.counts["after_exclusions"], n_per_difficulty, n_practice, seed)
+    n_per_difficulty, n_practice = cand.sizes.test, cand.sizes.practice
     rng = np.random.default_rng(seed)
     practice = practice_split(n_practice, rng)
     cand.require(
         {d: n_per_difficulty + practice[d] for d in DIFFICULTY_ORDER},
         f"{n_per_difficulty} test images per difficulty + {n_practice} practice images",
+        fix_questionnaire(cand.counts["after_exclusions"], cand.sizes, seed),
     )
     pools = {d: cand.pool(d) for d in DIFFICULTY_ORDER}
     rows, design = design_questionnaire(pools, n_per_difficulty, practice, rng, class_balance)
@@ -157,6 +168,11 @@ def build_questionnaire(
         {"trial": np.arange(1, len(rows) + 1), "phase": rows["phase"].to_numpy(), "stim_id": [s[0] for s in stim_rows]}
     )
     return _finish(cand, out, "questionnaire", stim_rows, trial_df, design, seed, display_size, force)
+
+
+def _given(**counts: int | None) -> dict[str, int]:
+    """The size options the caller gave (None: chosen from the candidates later)."""
+    return {k: v for k, v in counts.items() if v is not None}
 
 
 def _stim_id(i: int) -> str:
@@ -203,9 +219,10 @@ def _finish(
         "provenance": {
             "source": source.provenance,
             "tolerance": int(cand.tolerance),
-            "difficulty_rule": "trivial: n_correct >= n_models - tolerance; impossible: n_correct <= tolerance",
+            "difficulty_rule": RULE_TEXT,
             "exclusions": cand.records,
             "candidates": cand.counts,
+            "sizes_by_default": list(cand.sizes.defaulted) if cand.sizes else [],
         },
         "design": design,
         "rendering": {**source.rendering, **rendering},

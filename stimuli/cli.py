@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from labutil.difficulty import DEFAULT_TOLERANCE
 from labutil.errors import ArgumentParser, UserError
 from labutil.paths import check_output_dir, check_output_file, child
 from labutil.validate import non_negative_int, positive_int
@@ -42,8 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         "every image used once, the impossible image on the left in exactly half of the test pairs "
         "(odd N: the extra one left or right by a seeded fair draw), pairs in random order.",
     )
-    p2.add_argument("--pairs", type=positive_int, default=149, help="number of test pairs (default: 149, as the paper)")
-    p2.add_argument("--practice-pairs", type=non_negative_int, default=6, help="number of practice pairs shown first (default: 6)")
+    p2.add_argument("--pairs", type=positive_int, default=None,
+                    help="number of test pairs (default: 149 as the paper, or as many as the candidates allow; the build "
+                    "prints how many images of each difficulty there are and what it chose)")
+    p2.add_argument("--practice-pairs", type=non_negative_int, default=None,
+                    help="number of practice pairs shown first (default: 6, or one per 10 available pairs when the "
+                    "candidates cannot give the paper's set)")
     _add_build_options(p2, "2afc")
 
     pq = sub.add_parser(
@@ -52,8 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build a questionnaire set: equal numbers of trivial, in-between and impossible test images "
         "plus practice images (split evenly over the difficulties, remainder by seeded draw), each phase shuffled.",
     )
-    pq.add_argument("--per-difficulty", type=positive_int, default=100, help="test images per difficulty (default: 100)")
-    pq.add_argument("--practice", type=non_negative_int, default=6, help="number of practice images shown first (default: 6)")
+    pq.add_argument("--per-difficulty", type=positive_int, default=None,
+                    help="test images per difficulty (default: 100 as the paper, or as many as the scarcest difficulty "
+                    "allows; the build prints how many of each there are and what it chose)")
+    pq.add_argument("--practice", type=non_negative_int, default=None,
+                    help="number of practice images shown first (default: 6, or 3 per 10 images of the scarcest "
+                    "difficulty when the candidates cannot give the paper's set)")
     _add_build_options(pq, "questionnaire")
 
     pv = sub.add_parser(
@@ -102,8 +111,9 @@ def _add_build_options(p: argparse.ArgumentParser, kind: str) -> None:
     src.add_argument("--crop", type=positive_int, help="table: centre crop size, as at evaluation (default: 224)")
 
     sel = p.add_argument_group("selection")
-    sel.add_argument("-k", "--tolerance", type=non_negative_int, default=0,
-                     help="trivial: n_correct >= n_models - k; impossible: n_correct <= k (default: 0; the paper's ImageNet split uses 1)")
+    sel.add_argument("-k", "--tolerance", type=non_negative_int, default=DEFAULT_TOLERANCE,
+                     help=f"trivial: n_correct >= n_models - k; impossible: n_correct <= k (default: {DEFAULT_TOLERANCE}, "
+                     "as in analysis.ddd and the report: the paper's 'all models but one'; 0 = all / none)")
     sel.add_argument("--exclude-classes", default="default", metavar="FILE|none",
                      help="file of class names to exclude, one per line (default: the shipped list of ImageNet classes "
                      "whose images commonly show people, stimuli/data/imagenet_person_classes.txt; 'none' for no class exclusion)")
@@ -201,7 +211,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     check_output(out, args.force)  # before reading anything: an existing set is refused at once
     counts = (dict(pairs=args.pairs, practice_pairs=args.practice_pairs) if kind == "2afc"
               else dict(per_difficulty=args.per_difficulty, practice=args.practice))
-    check_counts(seed=args.seed, display_size=args.display_size, **counts)  # sizes: before any allocation
+    given = {k: v for k, v in counts.items() if v is not None}
+    check_counts(seed=args.seed, display_size=args.display_size, **given)  # sizes: before any allocation
     source = _source(args)
     exclusions = _exclusions(args, source)
     common = dict(tolerance=args.tolerance, exclusions=exclusions, seed=args.seed, class_balance=args.class_balance,
@@ -214,6 +225,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
         if rec.get("n_unmatched"):
             print(f"warning: {rec['file']}: {rec['n_unmatched']} of {rec['n_listed']} listed ids are not in the source",
                   file=sys.stderr)
+    from stimuli.sizes import built_lines
+
+    for line in built_lines(sset.meta):
+        print(line)
     test = sset.test_trials()
     print(f"wrote {sset.path}: {kind}, {len(test)} test + {len(sset.trials) - len(test)} practice trials, "
           f"{len(sset.stimuli)} images, seed {args.seed}")

@@ -59,12 +59,12 @@ def render_pngs(
     display_size: int,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """PNG bytes per stim_id from (stim_id, source row) pairs, and a summary of the sizes met."""
-    from tqdm import tqdm
+    from labutil.progress import progress
 
     out: dict[str, bytes] = {}
     native: set[tuple[int, int]] = set()
     shown: set[tuple[int, int]] = set()
-    for stim_id, row in tqdm(stim_rows, desc="rendering", unit="image", leave=False):
+    for stim_id, row in progress(stim_rows, desc="rendering", unit="image", leave=False):
         image = to_displayable(pixels(int(row)))
         native.add(image.size)
         image = display_scale(image, display_size)

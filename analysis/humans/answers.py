@@ -75,9 +75,9 @@ def difficulty_association(r: pd.DataFrame) -> pd.DataFrame:
 def ordinal_regression(r: pd.DataFrame) -> pd.DataFrame:
     """Per question: proportional-odds (logit) regression of the answer code on difficulty
     (in-between, impossible against trivial), SEs clustered by image; log odds of a higher code."""
-    import warnings
-
     from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    from analysis.warning_notes import fitting
 
     cols = ["question", "term", "log_odds", "ci_low", "ci_high", "odds_ratio", "p_value", "n_responses", "n_images"]
     rows = []
@@ -87,8 +87,7 @@ def ordinal_regression(r: pd.DataFrame) -> pd.DataFrame:
         x = x.loc[:, x.std() > 0]
         if y.nunique() < 2 or x.shape[1] == 0 or r["stim_id"].nunique() < 3:
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tiny test data; the numbers are reported as they are
+        with fitting(f"the ordinal regression of {q} on difficulty (OrderedModel)"):
             fit = OrderedModel(pd.Series(pd.Categorical(y, ordered=True)), x.reset_index(drop=True), distr="logit").fit(
                 method="bfgs", disp=False, cov_type="cluster", cov_kwds={"groups": pd.factorize(r["stim_id"])[0]})
         ci = fit.conf_int()

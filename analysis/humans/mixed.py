@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.warning_notes import fitting
+
 N_DRAWS = 4000
 
 
@@ -108,7 +110,8 @@ def fit_correctness(t: pd.DataFrame, seed: int = 0) -> CorrectnessModel | None:
     formula = "correct ~ 1 + position_z" if has_position else "correct ~ 1"
     model = BinomialBayesMixedGLM.from_formula(
         formula, {"observer": "0 + C(observer)", "pair": "0 + C(pair)"}, t[["correct", "position_z", "observer", "pair"]])
-    fit = model.fit_vb()
+    with fitting("the 2AFC population model (BinomialBayesMixedGLM)"):
+        fit = model.fit_vb()
     names = list(model.vcp_names)
     rng = np.random.default_rng(seed)
     log_sd = {n: rng.normal(fit.vcp_mean[i], fit.vcp_sd[i], N_DRAWS) for i, n in enumerate(names)}
@@ -137,8 +140,6 @@ def fit_correctness(t: pd.DataFrame, seed: int = 0) -> CorrectnessModel | None:
 def fit_rt(t: pd.DataFrame) -> pd.DataFrame:
     """log RT ~ correct + position_z with a random intercept per observer (MixedLM, REML): per fixed
     effect the coefficient, its 95 % CI, p, and exp(coefficient) as the ratio of RTs."""
-    import warnings
-
     import statsmodels.formula.api as smf
 
     d = t[np.isfinite(t["log_rt"])]
@@ -146,8 +147,7 @@ def fit_rt(t: pd.DataFrame) -> pd.DataFrame:
     if d["observer"].nunique() < 2 or d["correct"].nunique() < 2:
         return pd.DataFrame(columns=cols)
     formula = "log_rt ~ correct + position_z" if d["position_z"].std() > 0 else "log_rt ~ correct"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter on tiny data; the estimates are what we report
+    with fitting("the log-RT mixed model (MixedLM)"):  # a sentence in the report, never raw on the terminal
         fit = smf.mixedlm(formula, d, groups=d["observer"]).fit(reml=True)
     ci = fit.conf_int()
     rows = []

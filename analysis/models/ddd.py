@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labutil.difficulty import DEFAULT_TOLERANCE
 from labutil.errors import ArgumentParser, UserError, run_cli
 from labutil.paths import check_output_dir
 from labutil.validate import non_negative_int, positive_int
@@ -60,7 +61,7 @@ def summarise_table(
     table: str | Path,
     correct_col: str = "sota_n_correct",
     n_models: int = 11,
-    tolerance: int = 1,
+    tolerance: int = DEFAULT_TOLERANCE,
     label_col: str | None = None,
     exclude_label_issues: bool = False,
     out_dir: str | Path | None = None,
@@ -141,17 +142,30 @@ def format_study_summary(h: dict[str, Any]) -> str:
     """The lines `python -m analysis.ddd STUDY` prints: split, kappa means (with and without
     bit-identical models), conditions compared with each other, both kinds of flips."""
     s = h["shares"]
+    k = _or_na
     lines = [
         f"{h['study']}: {h['n_models']} models, {h['n_images']} images, k = {h['tolerance']}: trivial {s['trivial']:.1%}, "
         f"in-between {s['in-between']:.1%}, impossible {s['impossible']:.1%}",
-        f"  mean kappa {h['mean_kappa']:.3f} (in-between only {h['mean_kappa_inbetween']:.3f}); one model per group of "
-        f"bit-identical models: {h['mean_kappa_without_identical']:.3f} ({h['mean_kappa_inbetween_without_identical']:.3f})",
+        f"  mean kappa {k(h['mean_kappa'], '.3f', 'needs two models')} (in-between only "
+        f"{k(h['mean_kappa_inbetween'], '.3f', 'too few in-between images')}); one model per group of bit-identical "
+        f"models: {k(h['mean_kappa_without_identical'], '.3f', 'needs two distinct models')} "
+        f"({k(h['mean_kappa_inbetween_without_identical'], '.3f', 'too few in-between images')})",
     ]
     for cond, v in h.get("each_other", {}).items():
-        lines.append(f"  {cond}: kappa with each other {v['kappa_each_other']:.3f}, with base {v['kappa_with_base']:.3f}")
-    lines.append(f"  flips per epoch (from epoch 1): predicted label {h['label_flip_share']:.2%}, "
-                 f"correctness {h['correctness_flip_share']:.2%}")
+        lines.append(f"  {cond}: kappa with each other {k(v['kappa_each_other'], '.3f', 'needs two models')}, "
+                     f"with base {k(v['kappa_with_base'], '.3f', 'no base model')}")
+    lines.append(f"  flips per epoch (from epoch 1): predicted label {k(h['label_flip_share'], '.2%', 'needs two trained epochs')}, "
+                 f"correctness {k(h['correctness_flip_share'], '.2%', 'needs two trained epochs')}")
     return "\n".join(lines)
+
+
+def _or_na(value: Any, spec: str, why: str) -> str:
+    """A number as `spec`, or 'n/a (why)' where it cannot be computed (NaN), never 'nan'."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return f"n/a ({why})"
+    return f"n/a ({why})" if not np.isfinite(v) else format(v, spec)
 
 
 def format_summary(headline: dict[str, Any]) -> str:
@@ -192,7 +206,7 @@ def analyse_study(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from tqdm import tqdm
+    from labutil.progress import progress
 
     from analysis.models import study_steps as st
     from analysis.models.decisions import summarise_epochs
@@ -201,9 +215,10 @@ def analyse_study(
     models = st.load_models(study_path, opts)
     out = Path(out_dir) if out_dir is not None else Path("reports") / models.study.path.name / "ddd"
     w = Writer(out, opts.figures)
+    w.result.notes += st.left_out_models(models)
     steps = ["split", "consistency", "identical models", "epochs", "classes"] + (["image statistics"] if opts.image_stats else [])
     try:
-        with tqdm(total=len(steps), desc="DDD analysis", unit="step", disable=not opts.progress) as bar, \
+        with progress(total=len(steps), desc="DDD analysis", unit="step", disable=not opts.progress) as bar, \
                 ThreadPoolExecutor(max_workers=1) as pool:
             # Reading every epoch of every model is the largest I/O; Parquet decoding releases the GIL,
             # so it runs in a thread while the final-epoch analyses and their figures are made.
@@ -255,8 +270,9 @@ def _study_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("study", metavar="STUDY_DIR", help="decisions store of the study (e.g. runs/demo)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: reports/<study folder name>/ddd)")
-    p.add_argument("--tolerance", "-k", type=non_negative_int, default=1, metavar="K",
-                   help="trivial = at least n-K models right, impossible = at most K (default 1; 0 = all/none)")
+    p.add_argument("--tolerance", "-k", type=non_negative_int, default=DEFAULT_TOLERANCE, metavar="K",
+                   help=f"trivial = at least n-K models right, impossible = at most K (default {DEFAULT_TOLERANCE}, "
+                   "as every command; 0 = all/none)")
     p.add_argument("--base", default="base", metavar="CONDITION", help="condition the others are compared with (default: base)")
     p.add_argument("--each-other", action="append", default=[], metavar="CONDITION",
                    help="also compare this condition's models with each other (repeatable; conditions with "
@@ -287,7 +303,8 @@ def _summary_parser() -> argparse.ArgumentParser:
     p.add_argument("--correct-col", default="sota_n_correct", metavar="COLUMN",
                    help="column with the number of models correct per image (default: sota_n_correct)")
     p.add_argument("--n-models", type=positive_int, default=11, metavar="N", help="number of models behind the counts (default 11)")
-    p.add_argument("--tolerance", "-k", type=non_negative_int, default=1, metavar="K", help="tolerance k (default 1)")
+    p.add_argument("--tolerance", "-k", type=non_negative_int, default=DEFAULT_TOLERANCE, metavar="K",
+                   help=f"tolerance k (default {DEFAULT_TOLERANCE}, as every command)")
     p.add_argument("--label-col", metavar="COLUMN", help="0/1 column marking label issues (e.g. label_error_mturk)")
     p.add_argument("--exclude-label-issues", action="store_true", help="drop the images marked by --label-col")
     p.add_argument("--out", metavar="DIR", help="also write the histogram (PNG, SVG, CSV) into DIR")

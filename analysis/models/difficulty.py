@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labutil import difficulty as rule
+from labutil.difficulty import DEFAULT_TOLERANCE
 from labutil.errors import UserError
 
 LEVELS: tuple[str, str, str] = ("trivial", "in-between", "impossible")
@@ -45,7 +46,7 @@ def check_tolerance(n_models: int, tolerance: int) -> None:
     rule.check_tolerance(tolerance, n_models)
 
 
-def difficulty(n_correct: np.ndarray, n_models: int, tolerance: int = 0) -> np.ndarray:
+def difficulty(n_correct: np.ndarray, n_models: int, tolerance: int = DEFAULT_TOLERANCE) -> np.ndarray:
     """Per image 'trivial' / 'in-between' / 'impossible' (numpy str array) with tolerance k
     (the rule of `labutil.difficulty`, which stimuli uses too)."""
     check_tolerance(n_models, tolerance)
@@ -55,7 +56,7 @@ def difficulty(n_correct: np.ndarray, n_models: int, tolerance: int = 0) -> np.n
     return rule.classify(n, n_models, tolerance).astype("<U10")
 
 
-def difficulty_shares(n_correct: np.ndarray, n_models: int, tolerance: int = 0) -> dict[str, float]:
+def difficulty_shares(n_correct: np.ndarray, n_models: int, tolerance: int = DEFAULT_TOLERANCE) -> dict[str, float]:
     """Share of images in each level, in LEVELS order."""
     d = difficulty(n_correct, n_models, tolerance)
     if d.size == 0:
@@ -194,7 +195,7 @@ def histogram_table(
     counts: np.ndarray,
     accuracies: np.ndarray | None = None,
     label_issue_counts: np.ndarray | None = None,
-    tolerance: int = 0,
+    tolerance: int = DEFAULT_TOLERANCE,
 ):
     """DataFrame per models-correct value: images, label issues, the nulls' expectations, level."""
     import pandas as pd

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.models.outputs import Writer
+from labutil.difficulty import DEFAULT_TOLERANCE
 from labutil.errors import UserError
 
 
@@ -30,7 +31,7 @@ from labutil.errors import UserError
 class DDDOptions:
     """How a study is analysed (every option of `python -m analysis.ddd`)."""
 
-    tolerance: int = 1
+    tolerance: int = DEFAULT_TOLERANCE
     base: str = "base"
     label_issues: str | Path | Sequence[str] | None = None  # "probabilities", a table, or image ids
     label_col: str = "label_error_mturk"
@@ -128,6 +129,24 @@ def load_models(study_path: Any, opts: DDDOptions) -> Models:
         raise UserError(f"--map-model '{map_model}' is not a complete model of {study.path}")
     each = each_other_conditions(sd.definition, opts.each_other, conds, opts.base)
     return Models(study, sd, ids, conds, sd.final[perm], order, perm, issues, each, map_model)
+
+
+def left_out_models(models: Models) -> list[str]:
+    """A note naming the store's models that are not complete (the analysis uses complete models only)."""
+    others = [m for m in models.study.model_ids() if m not in set(models.ids)]
+    if not others:
+        return []
+    statuses: dict[str, list[str]] = {}
+    for m in others:
+        try:
+            status = str(models.study.run_info(m).get("status", "unknown"))
+        except UserError:
+            status = "unreadable"
+        statuses.setdefault(status, []).append(m)
+    listed = "; ".join(f"{status}: {', '.join(ids[:5])}" + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+                       for status, ids in statuses.items())
+    return [f"left out {len(others)} of {len(others) + models.m} models that are not complete ({listed}): the analysis "
+            f"uses complete models only; python -m model_runs resume {models.study.path} finishes them"]
 
 
 @dataclass

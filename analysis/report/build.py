@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from analysis.report import html as H
+from analysis.warning_notes import notes_of_warnings
 from labutil.errors import UserError
 from labutil.io import fsync_dir, make_temp_dir, raise_if_disk_full, remove_leftovers, replace_folder
 from analysis.report.context import Context, ReportConfig, places, find_study
@@ -52,7 +53,7 @@ def check_inputs(cfg: ReportConfig) -> None:
 
 def build_report(cfg: ReportConfig) -> Path:
     """Run every section and write the report; returns the path of the HTML file."""
-    from tqdm import tqdm
+    from labutil.progress import progress
 
     started = time.perf_counter()
     check_inputs(cfg)
@@ -66,10 +67,15 @@ def build_report(cfg: ReportConfig) -> Path:
         builders = [("models and DDD", section_models), ("2AFC experiment", section_2afc),
                     ("questionnaire", section_questionnaire), ("comparison with the paper", section_paper)]
         sections = []
-        with tqdm(builders, desc="report", unit="section") as bar:
+        with progress(builders, desc="report", unit="section") as bar:
             for title, build in bar:
                 bar.set_postfix_str(title)
-                sections.append(build(ctx))
+                with notes_of_warnings() as notes:  # library warnings: sentences in the section, not raw output
+                    section = build(ctx)
+                for note in notes:
+                    section.add(H.paragraph(note, "note"))
+                ctx.tell(*(f"{title}: {note}" for note in notes))
+                sections.append(section)
         sections.append(methods_section(ctx, started))
         done = [t for (t, _), s in zip(builders[:-1], sections) if s.available]
         missing = [t for (t, _), s in zip(builders[:-1], sections) if not s.available]
@@ -79,6 +85,8 @@ def build_report(cfg: ReportConfig) -> Path:
         html = tmp / f"{cfg.name}.html"
         html.write_text(H.page("Trivial or impossible: lab report", subtitle, sections), encoding="utf-8")
         _move_into_place(tmp, out, cfg.name)
+        for line in ctx.messages:
+            print(line)
     except (OSError, UserError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise_if_disk_full(exc, out / f"{cfg.name}.html")  # the old report stays as it was

@@ -10,6 +10,7 @@ from pathlib import Path
 from analysis.report.build import build_report
 from analysis.report.context import ReportConfig
 from labutil.bounds import MAX_N_BOOT, check_range
+from labutil.difficulty import DEFAULT_TOLERANCE
 from labutil.errors import ArgumentParser, UserError, run_cli
 from labutil.paths import check_output_dir
 from labutil.validate import SAFE_NAME, non_negative_int, positive_int
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="analyse the 2AFC sessions of this stimulus set (default: the set most sessions used)")
     p.add_argument("--set-questionnaire", default=None,
                    help="analyse the questionnaire sessions of this set (default: the set most sessions used)")
-    p.add_argument("--tolerance", type=non_negative_int, default=1,
+    p.add_argument("--tolerance", type=non_negative_int, default=DEFAULT_TOLERANCE,
                    help="models allowed to disagree when splitting images into trivial / impossible (default: %(default)s)")
     p.add_argument("--base", default="base", help="base condition for the models' error consistency (default: %(default)s)")
     p.add_argument("--include-incomplete", action="store_true",

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.report import html as H
+from labutil.difficulty import DEFAULT_TOLERANCE
 from labutil.errors import UserError
 
 SECTIONS = ("models", "2afc", "questionnaire", "paper")
@@ -31,7 +32,7 @@ class ReportConfig:
     name: str = "report"
     set_2afc: str | None = None
     set_questionnaire: str | None = None
-    tolerance: int = 1
+    tolerance: int = DEFAULT_TOLERANCE
     base: str = "base"
     include_incomplete: bool = False
     include_pilot: bool = False
@@ -55,6 +56,11 @@ class Context:
     provenance: list[tuple[str, Any]] = field(default_factory=list)
     exclusions: list[pd.DataFrame] = field(default_factory=list)
     reference_data: bool = False
+    messages: list[str] = field(default_factory=list)  # what the terminal is told: what was left out, and why
+
+    def tell(self, *lines: str) -> None:
+        """Lines for the terminal once the report is written (each also appears in the HTML where it belongs)."""
+        self.messages.extend(line for line in lines if line not in self.messages)
 
     @property
     def fig_dir(self) -> Path:

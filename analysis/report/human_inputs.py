@@ -6,10 +6,11 @@ from typing import Any
 
 from analysis.report import html as H
 from analysis.report.context import Context, open_set
+from analysis.report.left_out import left_out_sentences
 
 
 def exclusion_parts(ctx: Context, loaded: Any, label: str) -> list[str]:
-    parts = []
+    parts = [H.paragraph(line + ".") for line in left_out_sentences(loaded.excluded, label)]
     if len(loaded.excluded):
         ex = loaded.excluded.drop(columns=["path"])
         ctx.exclusions.append(loaded.excluded.assign(analysis=label))
@@ -50,8 +51,11 @@ def setting_parts(ctx: Context, loaded: Any, label: str) -> list[str]:
 def simulated_note(loaded: Any) -> list[str]:
     if not loaded.n_simulated:
         return []
-    return [H.paragraph(f"{loaded.n_simulated} of the {len(loaded.sessions)} analysed sessions were run by simulated "
-                        "observers (--simulate), not by people.", "missing")]
+    n = len(loaded.sessions)
+    who = ("The one analysed session was" if n == 1 else
+           f"{'All' if loaded.n_simulated == n else loaded.n_simulated} of the {n} analysed sessions were")
+    return [H.paragraph(f"{who} run by simulated observers (--simulate), not by people (--include-simulated "
+                        "brought them in).", "missing")]
 
 
 def sessions_and_set(ctx: Context, sec: H.Section, task: str, set_name: str | None) -> tuple[Any, Any] | None:
@@ -63,6 +67,7 @@ def sessions_and_set(ctx: Context, sec: H.Section, task: str, set_name: str | No
     loaded = load_sessions(cfg.data_root, task, stimulus_set=set_name, include_incomplete=cfg.include_incomplete,
                            include_pilot=cfg.include_pilot, include_simulated=cfg.include_simulated,
                            leave_out_reshown=cfg.leave_out_reshown)
+    ctx.tell(*left_out_sentences(loaded.excluded, task))
     if not loaded.sessions:
         sec.available = False
         sec.add(H.missing(f"No usable {task.upper() if task == '2afc' else task} sessions under {cfg.data_root}/: "

@@ -46,6 +46,7 @@ def section_models(ctx: Context) -> H.Section:
         _published_splits(ctx, sec, result)
     for note in result.notes:
         sec.add(H.paragraph(str(note), "note"))
+    ctx.tell(*(f"models: {note}" for note in result.notes))
     for fig in result.figures:
         ctx.figures.append({"name": fig.name, "png": fig.png, "svg": fig.svg, "caption": fig.caption})
         sec.add(H.figure(fig.png, fig.caption or fig.name, fig.name, fig.svg))

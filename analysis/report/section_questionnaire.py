@@ -7,6 +7,8 @@ import numpy as np
 from analysis.report import html as H
 from analysis.report.context import Context, places
 from analysis.report.human_inputs import exclusion_parts, sessions_and_set, setting_parts, simulated_note
+from analysis.report.set_provenance import describe_set
+from analysis.report.wording import count
 from analysis.stats import format_p
 
 
@@ -32,7 +34,7 @@ def section_questionnaire(ctx: Context) -> H.Section:
     source = str(sset.meta.get("provenance", {}).get("source", ""))
     ctx.reference_data = ctx.reference_data or "Meding et al." in source
     ctx.provenance.append(("questionnaire sessions", f"{len(loaded.sessions)} under {cfg.data_root}"))
-    ctx.provenance.append(("questionnaire stimulus set", f"{sset.name}" + (f" ({source})" if source else "")
+    ctx.provenance.append(("questionnaire stimulus set", f"{sset.name} ({describe_set(sset.meta)})"
                            + ("; images not included" if not sset.has_images else "")))
     sec.parts += simulated_note(loaded)
     order = list(sset.test_trials()["stim_id"])
@@ -45,7 +47,10 @@ def section_questionnaire(ctx: Context) -> H.Section:
     for sel in selections:
         res = analyse_questionnaire(loaded.trials, sset.stimuli, sel, seed=cfg.seed, n_boot=min(cfg.n_boot, 1000))
         sec.add(H.heading(titles[sel.name], 3))
-        sec.add(H.paragraph(f"{res.n_observers} observers; {sel.describe()}."))
+        sec.add(H.paragraph(f"{count(res.n_observers, 'observer')}; {sel.describe()}."
+                            + (" With one observer, agreement between observers and intervals over observers cannot be "
+                               "computed (they need at least two); the per-answer means are this observer's."
+                               if res.n_observers < 2 else "")))
         published = sset.meta.get("reference", {}).get("fig6_equalized_subset", {}).get("stim_ids")
         if sel.name == "fig6" and published:
             same = sorted(published) == sorted(sel.stim_ids)

@@ -10,6 +10,8 @@ import numpy as np
 from analysis.report import html as H
 from analysis.report.context import Context, places
 from analysis.report.human_inputs import exclusion_parts, sessions_and_set, setting_parts, simulated_note
+from analysis.report.set_provenance import describe_set
+from analysis.report.wording import ONE_OBSERVER, count
 from analysis.stats import format_p
 
 
@@ -21,6 +23,8 @@ def headline(res: Any) -> list[str]:
     """Accuracy, error consistency and the population model, each with the sampling its interval carries."""
     acc, ec = res.accuracy, res.consistency
     n_trials = sorted(set(res.observers["n_trials"]))
+    if acc["n"] < 2:
+        return one_observer_headline(res, n_trials)
     parts = [H.paragraph(
         f"{acc['n']} observers, {'/'.join(map(str, n_trials))} test trials each. Accuracy (choosing the image "
         f"the models found impossible): mean over observers {acc['mean']:.2%} (95 % CI {_pct(acc['mean_ci_low'])}-"
@@ -42,6 +46,16 @@ def headline(res: Any) -> list[str]:
             f"Trial position: odds ratio of a correct choice per 100 trials later {H.fmt(m.position_odds_ratio_per_100, 3)} "
             f"(95 % CI {H.fmt(m.position_ci[0], 3)}-{H.fmt(m.position_ci[1], 3)}; 1 = no learning or fatigue)."))
     return parts
+
+
+def one_observer_headline(res: Any, n_trials: list[int]) -> list[str]:
+    """What one observer gives (accuracy over their trials) and what needs more observers, instead of n/a."""
+    acc = res.accuracy
+    return [H.paragraph(
+        f"{count(int(acc['n']), 'observer')}, {'/'.join(map(str, n_trials))} test trials. Accuracy (choosing the image "
+        f"the models found impossible): {acc['pooled']:.2%} (95 % CI {_pct(acc['pooled_ci_low'])}-"
+        f"{_pct(acc['pooled_ci_high'])} %, Clopper-Pearson over this observer's trials: a claim about this observer "
+        f"only). {ONE_OBSERVER}")]
 
 
 def record_numbers(ctx: Context, res: Any) -> None:
@@ -68,7 +82,7 @@ def observer_parts(ctx: Context, res: Any, tables: dict, figs: dict) -> list[str
     n_sig = int((obs["p_binomial_holm"] < 0.05).sum()) if len(obs) else 0
     smallest = format_p(float(obs["p_binomial"].min()), float(obs["log10_p_binomial"].min())) if len(obs) else "n/a"
     parts = [H.heading("Observers"),
-             H.paragraph(f"{n_sig} of {len(obs)} observers are {claim} by the {sided} exact binomial test at 5 % after "
+             H.paragraph(f"{n_sig} of {count(len(obs), 'observer')} {'is' if len(obs) == 1 else 'are'} {claim} by the {sided} exact binomial test at 5 % after "
                          f"Holm's correction over observers; the smallest p = {smallest}."),
              H.table(obs, caption=f"Accuracy per observer: Clopper-Pearson 95 % interval (a claim about this observer: "
                      f"over their trials), exact {sided} binomial test against 50 % with log10 p and Holm's correction, "
@@ -105,7 +119,9 @@ def sdt_parts(ctx: Context, res: Any, tables: dict) -> list[str]:
                 "c = -(z(H) + z(F)) / 2 with the log-linear correction (0.5 added to hits and false alarms, 1 to the "
                 "trial counts) for every observer; c < 0 is a bias to press left. Per-observer side-bias test: "
                 "z = c / SE(c), two-sided, Holm-corrected. Over observers: mean c = "
-                f"{H.fmt(sb.get('mean_criterion'), 3)}, t-test against 0 p = {format_p(sb.get('p_value'))} (n = {sb.get('n', 0)})."),
+                f"{H.fmt(sb.get('mean_criterion'), 3)}, " + (
+                    f"t-test against 0 p = {format_p(sb.get('p_value'))} (n = {sb.get('n', 0)})." if sb.get("n", 0) >= 2
+                    else f"no t-test over observers (it needs at least two; n = {sb.get('n', 0)}).")),
             H.table(tables["2afc_sdt"], caption="d' and criterion c per observer with delta-method standard errors "
                     "(Gourevitch & Galanter 1967) and the side-bias test", csv_name=ctx.save_table("2afc_sdt", tables["2afc_sdt"]))]
 
@@ -162,7 +178,9 @@ def section_2afc(ctx: Context) -> H.Section:
         return sec
     loaded, sset = found
     ctx.provenance.append(("2AFC sessions", f"{len(loaded.sessions)} under {cfg.data_root}"))
-    ctx.provenance.append(("2AFC stimulus set", f"{loaded.stimulus_set} ({'found' if sset is not None else 'not found'} in {places(cfg.stimuli)})"))
+    ctx.provenance.append(("2AFC stimulus set", f"{loaded.stimulus_set} (" + (
+        f"found in {places(cfg.stimuli)}: {describe_set(sset.meta)}" if sset is not None
+        else f"not found in {places(cfg.stimuli)}") + ")"))
     if sset is None:
         sec.add(H.missing(f"Stimulus set '{loaded.stimulus_set}' not found in {places(cfg.stimuli)}: the models' "
                           "accuracies per image pair are left out."))

@@ -84,7 +84,10 @@ def test_missing_source_image_is_named_and_nothing_written(jpeg_table: Path, tmp
         (["--n-correct-column", "nope"], "no column 'nope'"),
         (["--epoch", "3"], "--epoch only applies with --study"),
         (["--tolerance", "6"], "--tolerance 6 is too large for 11 models"),
-        (["--pairs", "30"], "not enough candidates for 30 test + 6 practice pairs: need 36 trivial and 36 impossible"),
+        # --practice-pairs left out takes what --pairs leaves (none here); the error names the option and its largest value
+        (["--pairs", "30"], "not enough candidates for 30 test + 0 practice pairs: need 30 trivial and 30 impossible"),
+        (["--pairs", "30"], "; use --pairs 20 or fewer; leaving both size options out takes what the source gives"),
+        (["--pairs", "15", "--practice-pairs", "6"], "use --pairs 14 or fewer or --practice-pairs 5 or fewer"),
         (["--label-error-column", "wnid"], "column 'wnid' must be 1/0"),
         (["--exclude-classes", "/nonexistent/list.txt"], "/nonexistent/list.txt: class list file not found"),
         (["--name", "../escape"], "--name '../escape'"),
