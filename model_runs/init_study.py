@@ -3,13 +3,14 @@
 It looks at the ImageFolder tree (number of classes and images, the typical image size) and writes
 a study file whose recipe suits it: a small ResNet at the images' own size for small images, a
 batch size that gives every epoch enough optimiser updates, a learning rate scaled to the batch,
-enough epochs for a few hundred updates; the full ImageNet recipe only for ImageNet-sized data.
+enough epochs for about 600 updates; the full ImageNet recipe only for ImageNet-sized data.
 A few example conditions follow, commented, for the user to edit. See README, "Your own images
 to a report".
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from labutil.paths import check_output_file
 INIT_DATASETS = ("imagefolder", "imagenet")
 IMAGENET_SIZED = 100_000  # training images from which the full ImageNet recipe is worth its 90 epochs
 SIZE_SAMPLE = 200  # images whose size is read (header only) to find the typical size
-TARGET_UPDATES = 400  # optimiser updates a model of a small study makes over its training
+TARGET_UPDATES = 600  # optimiser updates a model of a small study makes over its training
 MIN_UPDATES_PER_EPOCH = 8
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
@@ -86,7 +87,7 @@ def fit(s: Survey) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     batch = _batch_size(s.n_train)
     updates = -(-s.n_train // batch)
     epochs = min(60, max(15, -(-TARGET_UPDATES // updates)))
-    lr = round(min(0.1, max(0.01, 0.1 * batch / 128)), 4)
+    lr = round(min(0.1, max(0.02, 0.1 * math.sqrt(batch / 128))), 4)
     recipe = {
         "arch": arch, "model_options": options, "epochs": epochs, "batch_size": batch, "eval_batch_size": 256, "lr": lr,
         "weight_decay": 5e-4, "lr_step": max(1, round(2 * epochs / 3)), "lr_gamma": 0.1, "augment": augment,
@@ -96,7 +97,7 @@ def fit(s: Survey) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         f"{why};",
         f"batch {batch} for {s.n_train} training images = {updates} updates per epoch; {epochs} epochs (about "
         f"{updates * epochs} updates);",
-        f"lr {lr} (0.1 x batch / 128, kept within 0.01..0.1), divided by 10 after epoch {recipe['lr_step']}.",
+        f"lr {lr} (0.1 x sqrt(batch / 128), kept within 0.02..0.1), divided by 10 after epoch {recipe['lr_step']}.",
     ]
 
 

@@ -194,9 +194,9 @@ def test_init_fits_the_recipe_and_refuses_to_overwrite(tmp_path: Path, capsys: p
     assert run_cli(main, ["init", str(out), "--root", str(tmp_path / "data")]) == 0
     spec = load_study(str(out))
     r = spec.recipe
-    # 20 images: batch 8 (the smallest; 20 // 8 < 16), 3 updates an epoch, ceil(400 / 3) = 134 epochs -> at most 60;
-    # lr 0.1 * 8 / 128 = 0.00625 -> at least 0.01; lr_step round(2 * 60 / 3) = 40
-    assert (r["arch"], r["batch_size"], r["epochs"], r["lr"], r["lr_step"]) == ("small_resnet", 8, 60, 0.01, 40)
+    # 20 images: batch 8 (the smallest; 20 // 8 < 16), 3 updates an epoch, ceil(600 / 3) = 200 epochs -> at most 60;
+    # lr 0.1 * sqrt(8 / 128) = 0.025; lr_step round(2 * 60 / 3) = 40
+    assert (r["arch"], r["batch_size"], r["epochs"], r["lr"], r["lr_step"]) == ("small_resnet", 8, 60, 0.025, 40)
     assert (spec.dataset["resize"], spec.dataset["crop"]) == (20, 20)
     assert spec.dataset["root"] == str((tmp_path / "data").resolve())
     assert [m["model_id"] for m in spec.models] == ["base", "init-1", "init-2", "init-3", "order-1", "order-2", "order-3"]
@@ -221,8 +221,8 @@ def test_fit_uses_the_imagenet_recipe_only_for_imagenet_sized_data() -> None:
     big = fit(Survey(Path("/x"), 1000, 1_281_167, 50_000, 333, 500))
     assert big[0] == {"resize": 256, "crop": 224} and big[1] == {}
     photos = fit(Survey(Path("/x"), 20, 4000, 1000, 375, 500))[1]
-    # 4000 // 8 = 500 -> batch 128; 32 updates; ceil(400 / 32) = 13 -> at least 15 epochs; lr 0.1
-    assert (photos["arch"], photos["batch_size"], photos["epochs"], photos["lr"]) == ("resnet18", 128, 15, 0.1)
+    # 4000 // 8 = 500 -> batch 128; 32 updates; ceil(600 / 32) = 19 epochs; lr 0.1 * sqrt(128 / 128) = 0.1
+    assert (photos["arch"], photos["batch_size"], photos["epochs"], photos["lr"]) == ("resnet18", 128, 19, 0.1)
 
 
 def test_batch_warnings_one_line_per_problem() -> None:
