@@ -515,10 +515,13 @@ def merge_definitions(stored: dict[str, Any], new: dict[str, Any], path: Path) -
                             f"give the changed model another name (condition), or remove {path / 'models' / model_id} to retrain it")
         models.append(entry)
     models.extend(stored_models.values())  # trained (or listed) before and no longer in the study file: kept
-    merged = {**stored, **{k: v for k, v in new.items() if k != "models"}}
+    merged = {**stored, **{k: v for k, v in new.items() if k not in ("models", "comparisons")}}
     if "models" in stored or "models" in new:
         merged["models"] = models
-    comparisons = {**stored.get("comparisons", {}), **new.get("comparisons", {})}
+    listed = {m.get("condition") for m in new.get("models", []) if isinstance(m, dict)}
+    comparisons = {c: v for c, v in (stored.get("comparisons") or {}).items() if c not in listed}  # of kept models only
+    comparisons.update(new.get("comparisons") or {})
+    merged.pop("comparisons", None)
     if comparisons:
         merged["comparisons"] = comparisons
     return merged
