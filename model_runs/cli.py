@@ -65,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list shipped studies, datasets and models", description="List shipped studies, datasets (with their options) and model architectures.")
     p.add_argument("what", nargs="?", choices=("studies", "datasets", "models", "all"), default="all", help="what to list (default: all)")
 
+    p = sub.add_parser("init", help="write a study file fitted to your own ImageFolder of images",
+                       description="Look at an ImageFolder tree (ROOT/train/<class>/*, ROOT/val/<class>/*: classes, number and size of "
+                                   "the images) and write a new study file whose recipe fits it (architecture and image size, batch size, "
+                                   "learning rate, epochs), with example conditions to edit. Refuses to overwrite a file.")
+    p.add_argument("study_file", metavar="STUDY_FILE", help="the study file to write (*.toml; must not exist)")
+    p.add_argument("--dataset", choices=("imagefolder", "imagenet"), default="imagefolder", help="dataset kind (default: imagefolder)")
+    p.add_argument("--root", required=True, metavar="DIR", help="the image tree: DIR/train/<class>/* and DIR/val/<class>/*")
+    p.add_argument("--name", help="study name = its store folder <runs-dir>/<name> (default: from the file name)")
+
     p = sub.add_parser("train", help="train models of a study in this process", description="Train (or resume) models of a study one after another in this process, writing RUNS_DIR/<study>/.")
     p.add_argument("study", help="a shipped study name (see `list studies`) or a study .toml file")
     p.add_argument("--model", action="append", default=[], metavar="ID", help="train only this model (repeatable; default: every model)")
@@ -164,7 +173,7 @@ def _zoo_parser(sub: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
-        "list": cmd_list, "train": cmd_train, "resume": cmd_resume, "evaluate": cmd_evaluate, "sweep": cmd_sweep, "status": cmd_status,
+        "list": cmd_list, "init": cmd_init, "train": cmd_train, "resume": cmd_resume, "evaluate": cmd_evaluate, "sweep": cmd_sweep, "status": cmd_status,
         "migrate": cmd_migrate, "zoo": cmd_zoo,
     }[args.verb]
     return handler(args)
@@ -237,6 +246,14 @@ def _print_outcomes(outcomes: list[Any], study_dir: Path) -> int:
     if failed:
         first = failed[0]
         raise UserError(f"{len(failed)} model(s) not complete; first: {first.model_id}: {first.error or first.status}")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from model_runs.init_study import init_study, summary
+
+    spec, found = init_study(Path(args.study_file), args.dataset, Path(args.root), args.name)
+    print(summary(Path(args.study_file), spec, found))
     return 0
 
 

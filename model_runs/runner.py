@@ -29,7 +29,14 @@ class ModelOutcome:
 
 
 def recorded_location(study_dir: Path) -> dict[str, Any]:
-    """The dataset location (root, cache_dir) recorded by earlier runs of the study, if any."""
+    """The dataset location (root, cache_dir) recorded by earlier runs of the study, if any:
+    data_location.json, else (stores written before it) the first run.json that has one."""
+    try:
+        record = open_study(study_dir).data_location() or {}
+    except UserError:
+        record = {}
+    if any(record.get(k) for k in LOCATION_KEYS):
+        return {k: record[k] for k in LOCATION_KEYS if record.get(k)}
     models = Path(study_dir) / "models"
     if not models.is_dir():
         return {}

@@ -30,6 +30,7 @@ from labutil.io import atomic_write_bytes, atomic_write_text, read_json, read_to
 STORE_FORMAT_VERSION = 2
 STUDY_FILE = "study.toml"
 IMAGES_FILE = "images.parquet"
+DATA_LOCATION_FILE = "data_location.json"  # where the images were at training time, and their fingerprint
 RUN_FILE = "run.json"
 CORRECT_FILE = "correct.bits"  # format 2: uint8 rows of ceil(n_images / 8) bytes, np.packbits (big bit order)
 PREDICTION_FILE = "prediction.int16"  # format 2: little-endian int16 rows of n_images
@@ -172,6 +173,19 @@ class Study:
             except (FileNotFoundError, pa.ArrowInvalid, OSError):
                 return len(self.images)  # the full read names the problem
         return self._n_images
+
+    def data_location(self) -> dict[str, Any] | None:
+        """data_location.json (root, cache_dir, fingerprint) as the last training wrote it; None if absent."""
+        path = self.path / DATA_LOCATION_FILE
+        if not path.is_file():
+            return None
+        from labutil.validate import expect_object
+
+        return expect_object(read_json(path), str(path))
+
+    def write_data_location(self, record: dict[str, Any]) -> None:
+        """Replace data_location.json atomically (written by training; see docs/formats.md)."""
+        write_json(self.path / DATA_LOCATION_FILE, record)
 
     def model_dir(self, model_id: str) -> Path:
         return self.path / "models" / model_id
@@ -452,29 +466,113 @@ def open_study(path: str | Path) -> Study:
 
 
 def create_study(path: str | Path, definition: dict[str, Any], images: pd.DataFrame) -> Study:
-    """Create a study folder, or reopen it if it holds the same definition and images.
+    """Create a study folder, or reopen it if it holds the same study and images, growing it by
+    the definition's new models.
 
-    A folder holding another study (different definition or image list) is refused, so runs
-    of two studies never mix.
+    Models are compared one by one: a model already in the store must keep its definition (unless
+    nothing of it was trained yet), new models are added, and models the definition no longer
+    lists stay. The name, the dataset and the image list must match, so runs of two studies never
+    mix. The grown definition replaces study.toml atomically, under a lock on the folder.
     """
     path = Path(path)
     images = _normalise_images(images)
     if (path / STUDY_FILE).is_file():
-        study = Study(path)
-        if _comparable(study.definition) != _comparable(definition):
-            raise UserError(f"{path / STUDY_FILE}: folder holds a different study definition; choose another --runs-dir")
-        if not study.images.equals(images):
-            raise UserError(f"{path / IMAGES_FILE}: folder holds a different validation image list")
-        if study.definition.get("comparisons") != definition.get("comparisons"):
-            # how the analysis pairs models up, not what is trained: a store written before it was
-            # declared takes it over
-            atomic_write_text(path / STUDY_FILE, dumps_toml(definition))
+        with _folder_lock(path):
             study = Study(path)
-        return study
+            stored = study.definition
+            merged = merge_definitions(stored, definition, path)
+            if not study.images.equals(images):
+                raise UserError(f"{path / IMAGES_FILE}: folder holds a different validation image list")
+            if _as_read(merged) != _as_read(stored):
+                atomic_write_text(path / STUDY_FILE, dumps_toml(merged))
+            return Study(path)
     path.mkdir(parents=True, exist_ok=True)
     _write_parquet(path / IMAGES_FILE, pa.Table.from_pandas(images, schema=IMAGES_SCHEMA, preserve_index=False))
     atomic_write_text(path / STUDY_FILE, dumps_toml(definition))
     return Study(path)
+
+
+# Top-level keys of a study definition that may change when a study grows: the models (compared
+# one by one), how the analysis pairs them, and texts / the base recipe (each model holds its own).
+GROWABLE_KEYS = ("models", "comparisons", "description", "recipe", "preset")
+
+
+def merge_definitions(stored: dict[str, Any], new: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The stored definition grown by `new`: new's fields and models, plus the stored models it no
+    longer lists. A differing name, dataset or other fixed key, or a changed model that has files
+    in the store, is a UserError naming the model and the field."""
+    where = f"{path / STUDY_FILE}: folder holds a different study definition"
+    for key in sorted(set(stored) | set(new), key=str):
+        if key not in GROWABLE_KEYS and _as_read(stored.get(key)) != _as_read(new.get(key)):
+            raise UserError(f"{where}: {_difference(key, stored.get(key), new.get(key))}; choose another --runs-dir")
+    stored_models = {str(m.get("model_id")): m for m in stored.get("models", []) if isinstance(m, dict)}
+    models = []
+    for entry in new.get("models", []):
+        model_id = str(entry.get("model_id"))
+        old = stored_models.pop(model_id, None)
+        if old is not None and _model_as_read(old) != _model_as_read(entry) and (path / "models" / model_id / RUN_FILE).is_file():
+            raise UserError(f"{where}: model '{model_id}': {_difference('', _model_as_read(old), _model_as_read(entry))}; "
+                            f"give the changed model another name (condition), or remove {path / 'models' / model_id} to retrain it")
+        models.append(entry)
+    models.extend(stored_models.values())  # trained (or listed) before and no longer in the study file: kept
+    merged = {**stored, **{k: v for k, v in new.items() if k not in ("models", "comparisons")}}
+    if "models" in stored or "models" in new:
+        merged["models"] = models
+    listed = {m.get("condition") for m in new.get("models", []) if isinstance(m, dict)}
+    comparisons = {c: v for c, v in (stored.get("comparisons") or {}).items() if c not in listed}  # of kept models only
+    comparisons.update(new.get("comparisons") or {})
+    merged.pop("comparisons", None)
+    if comparisons:
+        merged["comparisons"] = comparisons
+    return merged
+
+
+def _model_as_read(entry: dict[str, Any]) -> dict[str, Any]:
+    """A model entry as TOML reads it back, with keys added to recipes later filled with their defaults."""
+    from model_runs.recipes import LATER_KEYS, RECIPE_KEYS
+
+    out = dict(_as_read(entry))
+    for key in LATER_KEYS:
+        out.setdefault(key, RECIPE_KEYS[key][0])
+    return out
+
+
+def _difference(name: str, stored: Any, new: Any) -> str:
+    """The first field in which two values differ, as `'field' is X there, Y in the study file`."""
+    if isinstance(stored, dict) and isinstance(new, dict):
+        for key in list(stored) + [k for k in new if k not in stored]:
+            if _as_read(stored.get(key)) != _as_read(new.get(key)):
+                return _difference(f"{name}.{key}" if name else str(key), stored.get(key), new.get(key))
+    def shown(value: Any) -> str:
+        return "absent" if value is None else repr(value)
+
+    return f"'{name}' is {shown(stored)} there, {shown(new)} in the study file"
+
+
+def _as_read(value: Any) -> Any:
+    """A value as TOML reads it back (ints and floats, tuples and lists compared as stored)."""
+    import tomllib
+
+    return None if value is None else tomllib.loads(dumps_toml({"v": value})).get("v")
+
+
+class _folder_lock:
+    """An exclusive flock on a study folder (its directory inode, stable across study.toml's atomic
+    replacements), so two processes growing one study do not lose each other's models."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> "_folder_lock":
+        import fcntl
+
+        self.fd = os.open(self.path, os.O_RDONLY)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        os.close(self.fd)  # closing releases the lock
 
 
 def _normalise_images(images: pd.DataFrame) -> pd.DataFrame:
@@ -483,13 +581,6 @@ def _normalise_images(images: pd.DataFrame) -> pd.DataFrame:
     if not np.array_equal(df["image_index"].to_numpy(), np.arange(len(df))):
         raise ValueError("image_index must be 0..n-1 in order")
     return df
-
-
-def _comparable(definition: dict[str, Any]) -> Any:
-    """The definition as TOML reads it back, without `comparisons` (analysis pairing, not training)."""
-    import tomllib
-
-    return tomllib.loads(dumps_toml({k: v for k, v in definition.items() if k != "comparisons"}))
 
 
 def _write_parquet(path: Path, table: pa.Table, row_group_size: int | None = None, part: bool = False) -> None:

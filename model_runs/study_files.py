@@ -87,7 +87,7 @@ class StudySpec:
             if key not in options:
                 flag = {"root": "--data-root", "cache_dir": "--cache-dir"}.get(key, key)
                 raise UserError(f"{flag}: dataset '{dataset['name']}' has no '{key}' option")
-            dataset[key] = str(value)
+            dataset[key] = str(Path(value).expanduser().resolve())  # a relative --data-root: from the working directory
         return StudySpec(self.name, self.description, self.preset, dataset, self.recipe, self.models, self.source, self.conditions,
                          self.comparisons)
 
@@ -117,6 +117,9 @@ def load_study(name_or_path: str, location: dict[str, Any] | None = None) -> Stu
     raw = read_toml(path)
     spec = parse_study(raw, str(path))
     spec.source = str(path)
+    root = spec.dataset.get("root")
+    if isinstance(root, str) and root and not Path(root).expanduser().is_absolute():
+        spec.dataset["root"] = str((path.parent / root).resolve())  # relative to the study file, not the working directory
     return spec.with_location(location or {})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -138,7 +139,17 @@ def prepare_study(spec: StudySpec, study_dir: Path) -> tuple[Study, Dataset]:
     labels = images["label"].to_numpy()
     for entry in spec.models:
         check_labels(labels, entry["num_classes"] or dataset.n_classes, f"{dataset.name} validation split (model '{entry['model_id']}')")
-    return create_study(study_dir, spec.definition(), images), dataset
+    from model_runs.data_location import check_record, new_record, store_record
+    from model_runs.study_advice import print_advice
+
+    record = new_record(dataset)
+    check_record(study_dir, record)  # before anything is written
+    study = create_study(study_dir, spec.definition(), images)
+    note = store_record(study, record)
+    if note:
+        print(note, file=sys.stderr)
+    print_advice(spec, study, dataset)
+    return study, dataset
 
 
 def build_model(entry: dict[str, Any], dataset: Dataset, image_size: int) -> "torch.nn.Module":

@@ -97,8 +97,8 @@ def _add_build_options(p: argparse.ArgumentParser, kind: str) -> None:
     which.add_argument("--table", metavar="CSV", help="per-image table (CSV, or TSV by extension .tsv)")
     src.add_argument("--epoch", help="study: epoch whose decisions count (default: each model's final epoch)")
     src.add_argument("--models", help="study: comma-separated model ids (default: all complete models)")
-    src.add_argument("--data-root", help="study: root folder of a file dataset (ImageNet, ImageFolder) if study.toml "
-                     "does not say where it is (default: as model_runs finds it, e.g. from its environment variable)")
+    src.add_argument("--data-root", help="study: root folder of a file dataset (ImageNet, ImageFolder) when the images are no "
+                     "longer where the study was trained from (default: the root recorded in the store, checked against its file list)")
     src.add_argument("--n-correct-column", help="table: column with how many models were correct (default: n_correct)")
     src.add_argument("--n-models", type=positive_int, help="table: number of models behind the counts (or --n-models-column)")
     src.add_argument("--n-models-column", help="table: column with the number of models per image")

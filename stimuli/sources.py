@@ -62,8 +62,9 @@ def from_study(
     """Per-image correctness counts of a study's models at one epoch (default: each model's final).
 
     `image_source(image_index)` gives the evaluated pixels; by default the study's dataset
-    (`model_runs.datasets.open_dataset(study.definition['dataset']).eval_pixels`, with `root`
-    set to `data_root` when given), opened lazily and checked against the study's image list.
+    (`model_runs.datasets.open_dataset(...).eval_pixels` on the study's [dataset] with its root from
+    `data_root`, else from where training recorded the images), opened lazily and checked against
+    the study's image list.
     """
     from model_runs.store import open_study
 
@@ -90,7 +91,9 @@ def from_study(
         "model_epochs": {m: int(e) for m, e in zip(matrix.model_ids, matrix.epochs)},
     }
     dataset = dict(study.definition.get("dataset", {}))
-    if data_root is not None:
+    if image_source is None:
+        dataset = _study_dataset(study, data_root)
+    elif data_root is not None:
         dataset["root"] = str(Path(data_root).resolve())
     rendering = {
         "pixels": "dataset eval_pixels: the pixels the networks were evaluated on, before normalisation",
@@ -98,6 +101,16 @@ def from_study(
     }
     loader = image_source if image_source is not None else _DatasetPixels(study, dataset)
     return Source(df, provenance, rendering, loader, study=study)
+
+
+def _study_dataset(study: Study, data_root: str | Path | None) -> dict[str, Any]:
+    """The study's [dataset] table with the place of its images: --data-root, else where training
+    recorded them (`model_runs.data_location`), checked against the recorded file list."""
+    try:
+        from model_runs.data_location import study_dataset
+    except ImportError:
+        raise UserError(f"{study.path}: rendering a study's images needs model_runs, which is not installed") from None
+    return study_dataset(study, data_root)
 
 
 class _DatasetPixels:

@@ -286,6 +286,8 @@ def _study_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-stats", action="store_true",
                    help="also compute image statistics (segments, local entropy, DCT share, edge strength; slow, cached)")
     p.add_argument("--cache-dir", metavar="DIR", help=f"cache of image statistics (default: {Path('.cache/analysis/image_stats')})")
+    p.add_argument("--data-root", metavar="DIR", help="image statistics: folder of the study's images when they are no longer "
+                   "where the study was trained from (default: the place recorded in the store)")
     p.add_argument("--map-model", metavar="MODEL_ID", help="model of the decision map (default: the first base model)")
     p.add_argument("--n-boot", type=positive_int, default=1000, metavar="N", help="bootstrap resamples for kappa intervals (default 1000)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the bootstrap (default 0)")
@@ -336,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = DDDOptions(
         tolerance=a.tolerance, base=a.base, label_issues=a.label_issues, label_col=a.label_col,
         exclude_label_issues=a.exclude_label_issues, each_other=tuple(a.each_other), map_model=a.map_model,
-        n_boot=a.n_boot, seed=a.seed, image_stats=a.image_stats, cache_dir=a.cache_dir, figures=not a.no_figures,
+        n_boot=a.n_boot, seed=a.seed, image_stats=a.image_stats, cache_dir=a.cache_dir, data_root=a.data_root, figures=not a.no_figures,
         progress=not a.no_progress,
     )
     res = analyse_study(a.study, a.out, opts)

@@ -42,6 +42,7 @@ class DDDOptions:
     seed: int = 0
     image_stats: bool = False
     cache_dir: str | Path | None = None
+    data_root: str | Path | None = None  # image statistics: where the images are (default: recorded in the store)
     figures: bool | Collection[str] = True
     progress: bool = True
 
@@ -364,6 +365,15 @@ def classes_step(w: Writer, models: Models) -> None:
                  "KL divergence (per pixel) between each Gaussian class and its closest neighbour, against class accuracy")
 
 
+def _located_dataset(study: Any, data_root: str | Path | None) -> dict[str, Any]:
+    """The study's [dataset] with the place of its images (`--data-root`, else recorded by training)."""
+    try:
+        from model_runs.data_location import study_dataset
+    except ImportError as exc:
+        raise UserError(f"image statistics need model_runs to read images ({exc})") from None
+    return study_dataset(study, data_root)
+
+
 def image_stats_step(w: Writer, models: Models, split: Split, ep: Any, opts: DDDOptions,
                      image_getter: Callable[[int], Any] | None = None) -> None:
     """Image statistics of every image (cached), correlated with difficulty and per-epoch agreement."""
@@ -373,7 +383,7 @@ def image_stats_step(w: Writer, models: Models, split: Split, ep: Any, opts: DDD
     study, sd, m, title = models.study, models.sd, models.m, models.title
     dataset = sd.definition.get("dataset", {})
     all_ids = study.images["image_id"].tolist()
-    getter = image_getter or ist.dataset_image_getter(dataset)
+    getter = image_getter or ist.dataset_image_getter(_located_dataset(study, opts.data_root))
     key = ist.cache_key(dataset, all_ids)
     stats = ist.compute_image_stats(all_ids, getter, opts.cache_dir if opts.cache_dir is not None else ist.DEFAULT_CACHE_DIR,
                                     key, progress=opts.progress)
