@@ -232,3 +232,27 @@ def test_bad_conditions_are_one_line_errors(study_file: Callable[..., Path], con
     with pytest.raises(UserError, match=message) as err:
         load_study(str(study_file(conditions=conditions, epochs=3)))
     assert "\n" not in str(err.value)
+
+
+def test_continuation_killed_while_copying_then_resumed(tmp_path: Path, study_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = load_study(str(study_file(conditions=CONTINUED, epochs=2)))
+    run_models(spec, tmp_path / "tiny", ["base"], EXEC)
+    original = ModelWriter.commit_epochs
+
+    def killed(self: ModelWriter, *args: object, **kw: object) -> None:
+        if self.model_id == "plus1":  # the source's checkpoint is copied, its epochs not yet committed
+            raise KeyboardInterrupt
+        original(self, *args, **kw)
+
+    monkeypatch.setattr(ModelWriter, "commit_epochs", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_models(spec, tmp_path / "tiny", ["plus1"], EXEC)
+    study = open_study(tmp_path / "tiny")
+    assert study.committed_epochs("plus1") == [] and 2 in list_checkpoints(study.model_dir("plus1"))
+    monkeypatch.setattr(ModelWriter, "commit_epochs", original)
+    assert run_models(spec, tmp_path / "tiny", ["plus1"], EXEC)[0].status == "complete"
+    scratch = load_study(str(study_file(name="scratch", conditions=SCRATCH, epochs=2)))
+    run_models(scratch, tmp_path / "scratch", ["plus1"], EXEC)
+    assert study.run_info("plus1")["continued_from"] == {"model_id": "base", "epoch": 2}
+    assert np.array_equal(study.epoch_decisions("plus1").prediction, open_study(tmp_path / "scratch").epoch_decisions("plus1").prediction)
+    assert np.array_equal(study.epoch_margins("plus1", "train"), open_study(tmp_path / "scratch").epoch_margins("plus1", "train"), equal_nan=True)
