@@ -60,7 +60,7 @@ def store_options(store: dict[str, Any], n_train: int) -> dict[str, Any]:
     """What a new model of the study records in run.json's store_options ({} when nothing extra)."""
     opts = {
         "val_probabilities": bool(store.get("epoch_probabilities", False)),
-        "train_probabilities": bool(store.get("train_probabilities", False)),
+        "train_probabilities": bool(store.get("train_probabilities", False)) and n_train > 0,  # not for evaluation-only models
         "activations": int(store.get("activations", 0)),
         "activations_seed": int(store.get("activations_seed", 0)),
     }
@@ -164,8 +164,8 @@ def copy_source_epochs(study: Study, writer: ModelWriter, source: str, ckpt: Pat
     dynamics = {}
     for split, quantity in DYNAMICS_FILES:
         if options.get(f"{split}_probabilities"):
-            rows = study._dynamics_rows(source, split, quantity)
-            assert rows is not None
+            rows = (study.epoch_probabilities if quantity == "probability" else study.epoch_margins)(source, split)
+            assert rows is not None  # continuation_source checked that the source stores the same
             dynamics[(split, quantity)] = rows
     train = None
     table = study.train_decisions_table(source)

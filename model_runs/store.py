@@ -324,9 +324,12 @@ class Study:
         record = self._record(model_id)
         options = record.get(STORE_OPTIONS_KEY) or {}
         path = self.model_dir(model_id) / DYNAMICS_FILES[(split, quantity)]
-        if int(record.get("format_version", 1)) < 2 or not options.get(f"{split}_probabilities"):
+        if int(record.get("format_version", 1)) < 2 or not isinstance(options, dict) or not options.get(f"{split}_probabilities"):
             return None
-        width = self.n_images if split == "val" else int(options["n_train"])
+        n_train = options.get("n_train")
+        if split == "train" and (isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 0):
+            raise UserError(f"{self.model_dir(model_id) / RUN_FILE}:{STORE_OPTIONS_KEY}.n_train: {n_train!r} is not a number of training images")
+        width = self.n_images if split == "val" else int(n_train)
         n_epochs = len(record.get("epochs", []))
         if not n_epochs:
             return np.zeros((0, width), dtype=DYNAMICS_DTYPE)

@@ -256,3 +256,10 @@ def test_continuation_killed_while_copying_then_resumed(tmp_path: Path, study_fi
     assert study.run_info("plus1")["continued_from"] == {"model_id": "base", "epoch": 2}
     assert np.array_equal(study.epoch_decisions("plus1").prediction, open_study(tmp_path / "scratch").epoch_decisions("plus1").prediction)
     assert np.array_equal(study.epoch_margins("plus1", "train"), open_study(tmp_path / "scratch").epoch_margins("plus1", "train"), equal_nan=True)
+
+
+def test_step_schedule_with_warmup_counts_steps_after_the_warmup() -> None:
+    from model_runs.conditions import lr_factor
+
+    assert [lr_factor(i, "step", 10, 2, 3, 0.1) for i in range(8)] == pytest.approx([0.5, 1, 1, 1, 1, 0.1, 0.1, 0.1])
+    assert [lr_factor(i, "step", 10, 0, 3, 0.1) for i in range(7)] == pytest.approx([1, 1, 1, 0.1, 0.1, 0.1, 0.01])
