@@ -307,7 +307,7 @@ def _ensure_source(spec: StudySpec, study: Study, dataset: Dataset, model_id: st
             run_model(spec, study, dataset, source, execution)
             return
         except ModelBusy:
-            if not waiting and not execution.quiet:
+            if not waiting:  # one line (also in a sweep worker's log)
                 print(f"{model_id}: waiting for '{source}' (trained by another process) to continue from it", flush=True)
             waiting = True
             _maybe_stop()
