@@ -41,9 +41,17 @@ RECIPE_KEYS: dict[str, tuple[Any, str]] = {
     "deterministic": (True, "deterministic algorithms (false = the paper's 'CUDA non-deterministic' condition)"),
     "save_probabilities": (True, "store the final epoch's class probabilities"),
     "save_train_decisions": (False, "store the predictions on training batches during every epoch"),
+    "lr_schedule": ("step", "learning-rate schedule per epoch: step (lr_step, lr_gamma) | cosine (annealed to 0 over the epochs)"),
+    "warmup_epochs": (0, "epochs of linear learning-rate warm-up before the schedule (0 = none)"),
+    "random_labels": (False, "train on the training labels permuted once by a seeded permutation (validation keeps the true labels)"),
+    "random_labels_seed": (0, "seed of that permutation"),
 }
+# Keys added with the conditions of issue 14: a model entry holds them only when they differ from
+# the default, so the definitions (and run configurations) of every earlier study stay as they were.
+OPTIONAL_KEYS = ("lr_schedule", "warmup_epochs", "random_labels", "random_labels_seed")
+SCHEDULES = ("step", "cosine")
 
-_IMAGENET: dict[str, Any] = {key: default for key, (default, _) in RECIPE_KEYS.items()}
+_IMAGENET: dict[str, Any] = {key: default for key, (default, _) in RECIPE_KEYS.items() if key not in OPTIONAL_KEYS}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "imagenet": dict(_IMAGENET),
@@ -82,6 +90,8 @@ def check_value(key: str, value: Any, where: str) -> Any:
         (key == "augment" and value not in AUGMENTATIONS)
         or (key == "optimizer" and value not in OPTIMIZERS)
         or (key == "eval_interpolation" and value not in INTERPOLATIONS)
+        or (key == "lr_schedule" and value not in SCHEDULES)
+        or (key == "warmup_epochs" and value < 0)
         or (key == "eval_resize" and value < 0)
         or (key in ("batch_size", "eval_batch_size", "batch_split", "lr_step") and value < 1)
         or (key in ("epochs", "num_classes", "augment_pad", "train_part") and value < 0)
@@ -113,3 +123,11 @@ def check_recipe(recipe: dict[str, Any], where: str) -> None:
             raise UserError(f"{where}: train_fraction must be 1/k (1.0, 0.5, 0.25, ...)")
         if recipe["train_part"] >= parts:
             raise UserError(f"{where}: train_part {recipe['train_part']} must be below {parts}")
+    warmup = recipe.get("warmup_epochs", 0)
+    if recipe.get("lr_schedule", "step") == "cosine" and recipe["epochs"] and warmup >= recipe["epochs"]:
+        raise UserError(f"{where}: warmup_epochs {warmup} leaves no epochs for the cosine schedule ({recipe['epochs']} epochs)")
+
+
+def drop_optional_defaults(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The recipe without the OPTIONAL_KEYS that hold their default (see OPTIONAL_KEYS)."""
+    return {k: v for k, v in recipe.items() if not (k in OPTIONAL_KEYS and v == RECIPE_KEYS[k][0])}

@@ -40,6 +40,19 @@ PROBABILITIES_FILE = "probabilities.npy"
 PARTS_PREFIX = "decisions"  # format 1, running runs: decisions.epoch-NNNN.parquet beside run.json
 TRAIN_PARTS_PREFIX = "train_decisions"
 PREDICTION_DTYPE = np.dtype("<i2")
+# Optional learning-dynamics files (format 2, see docs/formats.md): float16 row files, one row per
+# committed epoch, appended before run.json commits the epoch (as correct.bits); and final-epoch activations.
+DYNAMICS_FILES = {  # (split, quantity) -> file name
+    ("val", "probability"): "val_probability.f16",
+    ("val", "margin"): "val_margin.f16",
+    ("train", "probability"): "train_probability.f16",
+    ("train", "margin"): "train_margin.f16",
+}
+DYNAMICS_DTYPE = np.dtype("<f2")
+TRAIN_LABELS_FILE = "train_labels.int16"  # the training labels the model was trained on (after random_labels)
+ACTIVATIONS_FILE = "activations.npy"  # float16 (k, d): penultimate-layer activations at the final epoch
+ACTIVATION_INDEX_FILE = "activation_index.npy"  # int64 (k,): the validation images they belong to
+STORE_OPTIONS_KEY = "store_options"  # run.json: what this model stores beyond the decisions
 
 Status = Literal["pending", "running", "complete", "failed"]
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -313,6 +326,66 @@ class Study:
             raise UserError(f"{path}: probabilities of shape {probs.shape} ({probs.dtype}); expected "
                             f"({self.n_images}, n_classes) floats, one row per image")
         return probs
+
+    # -- learning dynamics (optional, per study: [store] in the study file) -------------------------
+    def store_options(self, model_id: str) -> dict[str, Any]:
+        """What the model stores beyond its decisions ({} for models written without [store] options)."""
+        return dict(self._record(model_id).get(STORE_OPTIONS_KEY) or {})
+
+    def _dynamics_rows(self, model_id: str, split: str, quantity: str) -> np.ndarray | None:
+        if split not in ("val", "train"):
+            raise ValueError(f"split must be 'val' or 'train', not {split!r}")
+        record = self._record(model_id)
+        options = record.get(STORE_OPTIONS_KEY) or {}
+        path = self.model_dir(model_id) / DYNAMICS_FILES[(split, quantity)]
+        if int(record.get("format_version", 1)) < 2 or not isinstance(options, dict) or not options.get(f"{split}_probabilities"):
+            return None
+        n_train = options.get("n_train")
+        if split == "train" and (isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 0):
+            raise UserError(f"{self.model_dir(model_id) / RUN_FILE}:{STORE_OPTIONS_KEY}.n_train: {n_train!r} is not a number of training images")
+        width = self.n_images if split == "val" else int(n_train)
+        n_epochs = len(record.get("epochs", []))
+        if not n_epochs:
+            return np.zeros((0, width), dtype=DYNAMICS_DTYPE)
+        return _read_rows(path, DYNAMICS_DTYPE, width, 0, n_epochs)
+
+    def epoch_probabilities(self, model_id: str, split: str = "val") -> np.ndarray | None:
+        """True-class probability per committed epoch and image, float16 (n_epochs, n_images), rows in
+        committed-epoch order; None when not stored. Training images not seen in an epoch are NaN."""
+        return self._dynamics_rows(model_id, split, "probability")
+
+    def epoch_margins(self, model_id: str, split: str = "val") -> np.ndarray | None:
+        """Top-1 margin (true-class probability minus the largest other class probability, in -1..1)
+        per committed epoch and image, float16, like `epoch_probabilities`; None when not stored."""
+        return self._dynamics_rows(model_id, split, "margin")
+
+    def train_labels(self, model_id: str) -> np.ndarray | None:
+        """Labels of the training images (int64, training-split order) as the model was trained on them
+        (permuted under random_labels); None when not stored (stored with train_probabilities)."""
+        path = self.model_dir(model_id) / TRAIN_LABELS_FILE
+        if not path.is_file():
+            return None
+        labels = np.fromfile(path, dtype=PREDICTION_DTYPE).astype(np.int64)
+        n_train = self.store_options(model_id).get("n_train")
+        if n_train is not None and len(labels) != int(n_train):
+            raise UserError(f"{path}: {len(labels)} labels, run.json says {n_train} training images")
+        return labels
+
+    def activations(self, model_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(validation image indices int64 (k,), penultimate-layer activations float16 (k, d)) at the
+        final epoch of a complete model; None when not stored or the model is not complete."""
+        mdir = self.model_dir(model_id)
+        if self._record(model_id).get("status") != "complete" or not (mdir / ACTIVATIONS_FILE).is_file():
+            return None
+        try:
+            index = np.load(mdir / ACTIVATION_INDEX_FILE, allow_pickle=False)
+            acts = np.load(mdir / ACTIVATIONS_FILE, allow_pickle=False)
+        except (ValueError, EOFError, OSError) as exc:
+            raise UserError(f"{mdir}: unreadable activations ({str(exc).splitlines()[0]})") from None
+        if index.ndim != 1 or acts.ndim != 2 or len(index) != len(acts) or (len(index) and (index.min() < 0 or index.max() >= self.n_images)):
+            raise UserError(f"{mdir / ACTIVATIONS_FILE}: activations {acts.shape} do not match image indices {index.shape} "
+                            f"of the study's {self.n_images} images")
+        return index.astype(np.int64), acts
 
     def train_decisions_table(self, model_id: str) -> pd.DataFrame | None:
         """Training-set decisions made during each epoch (epoch, sample_index, prediction, correct), if stored."""
@@ -661,6 +734,7 @@ class ModelWriter:
         prediction: np.ndarray,
         metrics: dict[str, Any],
         train_decisions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        dynamics: dict[tuple[str, str], np.ndarray] | None = None,
     ) -> None:
         """Store one epoch's predictions for all validation images, then commit it in run.json.
 
@@ -668,21 +742,25 @@ class ModelWriter:
         stored labels here, so `correct == (prediction == label)` holds by construction.
         `train_decisions` optionally holds (sample_index, prediction, correct) of the training samples
         seen during the epoch (predictions made on the augmented batch, before the update).
+        `dynamics` optionally maps (split, quantity) of DYNAMICS_FILES to that epoch's row (n_images,).
         """
         prediction = np.asarray(prediction)
         if prediction.shape != self._labels.shape:
             raise ValueError(f"prediction shape {prediction.shape} != ({len(self._labels)},)")
-        self.commit_epochs([epoch], prediction[None, :], [metrics], None if train_decisions is None else [train_decisions])
+        rows = None if dynamics is None else {k: np.asarray(v)[None, :] for k, v in dynamics.items()}
+        self.commit_epochs([epoch], prediction[None, :], [metrics], None if train_decisions is None else [train_decisions], rows)
 
     def commit_epochs(
         self,
         epochs: list[int],
         predictions: np.ndarray,
         metrics: list[dict[str, Any]],
-        train_decisions: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+        train_decisions: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] | None = None,
+        dynamics: dict[tuple[str, str], np.ndarray] | None = None,
     ) -> None:
         """Store several ascending epochs' predictions (n_epochs, n_images) and commit them with one
-        run.json write (used by imports and migrations; training commits one epoch at a time)."""
+        run.json write (used by imports, migrations and continued runs; training commits one epoch at
+        a time). `dynamics`: (split, quantity) -> float rows (n_epochs, width), appended likewise."""
         predictions = _as_prediction(predictions)
         if predictions.shape != (len(epochs), len(self._labels)) or len(metrics) != len(epochs):
             raise ValueError(f"predictions {predictions.shape} do not match {len(epochs)} epochs x {len(self._labels)} images")
@@ -699,11 +777,45 @@ class ModelWriter:
         n = len(self._labels)
         _append_rows(self.dir / CORRECT_FILE, len(kept), packed_width(n), np.packbits(correct, axis=1).tobytes())
         _append_rows(self.dir / PREDICTION_FILE, len(kept), n * PREDICTION_DTYPE.itemsize, predictions.tobytes())
+        self._append_dynamics(len(kept), len(epochs), dynamics or {})
         for epoch, train in zip(epochs, train_decisions or []):
-            self._write_train_part(int(epoch), train)
+            if train is not None:  # None: no training decisions for that epoch (epoch 0)
+                self._write_train_part(int(epoch), train)
         accuracy = correct.mean(axis=1) if n else np.zeros(len(epochs))
         info["epochs"] = kept + [{"epoch": int(e), "val_accuracy": float(a), **m} for e, a, m in zip(epochs, accuracy, metrics)]
         self._write_info(info)
+
+    def _dynamics_width(self, split: str) -> int:
+        return len(self._labels) if split == "val" else int((self.info.get(STORE_OPTIONS_KEY) or {})["n_train"])
+
+    def _append_dynamics(self, keep_rows: int, n_epochs: int, dynamics: dict[tuple[str, str], np.ndarray]) -> None:
+        """Append float16 rows of the learning-dynamics files the model's store options ask for."""
+        options = self.info.get(STORE_OPTIONS_KEY) or {}
+        for (split, quantity), name in DYNAMICS_FILES.items():
+            if not options.get(f"{split}_probabilities"):
+                continue
+            if (split, quantity) not in dynamics:
+                raise ValueError(f"{self.dir}: the store options ask for {split} {quantity} rows; none given")
+            width = self._dynamics_width(split)
+            rows = np.asarray(dynamics[(split, quantity)], dtype=DYNAMICS_DTYPE)
+            if rows.shape != (n_epochs, width):
+                raise ValueError(f"{split} {quantity} rows {rows.shape} != ({n_epochs}, {width})")
+            _append_rows(self.dir / name, keep_rows, width * DYNAMICS_DTYPE.itemsize, rows.tobytes())
+
+    def save_train_labels(self, labels: np.ndarray) -> None:
+        """Store the training labels the model is trained on (before any epoch is committed)."""
+        atomic_write_bytes(self.dir / TRAIN_LABELS_FILE, _as_prediction(labels).tobytes())
+
+    def save_activations(self, image_index: np.ndarray, activations: np.ndarray) -> None:
+        """Store final-epoch penultimate-layer activations (k, d) as float16 with their image indices;
+        written before the final epoch is committed, read only once the model is complete."""
+        import io
+
+        for name, array in ((ACTIVATION_INDEX_FILE, np.asarray(image_index, dtype=np.int64)),
+                            (ACTIVATIONS_FILE, np.asarray(activations, dtype=np.float16))):
+            buf = io.BytesIO()
+            np.save(buf, array)
+            atomic_write_bytes(self.dir / name, buf.getvalue(), sync_dir=False)
 
     def _write_train_part(self, epoch: int, train_decisions: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         sample_index, train_pred, train_correct = train_decisions
@@ -763,6 +875,11 @@ class ModelWriter:
         n = len(self._labels)
         _truncate_rows(self.dir / CORRECT_FILE, len(epochs), packed_width(n))
         _truncate_rows(self.dir / PREDICTION_FILE, len(epochs), n * PREDICTION_DTYPE.itemsize)
+        options = info.get(STORE_OPTIONS_KEY) or {}
+        for (split, _), name in DYNAMICS_FILES.items():
+            if options.get(f"{split}_probabilities"):
+                width = n if split == "val" else int(options["n_train"])
+                _truncate_rows(self.dir / name, len(epochs), width * DYNAMICS_DTYPE.itemsize)
         committed = {_part_name(TRAIN_PARTS_PREFIX, e) for e in epochs}
         for f in self.dir.glob(f"{TRAIN_PARTS_PREFIX}.epoch-*.parquet"):
             if f.name not in committed:

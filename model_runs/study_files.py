@@ -19,10 +19,11 @@ from labutil.errors import UserError
 from labutil.io import read_toml
 from model_runs.datasets import DATASETS, LOCATION_KEYS, validate_dataset_config
 from model_runs.models import check_model_name, check_model_options
-from model_runs.recipes import LATER_KEYS, RECIPE_KEYS, check_recipe, check_value, resolve_recipe
+from model_runs.conditions import check_store_table
+from model_runs.recipes import LATER_KEYS, OPTIONAL_KEYS, RECIPE_KEYS, check_recipe, check_value, drop_optional_defaults, resolve_recipe
 
-STUDY_KEYS = ("name", "description", "preset", "dataset", "recipe", "conditions")
-CONDITION_KEYS = ("name", "description", "vary", "repeat", "compare")
+STUDY_KEYS = ("name", "description", "preset", "dataset", "recipe", "conditions", "store")
+CONDITION_KEYS = ("name", "description", "vary", "repeat", "compare", "continue_from")
 COMPARE_KINDS = ("base", "each-other")  # how the analysis compares a condition's models: with the base, or with each other
 _ID_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
@@ -41,6 +42,7 @@ class StudySpec:
     source: str = ""
     conditions: list[str] = field(default_factory=list)
     comparisons: dict[str, str] = field(default_factory=dict)  # condition -> "each-other" (absent: with the base)
+    store: dict[str, Any] = field(default_factory=dict)  # the [store] table: what models store beyond decisions
 
     def dataset_definition(self) -> dict[str, Any]:
         """The [dataset] table without locations (root, cache_dir): what the data is, not where."""
@@ -62,6 +64,8 @@ class StudySpec:
         }
         if self.comparisons:
             out["comparisons"] = dict(self.comparisons)
+        if self.store:
+            out["store"] = dict(self.store)
         return out
 
     def model(self, model_id: str) -> dict[str, Any]:
@@ -89,7 +93,7 @@ class StudySpec:
                 raise UserError(f"{flag}: dataset '{dataset['name']}' has no '{key}' option")
             dataset[key] = str(Path(value).expanduser().resolve())  # a relative --data-root: from the working directory
         return StudySpec(self.name, self.description, self.preset, dataset, self.recipe, self.models, self.source, self.conditions,
-                         self.comparisons)
+                         self.comparisons, self.store)
 
 
 def shipped_studies() -> dict[str, Path]:
@@ -143,6 +147,7 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
     models: list[dict[str, Any]] = []
     names: list[str] = []
     comparisons: dict[str, str] = {}
+    by_condition: dict[str, list[dict[str, Any]]] = {}
     for number, cond in enumerate(conditions, start=1):
         cwhere = f"{where} condition {number}" + (f" '{cond['name']}'" if isinstance(cond.get("name"), str) else "")
         cname = cond.get("name")
@@ -160,6 +165,7 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
                 raise UserError(f"{cwhere}: compare = \"each-other\" needs at least two models (use vary or repeat)")
             comparisons[cname] = compare
         models.extend(new)
+        by_condition[cname] = new
         if len(models) > MAX_STUDY_MODELS:
             raise UserError(f"{where}: more than {MAX_STUDY_MODELS} models; a study holds at most {MAX_STUDY_MODELS}")
     ids = [m["model_id"] for m in models]
@@ -174,10 +180,46 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
             for key in LATER_KEYS:
                 if m[key] != RECIPE_KEYS[key][0]:
                     raise UserError(f"{where} model '{m['model_id']}': '{key}' applies only to image-file datasets (imagenet, imagefolder), not '{dataset['name']}'")
+    _resolve_continuations(conditions, by_condition, where)
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise UserError(f"{where}: 'description' must be a string")
-    return StudySpec(name, description, preset, dataset, recipe, models, where, names, comparisons)
+    store = check_store_table(raw.get("store"), where)
+    models = [drop_optional_defaults(m) for m in models]
+    return StudySpec(name, description, preset, dataset, drop_optional_defaults(recipe), models, where, names, comparisons, store)
+
+
+def _resolve_continuations(conditions: list[dict[str, Any]], by_condition: dict[str, list[dict[str, Any]]], where: str) -> None:
+    """Set `continue_from` (the source model's id) on the models of conditions that continue another
+    condition's model; refused where the continued run would differ from a from-scratch one."""
+    for cond in conditions:
+        source = cond.get("continue_from")
+        if source is None:
+            continue
+        cwhere = f"{where} condition '{cond['name']}'"
+        if not isinstance(source, str) or source not in by_condition or source == cond["name"]:
+            raise UserError(f"{cwhere}: continue_from = {source!r} names no other condition of the study")
+        if len(by_condition[source]) != 1:
+            raise UserError(f"{cwhere}: continue_from = '{source}': that condition has {len(by_condition[source])} models; it needs exactly one")
+        base = by_condition[source][0]
+        if "continue_from" in base or any(c.get("continue_from") for c in conditions if c.get("name") == source):
+            raise UserError(f"{cwhere}: continue_from = '{source}': that condition itself continues another; continue from the first")
+        for m in by_condition[cond["name"]]:
+            _check_continuation(m, base, f"{where} model '{m['model_id']}'")
+            m["continue_from"] = base["model_id"]
+
+
+def _check_continuation(model: dict[str, Any], base: dict[str, Any], where: str) -> None:
+    """A continued model may differ from its source in the number of epochs only (more of them)."""
+    if model["epochs"] <= base["epochs"]:
+        raise UserError(f"{where}: continue_from '{base['model_id']}' needs more epochs than its {base['epochs']} (has {model['epochs']})")
+    if model.get("lr_schedule", "step") == "cosine":
+        raise UserError(f"{where}: continue_from with lr_schedule = \"cosine\": the schedule depends on the total epochs "
+                        f"({model['epochs']} here, {base['epochs']} in '{base['model_id']}'), so train it from scratch (remove continue_from)")
+    for key in sorted(set(RECIPE_KEYS) - {"epochs"}):
+        if model.get(key, RECIPE_KEYS[key][0]) != base.get(key, RECIPE_KEYS[key][0]):
+            raise UserError(f"{where}: continue_from '{base['model_id']}' differs in '{key}' ({model.get(key)!r} against "
+                            f"{base.get(key)!r}); a continued model may differ in epochs only")
 
 
 def _table(raw: dict[str, Any], key: str, where: str, required: bool = True) -> dict[str, Any]:
@@ -242,11 +284,12 @@ def study_from_definition(definition: dict[str, Any], where: str, location: dict
         models = list(definition["models"])
         for m in models:
             for key in RECIPE_KEYS:
-                if key not in m and key not in LATER_KEYS:
+                if key not in m and key not in LATER_KEYS and key not in OPTIONAL_KEYS:
                     raise KeyError(key)
         spec = StudySpec(
             str(definition["name"]), str(definition.get("description", "")), str(definition.get("preset", dataset["name"])),
             dataset, dict(definition["recipe"]), models, where, comparisons=dict(definition.get("comparisons", {})),
+            store=check_store_table(definition.get("store"), where),
         )
     except (KeyError, TypeError) as exc:
         raise UserError(f"{where}: not a resolved study definition (missing {exc})") from None

@@ -140,7 +140,7 @@ class ModelTask(_checkpointable_base()):  # type: ignore[misc]
 
 
 def todo_models(study: Study, spec: StudySpec, model_ids: list[str] | None) -> list[str]:
-    """The selected models that are not complete yet, in study order; a model that another live
+    """The selected models that are not complete yet, in study order (continued models last); a model that another live
     process is training (its lock is held) is skipped with a message."""
     todo = []
     for m in spec.select(model_ids):
@@ -152,7 +152,9 @@ def todo_models(study: Study, spec: StudySpec, model_ids: list[str] | None) -> l
             print(f"skipping {busy}")
             continue
         todo.append(model_id)
-    return todo
+    # a model that continues another (continue_from) goes after the others, so that its source is
+    # trained (or under way) first; a worker that takes it while the source trains waits for it
+    return sorted(todo, key=lambda m: bool(spec.model(m).get("continue_from")))
 
 
 def sweep_folder(study_dir: Path, log_dir: str | None) -> Path:

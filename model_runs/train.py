@@ -24,10 +24,12 @@ import numpy as np
 from labutil.errors import DISK_FULL, DiskFull, UserError
 from labutil.versions import software_versions
 from model_runs.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
+from model_runs.conditions import (activation_subset, continuation_source, copy_source_epochs, make_scheduler, penultimate_layer, random_labels,
+                                   recipe_value, store_options, true_class_stats)
 from model_runs.datasets import Dataset, open_dataset
 from model_runs.model_lock import model_lock
 from model_runs.pipeline import epoch_order, make_pipeline, seed_from, training_subset
-from model_runs.store import ModelWriter, Study, create_study
+from model_runs.store import STORE_OPTIONS_KEY, TRAIN_LABELS_FILE, ModelWriter, Study, create_study
 from model_runs.study_files import StudySpec
 
 if TYPE_CHECKING:
@@ -57,6 +59,9 @@ class EvalResult:
     loss: float
     accuracy: float
     probabilities: np.ndarray | None = None
+    true_prob: np.ndarray | None = None  # float32 (n_images,): softmax probability of the true class
+    margin: np.ndarray | None = None  # float32 (n_images,): true_prob minus the largest other class probability
+    activations: np.ndarray | None = None  # float32 (k, d): penultimate-layer inputs of the `capture` images
 
 
 def resolve_device(name: str) -> "torch.device":
@@ -175,19 +180,23 @@ def make_optimizer(model: "torch.nn.Module", entry: dict[str, Any]) -> tuple[Any
         opt = torch.optim.Adam(params, lr=entry["lr"], weight_decay=entry["weight_decay"])
     else:
         opt = torch.optim.AdamW(params, lr=entry["lr"], weight_decay=entry["weight_decay"])
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=entry["lr_step"], gamma=entry["lr_gamma"])
-    return opt, sched
+    return opt, make_scheduler(opt, entry)
 
 
 def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "torch.device", amp: bool | str, probabilities: bool = False,
-             quiet: bool = True) -> EvalResult:
+             quiet: bool = True, dynamics: bool = False, capture: np.ndarray | None = None, layer: "torch.nn.Module | None" = None) -> EvalResult:
     """Predictions for every validation image, gathered on the device and copied once (`amp`: a
-    resolved precision, or a bool for the older switch)."""
+    resolved precision, or a bool for the older switch). `dynamics`: also the true-class probability
+    and margin of every image; `capture`: ascending image indices whose input to `layer` (the
+    penultimate representation) is returned as activations."""
     import torch
     from labutil.progress import progress
 
     model.eval()
-    preds, probs = [], []
+    preds, probs, p_true, margins, acts = [], [], [], [], []
+    held: list[torch.Tensor] = []
+    hook = layer.register_forward_pre_hook(lambda _m, inputs: held.append(inputs[0].detach())) if capture is not None and layer is not None else None
+    want = torch.from_numpy(np.asarray(capture, dtype=np.int64)).to(device) if hook is not None else None
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     n = 0
@@ -202,10 +211,26 @@ def evaluate(model: "torch.nn.Module", pipeline: Any, batch_size: int, device: "
             preds.append(p)
             if probabilities:
                 probs.append(torch.softmax(logits, 1))
+            if dynamics:
+                pt, mg = true_class_stats(logits, y)
+                p_true.append(pt)
+                margins.append(mg)
+            if want is not None:
+                rows = want[(want >= n) & (want < n + len(y))] - n
+                acts.append(held.pop().flatten(1)[rows].float())
+                held.clear()
             n += len(y)
+    if hook is not None:
+        hook.remove()
     prediction = torch.cat(preds).cpu().numpy() if preds else np.zeros(0, dtype=np.int64)
     prob = torch.cat(probs).cpu().numpy().astype(np.float32) if probabilities and probs else None
-    return EvalResult(prediction, float(loss_sum.item()) / max(n, 1), float(correct.item()) / max(n, 1), prob)
+    result = EvalResult(prediction, float(loss_sum.item()) / max(n, 1), float(correct.item()) / max(n, 1), prob)
+    if dynamics:
+        result.true_prob = torch.cat(p_true).cpu().numpy() if p_true else np.zeros(0, np.float32)
+        result.margin = torch.cat(margins).cpu().numpy() if margins else np.zeros(0, np.float32)
+    if want is not None:
+        result.activations = torch.cat(acts).cpu().numpy() if acts else np.zeros((0, 0), np.float32)
+    return result
 
 
 def _autocast(device: "torch.device", precision: bool | str) -> Any:
@@ -275,8 +300,31 @@ def run_model(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, ex
         if study.run_info(model_id).get("config") != config:
             raise UserError(f"{existing}: model exists with a different configuration; remove it or use another id")
         return study.run_info(model_id)
+    source = entry.get("continue_from")
+    if source and not (existing.is_file() and study.committed_epochs(model_id)):
+        _ensure_source(spec, study, dataset, model_id, source, execution)
     with model_lock(model_id, study.model_dir(model_id)):  # one writer per model; ModelBusy if taken
         return _run_model_locked(spec, study, dataset, model_id, execution, entry, writer, config)
+
+
+def _ensure_source(spec: StudySpec, study: Study, dataset: Dataset, model_id: str, source: str, execution: Execution) -> None:
+    """Make sure the model that `model_id` continues from is complete: train it first here, or wait
+    while another live process trains it (polling its lock); its failure is this model's failure."""
+    from model_runs.model_lock import ModelBusy
+
+    waiting = False
+    while True:
+        try:
+            run_model(spec, study, dataset, source, execution)
+            return
+        except ModelBusy:
+            if not waiting:  # one line (also in a sweep worker's log)
+                print(f"{model_id}: waiting for '{source}' (trained by another process) to continue from it", flush=True)
+            waiting = True
+            _maybe_stop()
+            time.sleep(2.0)
+        except UserError as exc:
+            raise UserError(f"{model_id} continues '{source}', which failed: {exc}") from None
 
 
 def _run_model_locked(
@@ -299,6 +347,10 @@ def _run_model_locked(
     check_labels(pipeline.labels("val"), num_classes, f"{dataset.name} validation split")
     train_labels = pipeline.labels("train")
     check_labels(train_labels, num_classes, f"{dataset.name} training split")
+    shuffled = bool(recipe_value(entry, "random_labels"))
+    if shuffled:  # one seeded permutation of the labels, the same in every epoch and on resume
+        true_labels, train_labels = train_labels, random_labels(train_labels, recipe_value(entry, "random_labels_seed"))
+    targets = torch.from_numpy(np.asarray(train_labels, dtype=np.int64)).to(device) if shuffled else None
     image_size = int(pipeline_image_size(pipeline, dataset))
     model = build_model(entry, dataset, image_size).to(device)
     if execution.channels_last:
@@ -307,11 +359,19 @@ def _run_model_locked(
     scaler = torch.amp.GradScaler(device.type, enabled=execution.precision == "fp16")
     net = torch.compile(model) if execution.compile else model  # checkpoints hold `model`'s own state dict
 
-    info = writer.start(
-        {"condition": entry["condition"], "arch": entry["arch"], "config": config}
-    )
+    start_info: dict[str, Any] = {"condition": entry["condition"], "arch": entry["arch"], "config": config}
+    if options := store_options(spec.store, len(train_labels)):
+        start_info[STORE_OPTIONS_KEY] = options
+    if shuffled:
+        start_info["random_labels"] = {"seed": recipe_value(entry, "random_labels_seed"), "share_changed": float(np.mean(true_labels != train_labels))}
+    info = writer.start(start_info)
     if info.get("status") == "complete":
         return info
+    opts = dict(info.get(STORE_OPTIONS_KEY) or {})  # the model's own, recorded when it was first started
+    if (opts.get("train_probabilities") or shuffled) and not (writer.dir / TRAIN_LABELS_FILE).is_file():
+        writer.save_train_labels(train_labels)
+    if entry.get("continue_from") and not info.get("epochs"):
+        info = _start_continuation(spec, study, writer, entry, opts, quiet=execution.quiet)
     writer.update(
         versions=software_versions(), device=_device_name(device), execution=asdict(execution),
         data_location=spec.dataset_location(), worker=_worker(),
@@ -328,6 +388,7 @@ def _run_model_locked(
     start_epoch = 0
     pending: dict[str, Any] | None = None  # metrics of a checkpointed but uncommitted epoch
     pending_train: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # and its training decisions
+    pending_rows: tuple[np.ndarray, np.ndarray] | None = None  # and its training-image probabilities and margins
     usable = {e: p for e, p in list_checkpoints(writer.dir).items() if e <= last + 1 and e <= total_epochs}
     if usable:
         epoch, path = max(usable.items())
@@ -341,19 +402,27 @@ def _run_model_locked(
         if epoch > last:
             pending = dict(state.get("metrics", {}))
             pending_train = _train_decisions_from_state(state.get("train_decisions"))
-    indices = training_subset(train_labels, entry["train_fraction"], entry["train_part"], entry["subset_seed"]) if total_epochs else np.zeros(0, dtype=np.int64)
+            pending_rows = _train_rows_from_state(state.get("train_dynamics"))
+    indices = training_subset(true_labels if shuffled else train_labels, entry["train_fraction"], entry["train_part"], entry["subset_seed"]) if total_epochs else np.zeros(0, dtype=np.int64)
+    layer = penultimate_layer(model) if opts.get("activations") else None
+    capture_index = activation_subset(study.n_images, opts["activations"], opts["activations_seed"]) if opts.get("activations") else None
     timings["setup_s"] = timings.get("setup_s", 0.0) + time.perf_counter() - t_setup
 
-    def evaluate_and_commit(epoch: int, metrics: dict[str, Any], train_dec: Any = None) -> EvalResult:
+    def evaluate_and_commit(epoch: int, metrics: dict[str, Any], train_dec: Any = None, train_rows: Any = None) -> EvalResult:
         t0 = time.perf_counter()
         want_probs = entry["save_probabilities"] and epoch == total_epochs
-        result = evaluate(net, pipeline, entry["eval_batch_size"], device, execution.precision, want_probs, quiet=execution.quiet)
+        capture = capture_index if epoch == total_epochs else None
+        result = evaluate(net, pipeline, entry["eval_batch_size"], device, execution.precision, want_probs, quiet=execution.quiet,
+                          dynamics=bool(opts.get("val_probabilities")), capture=capture, layer=layer)
         eval_time = time.perf_counter() - t0
         timings["eval_s"] += eval_time
         t0 = time.perf_counter()
         if execution.log_decisions:
             epoch_metrics = {"val_loss": result.loss, **metrics, "eval_time_s": round(eval_time, 4)}
-            writer.commit_epoch(epoch, result.prediction, epoch_metrics, train_decisions=train_dec)
+            if capture is not None:  # before the final epoch's commit; read only once the model is complete
+                writer.save_activations(capture, result.activations)
+            writer.commit_epoch(epoch, result.prediction, epoch_metrics, train_decisions=train_dec,
+                                dynamics=_dynamics_rows(opts, result, train_rows))
             if result.probabilities is not None:
                 writer.save_probabilities(result.probabilities)
         timings["commit_s"] += time.perf_counter() - t0
@@ -363,16 +432,19 @@ def _run_model_locked(
         if start_epoch == 0 and last < 0:
             evaluate_and_commit(0, {})
         elif pending is not None:
-            evaluate_and_commit(start_epoch, pending, pending_train)
+            evaluate_and_commit(start_epoch, pending, pending_train, pending_rows)
         elif start_epoch == total_epochs and entry["save_probabilities"] and not (writer.dir / "probabilities.npy").is_file():
-            evaluate_and_commit(start_epoch, _epoch_metrics(writer.info, start_epoch))
+            evaluate_and_commit(start_epoch, _epoch_metrics(writer.info, start_epoch), train_rows=_committed_train_rows(study, model_id, opts))
         from labutil.progress import progress
 
         epochs_bar = progress(range(start_epoch + 1, total_epochs + 1), desc=f"{model_id}", unit="epoch", disable=execution.quiet or total_epochs == 0,
                           initial=start_epoch, total=total_epochs, dynamic_ncols=True)
         for epoch in epochs_bar:
             t0 = time.perf_counter()
-            metrics, train_dec = train_epoch(net, optimizer, scaler, pipeline, entry, indices, epoch, device, execution, model_id)
+            record = _train_record(opts, device)
+            metrics, train_dec = train_epoch(net, optimizer, scaler, pipeline, entry, indices, epoch, device, execution, model_id,
+                                             targets=targets, record=record)
+            train_rows = None if record is None else (record["probability"].cpu().numpy(), record["margin"].cpu().numpy())
             scheduler.step()
             metrics["train_time_s"] = round(time.perf_counter() - t0, 4)
             timings["train_s"] += time.perf_counter() - t0
@@ -381,10 +453,11 @@ def _run_model_locked(
                 "model_id": model_id, "config": config, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler.is_enabled() else {},
                 "metrics": metrics, "train_decisions": _train_decisions_state(train_dec),
+                "train_dynamics": _train_rows_state(train_rows),
             }
             save_checkpoint(writer.dir, epoch, state)
             timings["checkpoint_s"] += time.perf_counter() - t0
-            result = evaluate_and_commit(epoch, metrics, train_dec)  # run.json gets totals at the end, per-epoch times here
+            result = evaluate_and_commit(epoch, metrics, train_dec, train_rows)  # run.json gets totals at the end, per-epoch times here
             _maybe_stop()  # e.g. a sweep worker whose parent died: stop here, at a committed epoch
             epochs_bar.set_postfix(train_loss=f"{metrics['train_loss']:.3f}" if metrics["train_loss"] is not None else "nan",
                                    val_acc=f"{result.accuracy:.3f}")
@@ -403,6 +476,65 @@ def _run_model_locked(
     timings["total_s"] = sum(v for k, v in timings.items() if k.endswith("_s") and k != "total_s")
     writer.finish("complete", timings=_rounded(timings))
     return writer.info
+
+
+def _start_continuation(spec: StudySpec, study: Study, writer: ModelWriter, entry: dict[str, Any], opts: dict[str, Any], quiet: bool) -> dict[str, Any]:
+    """Take over the source model's committed epochs and final checkpoint (the usual resume then
+    trains the extra epochs), or note in run.json why this model trains from scratch instead."""
+    source = entry["continue_from"]
+    ckpt, why = continuation_source(study, entry, model_config(spec, spec.model(source)), opts)
+    if ckpt is None:
+        if not quiet:
+            print(f"{writer.model_id}: training from scratch, not continuing from '{source}': {why}", flush=True)
+        writer.update(continued_from=None, continue_note=why)
+    else:
+        copy_source_epochs(study, writer, source, ckpt)
+    return writer.info
+
+
+def _train_record(opts: dict[str, Any], device: "torch.device") -> dict[str, "torch.Tensor"] | None:
+    """Per-training-image true-class probability and margin of one epoch (NaN where not seen), on the device."""
+    import torch
+
+    if not opts.get("train_probabilities"):
+        return None
+    n = int(opts["n_train"])
+    return {k: torch.full((n,), float("nan"), device=device) for k in ("probability", "margin")}
+
+
+def _dynamics_rows(opts: dict[str, Any], result: EvalResult, train_rows: tuple[np.ndarray, np.ndarray] | None) -> dict[tuple[str, str], np.ndarray] | None:
+    """The learning-dynamics rows of one epoch the model's store options ask for (training rows NaN
+    for an epoch without a training pass: epoch 0)."""
+    rows: dict[tuple[str, str], np.ndarray] = {}
+    if opts.get("val_probabilities"):
+        rows[("val", "probability")], rows[("val", "margin")] = result.true_prob, result.margin
+    if opts.get("train_probabilities"):
+        nan = np.full(int(opts["n_train"]), np.nan, dtype=np.float32)
+        rows[("train", "probability")], rows[("train", "margin")] = train_rows if train_rows is not None else (nan, nan)
+    return rows or None
+
+
+def _committed_train_rows(study: Study, model_id: str, opts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The last committed epoch's training rows (re-committed when that epoch is evaluated again)."""
+    if not opts.get("train_probabilities"):
+        return None
+    prob, margin = study.epoch_probabilities(model_id, "train"), study.epoch_margins(model_id, "train")
+    assert prob is not None and margin is not None
+    return prob[-1], margin[-1]
+
+
+def _train_rows_state(rows: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Any]:
+    import torch
+
+    if rows is None:
+        return {}
+    return {"probability": torch.from_numpy(np.asarray(rows[0], dtype=np.float16)), "margin": torch.from_numpy(np.asarray(rows[1], dtype=np.float16))}
+
+
+def _train_rows_from_state(state: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    if not state:
+        return None
+    return state["probability"].numpy(), state["margin"].numpy()
 
 
 def _train_decisions_state(train_dec: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> dict[str, Any]:
@@ -459,9 +591,13 @@ def pipeline_image_size(pipeline: Any, dataset: Dataset) -> int:
 
 def train_epoch(
     model: "torch.nn.Module", optimizer: Any, scaler: Any, pipeline: Any, entry: dict[str, Any], indices: np.ndarray,
-    epoch: int, device: "torch.device", execution: Execution, model_id: str,
+    epoch: int, device: "torch.device", execution: Execution, model_id: str, targets: "torch.Tensor | None" = None,
+    record: dict[str, "torch.Tensor"] | None = None,
 ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
-    """One epoch of training; returns its metrics and (optionally) the training-batch decisions."""
+    """One epoch of training; returns its metrics and (optionally) the training-batch decisions.
+
+    `targets`: the labels to train on by sample index (random labels) instead of the pipeline's;
+    `record`: tensors by sample index that get each seen image's true-class probability and margin."""
     import torch
     from labutil.progress import progress
 
@@ -478,7 +614,9 @@ def train_epoch(
     bar = progress(total=n_batches, desc=f"  epoch {epoch}/{entry['epochs']}", leave=False, disable=execution.quiet, unit="batch", dynamic_ncols=True)
     last_post = time.monotonic()
     for step, (x, y, idx) in enumerate(pipeline.train_batches(order, batch_size, entry, epoch)):
-        for xs, ys in zip(x.chunk(split), y.chunk(split)):
+        if targets is not None:
+            y = targets[idx]
+        for xs, ys, ids in zip(x.chunk(split), y.chunk(split), idx.chunk(split)):
             with _autocast(device, execution.precision):
                 logits = model(xs)
                 loss = torch.nn.functional.cross_entropy(logits.float(), ys)
@@ -487,6 +625,8 @@ def train_epoch(
             scaler.step(optimizer)
             scaler.update()
             p = logits.detach().argmax(1)
+            if record is not None:
+                record["probability"][ids], record["margin"][ids] = true_class_stats(logits.detach(), ys)
             loss_sum += loss.detach().double() * len(ys)
             correct += (p == ys).sum()
             if keep_train:
