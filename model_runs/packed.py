@@ -469,6 +469,7 @@ class PackedGroup:
             models.append(model)
         n = len(models)
         self.net = pack_models(models).to(self.device)
+        self.template = models[0].to(self.device)  # evaluation: one model's network on each member's slices
         if execution.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.indices = training_subset(train_labels, first["train_fraction"], first["train_part"], first["subset_seed"])
@@ -490,21 +491,24 @@ class PackedGroup:
         return [li.contiguous() for li in out.float().chunk(len(self.members), 1)]
 
     def _evaluate(self, want_probs: list[bool]) -> list[tuple[np.ndarray, float, np.ndarray | None]]:
-        """(prediction, mean loss, probabilities or None) of every member on the validation split;
-        per member the same reductions as `train.evaluate` on its own logits."""
+        """(prediction, mean loss, probabilities or None) of every member on the validation split:
+        each member's own network (`functional_call` on its slices, no copies) and the reductions of
+        `train.evaluate`. Evaluation is not packed: a packed forward over one shared batch was slower
+        on the CPU than the members one after another (the per-model layers' concatenations)."""
         import torch
+        from torch.func import functional_call
 
         n_models = len(self.members)
-        self.net.eval()
+        self.template.eval()
+        states = [{k: member_tensor(v, n_models, i) for k, v in self.net.state_dict(keep_vars=True).items()} for i in range(n_models)]
         preds: list[list[Any]] = [[] for _ in range(n_models)]
         probs: list[list[Any]] = [[] for _ in range(n_models)]
         loss_sum = [torch.zeros((), device=self.device, dtype=torch.float64) for _ in range(n_models)]
         n = 0
         with torch.no_grad(), _autocast(self.device, self.execution.precision):
             for x, y in self.pipeline.eval_batches(self.members[0].entry["eval_batch_size"]):
-                logits = self._logits(x)
                 for i in range(n_models):
-                    li = logits[i]
+                    li = functional_call(self.template, states[i], (x,)).float()
                     loss_sum[i] += torch.nn.functional.cross_entropy(li, y, reduction="sum").double()
                     preds[i].append(li.argmax(1))
                     if want_probs[i]:
