@@ -428,6 +428,9 @@ class PackedGroup:
         self.execution = resolve_execution(self.execution, self.device)
         if self.execution.threads > 0:
             torch.set_num_threads(self.execution.threads)
+        if self.execution.precision == "fp16":  # auto precision on a GPU without bf16: needs a GradScaler per model
+            alone.extend(m.model_id for m in self.members)
+            return {}
         first = self.members[0].entry
         set_determinism(first["deterministic"], self.device)
         out: dict[str, dict[str, Any]] = {}
