@@ -54,6 +54,10 @@ if TYPE_CHECKING:
 
 PACK_MODES = ("auto", "off")
 DEFAULT_MAX_PACK = 16  # models per group: beyond this a CPU step gains little and a kill loses more
+# On the CPU packing pays only where per-layer overhead outweighs arithmetic: measured 1.7x faster
+# for 8x8 grey digits, 0.7x (slower) for 32x32 RGB Gaussian images (benchmarks/bench_packed.py).
+CPU_MAX_INPUT_VALUES = 256  # channels x height x width of a training image
+FIXED_IMAGE_SIZES = {"digits": 8}  # array datasets without an image_size option
 
 # Keys in which the models of one group may differ (each model's own optimiser, scheduler, seeds).
 VARYING_KEYS = frozenset({
@@ -68,10 +72,12 @@ SHARED_KEYS = frozenset({
 })
 
 
-def why_not_packable(entry: dict[str, Any], dataset_name: str, execution: Execution) -> str | None:
-    """Why a model must train alone (one phrase), or None when it may be packed with its like."""
+def why_not_packable(entry: dict[str, Any], dataset: dict[str, Any], execution: Execution) -> str | None:
+    """Why a model must train alone (one phrase), or None when it may be packed with its like
+    (`dataset`: the study's [dataset] table)."""
     from model_runs.models import MODELS
 
+    dataset_name = dataset["name"]
     unknown = sorted(set(entry) - VARYING_KEYS - SHARED_KEYS)
     if unknown:
         return f"option(s) the packed loop does not know: {', '.join(unknown)}"
@@ -92,10 +98,31 @@ def why_not_packable(entry: dict[str, Any], dataset_name: str, execution: Execut
         return "deterministic = false"
     if entry["epochs"] < 1:
         return "evaluation only (epochs = 0)"
+    values = input_values(dataset)
+    if _on_cpu(execution.device) and values > CPU_MAX_INPUT_VALUES:
+        return f"on the CPU packing is slower for images of {values} values (> {CPU_MAX_INPUT_VALUES}, measured)"
     unsupported = _unsupported(entry["arch"], _frozen(entry["model_options"]))
     if unsupported:
         return f"layers the packed loop cannot stack: {unsupported}"
     return None
+
+
+def input_values(dataset: dict[str, Any]) -> int:
+    """channels x height x width of an array dataset's images, from its [dataset] table."""
+    cls = DATASETS[dataset["name"]]
+    size = dataset.get("image_size") or FIXED_IMAGE_SIZES.get(dataset["name"])
+    if size is None:
+        option = cls.options.get("image_size")
+        size = option.default if option is not None else 32
+    return int(cls.channels) * int(size) ** 2
+
+
+def _on_cpu(device: str) -> bool:
+    if device == "auto":
+        import torch
+
+        return not torch.cuda.is_available()
+    return device == "cpu"
 
 
 def _frozen(options: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -132,7 +159,7 @@ def plan_units(spec: StudySpec, model_ids: list[str], execution: Execution, pack
     units: list[list[str]] = []
     for model_id in model_ids:
         entry = spec.model(model_id)
-        if why_not_packable(entry, spec.dataset["name"], execution) is not None:
+        if why_not_packable(entry, spec.dataset, execution) is not None:
             units.append([model_id])
             continue
         key = pack_key(entry)

@@ -125,7 +125,7 @@ def test_demo_groups_its_same_architecture_conditions() -> None:
     assert big == [["base", "nesterov", "init-1", "init-2", "init-3", "lr-0.074", "lr-0.075", "lr-0.076", "data-order-1", "data-order-2", "data-order-3"]]
     for alone, reason in [("half-batch", "batch_split"), ("nondeterministic-1", "deterministic = false"), ("mlp", None), ("plus1-epoch", None)]:
         assert [alone] in units
-        assert why_not_packable(spec.model(alone), "digits", CPU) == reason
+        assert why_not_packable(spec.model(alone), spec.dataset, CPU) == reason
     assert plan_units(spec, ids, CPU, pack="off") == [[m] for m in ids]
     assert [len(u) for u in plan_units(spec, big[0], CPU, max_size=4)] == [4, 4, 3]
 
@@ -133,16 +133,22 @@ def test_demo_groups_its_same_architecture_conditions() -> None:
 def test_what_is_not_packed(study_file: Callable[..., Path]) -> None:
     spec = _demo_like(study_file)
     entry = spec.model("base")
-    assert why_not_packable(entry, "digits", CPU) is None
-    assert "does not know: save_epoch_activations" in str(why_not_packable({**entry, "save_epoch_activations": True}, "digits", CPU))
-    assert "image files" in str(why_not_packable(entry, "imagenet", CPU))
-    assert why_not_packable(entry, "digits", Execution(compile=True)) == "--compile"
-    assert why_not_packable(entry, "digits", Execution(precision="fp16")) == "fp16 (GradScaler)"
-    assert why_not_packable({**entry, "weights": "w.pth"}, "digits", CPU) == "pretrained weights"
-    assert "zoo" in str(why_not_packable({**entry, "arch": "zoo:bagnet33"}, "digits", CPU))
-    assert "Dropout" in str(why_not_packable({**entry, "arch": "mlp", "model_options": {"dropout": 0.5}}, "digits", CPU))
-    assert why_not_packable({**entry, "arch": "mlp", "model_options": {"dropout": 0.0}}, "digits", CPU) is None
-    assert why_not_packable({**entry, "epochs": 0}, "digits", CPU) == "evaluation only (epochs = 0)"
+    digits = spec.dataset
+    assert why_not_packable(entry, digits, CPU) is None
+    assert "does not know: save_epoch_activations" in str(why_not_packable({**entry, "save_epoch_activations": True}, digits, CPU))
+    assert "image files" in str(why_not_packable(entry, {"name": "imagenet"}, CPU))
+    assert why_not_packable(entry, digits, Execution(compile=True)) == "--compile"
+    assert why_not_packable(entry, digits, Execution(precision="fp16")) == "fp16 (GradScaler)"
+    assert why_not_packable({**entry, "weights": "w.pth"}, digits, CPU) == "pretrained weights"
+    assert "zoo" in str(why_not_packable({**entry, "arch": "zoo:bagnet33"}, digits, CPU))
+    assert "Dropout" in str(why_not_packable({**entry, "arch": "mlp", "model_options": {"dropout": 0.5}}, digits, CPU))
+    assert why_not_packable({**entry, "arch": "mlp", "model_options": {"dropout": 0.0}}, digits, CPU) is None
+    assert why_not_packable({**entry, "epochs": 0}, digits, CPU) == "evaluation only (epochs = 0)"
+    # on the CPU only tiny images are packed (larger ones train faster alone); a GPU packs them
+    gaussian = {"name": "gaussian", "image_size": 32}
+    assert "3072 values" in str(why_not_packable(entry, gaussian, CPU))
+    assert why_not_packable(entry, {"name": "gaussian", "image_size": 8}, CPU) is None
+    assert why_not_packable(entry, gaussian, Execution(device="cuda")) is None
 
 
 def test_unsupported_layers_are_named() -> None:
