@@ -103,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus", help="local sweeps: GPU ids to use, e.g. 0,1 (default: $CUDA_VISIBLE_DEVICES or every GPU); each worker sees only its own")
     p.add_argument("--workers-per-gpu", type=int, default=1, help="local sweeps: workers sharing each GPU, for small models (default: 1)")
     p.add_argument("--pack", choices=("auto", "off"), default="auto",
-                   help="auto: train models that differ only in seeds, learning rate or optimiser options together, one batched "
-                        "step for all (small and torchvision CNNs on in-memory datasets; bit for bit the same decisions on CPU; "
-                        "about 1.3-2x faster on CPU for the demo); off: one model at a time (default: auto; docs/running-a-study.md)")
+                   help="auto: train models that differ only in seeds, learning rate or optimiser options together, one step for "
+                        "all (small and torchvision CNNs on in-memory datasets; on the CPU only images of at most 256 values, e.g. "
+                        "the digits demo, where it measured faster; the same decisions bit for bit on the CPU); off: one model at a "
+                        "time (default: auto; docs/packing.md)")
     p.add_argument("--pack-size", type=int, default=16, help="at most this many models per packed group (default: 16)")
     p.add_argument("--model", action="append", default=[], metavar="ID", help="only this model (repeatable)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS, help="folder of decisions stores (default: runs)")

@@ -18,8 +18,9 @@ batch-norm and convolution gradients) sum in another order than the one-model ke
 models drifted away from their unpacked runs, and on 2 CPU cores vmap was slower than training
 the models one after another. Concatenated batch norm and grouped convolutions give the one-model
 result bit for bit on the CPU; where a grouped convolution does not for some shape (e.g. one input
-channel per group), `calibrate` finds it once and that layer runs one convolution per model; linear
-layers always run one matmul per model. So on the CPU, in deterministic mode, a packed model's
+channel per group), a probe on random data finds it once per shape and that layer runs one
+convolution per model; linear layers always run one matmul per model; evaluation runs each model's
+own network on its slices. So on the CPU, in deterministic mode, a packed model's
 stored decisions equal its unpacked run's bit for bit (tests/model_runs/test_packed.py).
 """
 
@@ -44,9 +45,25 @@ from model_runs.runner import ModelOutcome, run_one
 from model_runs.store import ModelWriter, Study
 from model_runs.study_files import StudySpec
 from model_runs.train import (
-    Execution, StopRequested, _autocast, _device_name, _epoch_metrics, _maybe_stop, _rounded, _train_decisions_from_state,
-    _train_decisions_state, _worker, build_model, check_labels, eval_options, make_optimizer, model_config, pipeline_image_size,
-    resolve_device, resolve_execution, set_determinism,
+    Execution,
+    StopRequested,
+    _autocast,
+    _device_name,
+    _epoch_metrics,
+    _maybe_stop,
+    _rounded,
+    _train_decisions_from_state,
+    _train_decisions_state,
+    _worker,
+    build_model,
+    check_labels,
+    eval_options,
+    make_optimizer,
+    model_config,
+    pipeline_image_size,
+    resolve_device,
+    resolve_execution,
+    set_determinism,
 )
 
 if TYPE_CHECKING:
@@ -183,7 +200,7 @@ PER_CHANNEL = ("ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "AvgPool2d", "Flatten",
 PACKED = ("Conv2d", "BatchNorm2d", "Linear")
 
 
-def unsupported_layers(model: "torch.nn.Module") -> str:
+def unsupported_layers(model: torch.nn.Module) -> str:
     """Names of the layer types the packed loop cannot stack (dropout, attention, ...), or ''."""
     import torch
 
@@ -259,7 +276,7 @@ def _packed_classes() -> tuple[type, type]:
     return PackedConv2d, PackedLinear
 
 
-def pack_models(models: list["torch.nn.Module"]) -> "torch.nn.Module":
+def pack_models(models: list[torch.nn.Module]) -> torch.nn.Module:
     """One module computing all `models` side by side (channels of model i at i*C..(i+1)*C-1); every
     parameter and buffer is the concatenation (dim 0) of the models' own."""
     import copy
@@ -288,7 +305,7 @@ def pack_models(models: list["torch.nn.Module"]) -> "torch.nn.Module":
     return packed
 
 
-def member_tensor(tensor: "torch.Tensor", n: int, i: int) -> "torch.Tensor":
+def member_tensor(tensor: torch.Tensor, n: int, i: int) -> torch.Tensor:
     """Model i's part of a packed parameter or buffer (a view); scalars (batch counts) are shared."""
     if tensor.dim() == 0:
         return tensor
@@ -296,7 +313,7 @@ def member_tensor(tensor: "torch.Tensor", n: int, i: int) -> "torch.Tensor":
     return tensor[i * size : (i + 1) * size]
 
 
-def member_inputs(x: "torch.Tensor", n: int) -> list["torch.Tensor"]:
+def member_inputs(x: torch.Tensor, n: int) -> list[torch.Tensor]:
     """Each model's part of a packed activation, laid out in memory as the model's own would be:
     channels-last where the packed tensor is (a one-channel image batch of the array pipeline is,
     and the one-model path's kernels then run channels-last), else contiguous."""
@@ -307,7 +324,7 @@ def member_inputs(x: "torch.Tensor", n: int) -> list["torch.Tensor"]:
     return [xi.contiguous(memory_format=fmt) for xi in x.chunk(n, 1)]
 
 
-def _conv_exact(conv: Any, like: "torch.Tensor") -> bool:
+def _conv_exact(conv: Any, like: torch.Tensor) -> bool:
     """Whether the grouped and the per-model convolution agree bit for bit (output, input and weight
     gradients) on random data of `like`'s shape and strides."""
     import torch
@@ -373,7 +390,7 @@ def _run_group(spec: StudySpec, study: Study, dataset: Dataset, model_ids: list[
             return {**outcomes, **{m: ModelOutcome(m, "failed", error=str(exc)) for m in members if m not in alone}}
         except (KeyboardInterrupt, SystemExit, StopRequested):
             raise
-        except Exception as exc:  # noqa: BLE001 - a bug: keep its traceback, the sweep goes on
+        except Exception as exc:
             if isinstance(exc, OSError) and exc.errno in DISK_FULL:
                 raise
             import traceback
@@ -403,6 +420,7 @@ class _Member:
         self.pending_train: Any = None
         self.optimizer: Any = None
         self.scheduler: Any = None
+        self.views: list[Any] = []  # its slices of the packed parameters, in `parameters()` order
         self.timings: dict[str, float] = {}
 
     def open(self) -> None:
@@ -505,8 +523,8 @@ class PackedGroup:
         self.indices = training_subset(train_labels, first["train_fraction"], first["train_part"], first["subset_seed"])
         params = list(self.net.parameters())
         for i, m in enumerate(self.members):
-            m.views = [member_tensor(p.detach(), n, i) for p in params]  # type: ignore[attr-defined]
-            m.optimizer, m.scheduler = make_optimizer(_Params(m.views), m.entry)  # type: ignore[attr-defined]
+            m.views = [member_tensor(p.detach(), n, i) for p in params]
+            m.optimizer, m.scheduler = make_optimizer(_Params(m.views), m.entry)
             if m.state is not None:
                 m.optimizer.load_state_dict(m.state["optimizer"])
                 m.scheduler.load_state_dict(m.state["scheduler"])
@@ -515,7 +533,7 @@ class PackedGroup:
             m.writer.update(versions=software_versions(), device=_device_name(self.device), execution=record,
                             data_location=self.spec.dataset_location(), worker=_worker())
 
-    def _logits(self, x: "torch.Tensor") -> list["torch.Tensor"]:
+    def _logits(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each member's logits (batch, classes), contiguous; `x` is (batch, n * C, H, W) or one batch for all."""
         out = self.net(x)
         return [li.contiguous() for li in out.float().chunk(len(self.members), 1)]
@@ -653,7 +671,7 @@ class PackedGroup:
                 losses = [torch.nn.functional.cross_entropy(li, yi) for li, yi in zip(logits, ys)]
             torch.stack(losses).sum().backward()
             for i, m in enumerate(members):
-                for view, p in zip(m.views, params):  # type: ignore[attr-defined]
+                for view, p in zip(m.views, params):
                     view.grad = member_tensor(p.grad, n_models, i)
                 m.optimizer.step()
             with torch.no_grad():
@@ -667,7 +685,7 @@ class PackedGroup:
                     idxs[i].append(parts[i][2])
                     labels[i].append(ys[i])
         for m in members:  # the gradients are slices of this step's stacked ones: let them go
-            for view in m.views:  # type: ignore[attr-defined]
+            for view in m.views:
                 view.grad = None
         metrics: dict[int, dict[str, Any]] = {}
         train_dec: dict[int, Any] = {}
@@ -684,8 +702,8 @@ class PackedGroup:
 class _Params:
     """What `make_optimizer` needs of a model: its parameters (here one member's stacked slices)."""
 
-    def __init__(self, tensors: list["torch.Tensor"]) -> None:
+    def __init__(self, tensors: list[torch.Tensor]) -> None:
         self.tensors = tensors
 
-    def parameters(self) -> list["torch.Tensor"]:
+    def parameters(self) -> list[torch.Tensor]:
         return list(self.tensors)

@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_runs.packed import PACKED, PER_CHANNEL, plan_units, run_unit, unsupported_layers, why_not_packable
+from model_runs.packed import (
+    PACKED,
+    PER_CHANNEL,
+    plan_units,
+    run_unit,
+    unsupported_layers,
+    why_not_packable,
+)
 from model_runs.runner import run_one
 from model_runs.store import Study, open_study
 from model_runs.study_files import StudySpec, load_study
