@@ -480,10 +480,14 @@ class PackedGroup:
         set_determinism(first["deterministic"], self.device)
         out: dict[str, dict[str, Any]] = {}
         for m in self.members:
-            m.open()
+            try:
+                m.open()
+            except UserError:  # e.g. a store entry of another configuration: the one-model path reports it
+                alone.append(m.model_id)
+                continue
             if m.info.get("status") == "complete":
                 out[m.model_id] = m.info
-        self.members = [m for m in self.members if m.model_id not in out]
+        self.members = [m for m in self.members if m.model_id not in out and m.model_id not in alone]
         starts = [m.start for m in self.members]
         common = max(sorted(set(starts)), key=starts.count) if starts else 0
         alone.extend(m.model_id for m in self.members if m.start != common)
@@ -491,7 +495,11 @@ class PackedGroup:
         if len(self.members) < 2:  # nothing left to pack: the one-model path takes the rest
             alone.extend(m.model_id for m in self.members)
             return out
-        self._setup(torch)
+        try:
+            self._setup(torch)
+        except BaseException as exc:
+            self._mark_failed(exc)
+            raise
         share = (time.perf_counter() - t_setup) / len(self.members)
         for m in self.members:
             m.timings["setup_s"] += share
@@ -617,12 +625,7 @@ class PackedGroup:
         except DiskFull:
             raise
         except BaseException as exc:
-            if isinstance(exc, OSError) and exc.errno in DISK_FULL:
-                raise
-            if not isinstance(exc, (KeyboardInterrupt, SystemExit, StopRequested)):
-                error = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
-                for m in self.members:
-                    m.writer.finish("failed", error=error, timings=_rounded(m.timings))
+            self._mark_failed(exc)
             raise
         out = {}
         for m in self.members:
@@ -630,6 +633,15 @@ class PackedGroup:
             m.writer.finish("complete", timings=_rounded(m.timings))
             out[m.model_id] = m.writer.info
         return out
+
+    def _mark_failed(self, exc: BaseException) -> None:
+        """Mark every member failed, as `run_model` does: not on a full disk, a stop or an interrupt
+        (those stay resumable as they are)."""
+        if isinstance(exc, (DiskFull, KeyboardInterrupt, SystemExit, StopRequested)) or isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            return
+        error = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        for m in self.members:
+            m.writer.finish("failed", error=error, timings=_rounded(m.timings))
 
     def _checkpoint(self, epoch: int, metrics: dict[int, dict[str, Any]], train_dec: dict[int, Any]) -> None:
         """Each member's checkpoint in the one-model format (its own slices of the stacked tensors)."""
