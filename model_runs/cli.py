@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="local CPU worker processes (default: min(4, CPUs)); with GPUs the count is GPUs x --workers-per-gpu")
     p.add_argument("--gpus", help="local sweeps: GPU ids to use, e.g. 0,1 (default: $CUDA_VISIBLE_DEVICES or every GPU); each worker sees only its own")
     p.add_argument("--workers-per-gpu", type=int, default=1, help="local sweeps: workers sharing each GPU, for small models (default: 1)")
+    p.add_argument("--pack", choices=("auto", "off"), default="auto",
+                   help="auto: train models that differ only in seeds, learning rate or optimiser options together, one step for "
+                        "all (small and torchvision CNNs on in-memory datasets; on the CPU only images of at most 256 values, e.g. "
+                        "the digits demo, where it measured faster; the same decisions bit for bit on the CPU); off: one model at a "
+                        "time (default: auto; docs/packing.md)")
+    p.add_argument("--pack-size", type=int, default=16, help="at most this many models per packed group (default: 16)")
     p.add_argument("--model", action="append", default=[], metavar="ID", help="only this model (repeatable)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS, help="folder of decisions stores (default: runs)")
     p.add_argument("--log-dir", help="folder for submitit job files and logs (default: <study folder>/sweeps/<time>)")
@@ -355,6 +361,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UserError("--workers must be at least 1")
     check_range("--workers", args.workers, 1, MAX_WORKERS)
+    check_range("--pack-size", args.pack_size, 1, 256)
     target = Path(args.study)
     if target.is_dir() and (target / "study.toml").is_file():
         spec, study_dir = spec_from_study_dir(target, _location(args)), target
@@ -372,7 +379,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     execution = _execution(args)
     outcomes = run_sweep(spec, study_dir, execution, args.executor, args.workers, args.model or None, slurm,
-                         args.log_dir, wait=not args.no_wait, quiet=args.quiet, gpus=args.gpus, workers_per_gpu=args.workers_per_gpu)
+                         args.log_dir, wait=not args.no_wait, quiet=args.quiet, gpus=args.gpus, workers_per_gpu=args.workers_per_gpu,
+                         pack=args.pack, pack_size=args.pack_size)
     if not outcomes:
         return 0
     return _print_outcomes(outcomes, study_dir)

@@ -1,7 +1,9 @@
 """Sweeps over a study with submitit: N local workers, or one Slurm job-array task per model.
 
-Already complete models are skipped. Local workers take models one at a time from a shared queue
-(a file under a lock), so long and short models balance. A Slurm task is requeued on preemption or
+Already complete models are skipped. Local workers take work units one at a time from a shared
+queue (a file under a lock), so long and short models balance. A unit is one model, or with
+`pack = "auto"` a group of small models trained together (`model_runs.packed`; one line of the
+queue, ids joined by commas; one Slurm array task). A Slurm task is requeued on preemption or
 timeout through submitit's checkpointing and resumes from the model's last checkpoint.
 """
 
@@ -18,6 +20,7 @@ from labutil.errors import UserError
 from labutil.io import atomic_write_text, pid_alive
 from model_runs.devices import claim_device, visible_gpus, worker_devices
 from model_runs.model_lock import busy_message
+from model_runs.packed import DEFAULT_MAX_PACK, plan_units, run_unit
 from model_runs.runner import ModelOutcome, model_status, prepare, run_one, spec_from_study_dir
 from model_runs.store import Study, open_study
 from model_runs.study_files import StudySpec
@@ -100,11 +103,11 @@ class LocalWorker:
         out = []
         set_stop_check(self.parent_gone)
         try:
-            while not self.parent_gone() and (model_id := claim_next(Path(self.queue_dir))) is not None:
-                print(f"model {model_id}: start", flush=True)
-                outcome = run_one(spec, study, dataset, model_id, self.execution)
-                print(f"model {model_id}: {outcome.status} {outcome.error}", flush=True)
-                out.append(asdict(outcome))
+            while not self.parent_gone() and (unit := claim_next(Path(self.queue_dir))) is not None:
+                print(f"model {unit}: start", flush=True)
+                for outcome in run_unit(spec, study, dataset, unit.split(","), self.execution):
+                    print(f"model {outcome.model_id}: {outcome.status} {outcome.error}", flush=True)
+                    out.append(asdict(outcome))
         except StopRequested as stop:
             print(f"stopping at a committed epoch: {stop}", flush=True)
         finally:
@@ -119,20 +122,22 @@ def _checkpointable_base() -> type:
 
 
 class ModelTask(_checkpointable_base()):  # type: ignore[misc]
-    """One model in one Slurm array task; on timeout/preemption submitit requeues it and it resumes."""
+    """One work unit (a model, or packed models as ids joined by commas) in one Slurm array task; on
+    timeout/preemption submitit requeues it and it resumes."""
 
     def __init__(self, study_dir: str, location: dict[str, Any], execution: Execution) -> None:
         self.study_dir = study_dir
         self.location = location
         self.execution = execution
 
-    def __call__(self, model_id: str) -> dict[str, Any]:
+    def __call__(self, unit: str) -> dict[str, Any] | list[dict[str, Any]]:
         from model_runs.datasets import open_dataset
 
         spec = spec_from_study_dir(Path(self.study_dir), self.location)
         study = open_study(self.study_dir)
-        outcome = run_one(spec, study, open_dataset(spec.dataset), model_id, self.execution)
-        return asdict(outcome)
+        if "," not in unit:
+            return asdict(run_one(spec, study, open_dataset(spec.dataset), unit, self.execution))
+        return [asdict(o) for o in run_unit(spec, study, open_dataset(spec.dataset), unit.split(","), self.execution)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,17 +181,21 @@ def run_sweep(
     quiet: bool = False,
     gpus: str | None = None,
     workers_per_gpu: int = 1,
+    pack: str = "off",
+    pack_size: int = DEFAULT_MAX_PACK,
 ) -> list[ModelOutcome]:
     """Train every incomplete model of the study with the chosen executor; returns the outcomes.
 
     Local sweeps with GPUs run `workers_per_gpu` workers on each GPU (`gpus`, default: the visible
-    ones), each seeing only its own; without GPUs, `workers` CPU workers."""
+    ones), each seeing only its own; without GPUs, `workers` CPU workers. `pack` auto (the CLI default) trains the
+    models that `model_runs.packed` finds packable in groups of at most `pack_size`."""
     import submitit
 
     if executor == "local":
         slots, worker_device = worker_devices(execution.device, visible_gpus(gpus), workers, workers_per_gpu)
     study = prepare(spec, study_dir)
     todo = todo_models(study, spec, model_ids)
+    units = [",".join(u) for u in plan_units(spec, todo, execution, pack, pack_size)]
     if not todo:
         if not quiet:
             selected = spec.select(model_ids)
@@ -199,13 +208,13 @@ def run_sweep(
     location = spec.dataset_location()
     worker_exec = Execution(**{**asdict(execution), "quiet": True})
     if executor == "local":
-        slots = slots[: max(1, len(todo))]
+        slots = slots[: max(1, len(units))]
         worker_exec.device = worker_device
         if worker_exec.threads <= 0:
             worker_exec.threads = max(1, (os.cpu_count() or 1) // len(slots))
         if worker_exec.loader_workers is None:  # the workers' loader processes share the cores too
             worker_exec.loader_workers = auto_loader_workers(max(1, (os.cpu_count() or 1) // len(slots)))
-        write_queue(folder, todo)
+        write_queue(folder, units)
         ex = submitit.LocalExecutor(folder=folder)
         ex.update_parameters(timeout_min=60 * 24 * 7)
         if not quiet and any(slots):
@@ -234,7 +243,7 @@ def run_sweep(
         ex.update_parameters(**params)
         task = ModelTask(str(Path(study_dir).resolve()), location, worker_exec)
         try:
-            jobs = ex.map_array(task, todo)
+            jobs = ex.map_array(task, units)
         except (subprocess_error(), FileNotFoundError, OSError) as exc:
             raise UserError(f"could not submit to Slurm: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}") from None
         if not quiet:
