@@ -19,7 +19,8 @@ from labutil.errors import UserError
 from labutil.io import read_toml
 from model_runs.datasets import DATASETS, LOCATION_KEYS, validate_dataset_config
 from model_runs.models import check_model_name, check_model_options
-from model_runs.recipes import LATER_KEYS, RECIPE_KEYS, check_recipe, check_value, resolve_recipe
+from model_runs.recipes import (FILE_ONLY_KEYS, LATER_KEYS, OPTIONAL_KEYS, RECIPE_KEYS, check_recipe, check_value,
+                                drop_optional_defaults, recipe_value, resolve_recipe)
 
 STUDY_KEYS = ("name", "description", "preset", "dataset", "recipe", "conditions")
 CONDITION_KEYS = ("name", "description", "vary", "repeat", "compare")
@@ -164,12 +165,13 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
     if dupes:
         raise UserError(f"{where}: model id '{dupes[0]}' made by two conditions; rename one")
     for m in models:
+        drop_optional_defaults(m)
         check_model_name(m["arch"], f"{where} model '{m['model_id']}': ")
         check_model_options(m["arch"], m["model_options"], f"{where} model '{m['model_id']}': ")
         check_recipe(m, f"{where} model '{m['model_id']}'")
         if DATASETS[dataset["name"]].kind != "files":
-            for key in LATER_KEYS:
-                if m[key] != RECIPE_KEYS[key][0]:
+            for key in FILE_ONLY_KEYS:
+                if recipe_value(m, key) != RECIPE_KEYS[key][0]:
                     raise UserError(f"{where} model '{m['model_id']}': '{key}' applies only to image-file datasets (imagenet, imagefolder), not '{dataset['name']}'")
     description = raw.get("description", "")
     if not isinstance(description, str):
@@ -239,7 +241,7 @@ def study_from_definition(definition: dict[str, Any], where: str, location: dict
         models = list(definition["models"])
         for m in models:
             for key in RECIPE_KEYS:
-                if key not in m and key not in LATER_KEYS:
+                if key not in m and key not in LATER_KEYS and key not in OPTIONAL_KEYS:
                     raise KeyError(key)
         spec = StudySpec(
             str(definition["name"]), str(definition.get("description", "")), str(definition.get("preset", dataset["name"])),
