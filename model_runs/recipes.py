@@ -111,7 +111,7 @@ def drop_optional_defaults(entry: dict[str, Any]) -> dict[str, Any]:
 def train_crop_at(entry: dict[str, Any], epoch: int, eval_crop: int) -> int:
     """The training crop side of an image-file model at `epoch` (1 = the first training epoch):
     train_crop_start up to crop_ramp_start, then linear to train_crop at crop_ramp_end, rounded to
-    a multiple of 32 px in between (as FFCV's progressive resizing)."""
+    a multiple of 32 px in between (as FFCV's progressive resizing), kept within the ramp's ends."""
     end = recipe_value(entry, "train_crop") or eval_crop
     start = recipe_value(entry, "train_crop_start")
     if not start:
@@ -121,7 +121,8 @@ def train_crop_at(entry: dict[str, Any], epoch: int, eval_crop: int) -> int:
         return start
     if epoch >= hi:
         return end
-    return int(round((start + (end - start) * (epoch - lo) / (hi - lo)) / 32)) * 32
+    side = int(round((start + (end - start) * (epoch - lo) / (hi - lo)) / 32)) * 32
+    return min(max(side, min(start, end)), max(start, end))  # small images: never outside the ramp
 
 
 def lr_factor(entry: dict[str, Any], epoch: int) -> float:

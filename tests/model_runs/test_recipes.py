@@ -22,6 +22,8 @@ def test_progressive_resizing_follows_ffcv_rn18_16_epochs() -> None:
     assert [train_crop_at(fast, e, 224) for e in range(1, 17)] == [160] * 11 + [192] * 5
     ramp = {**fast, "train_crop_start": 128, "train_crop": 256, "crop_ramp_start": 2, "crop_ramp_end": 6}
     assert [train_crop_at(ramp, e, 224) for e in range(1, 8)] == [128, 128, 160, 192, 224, 256, 256]
+    small = {**ramp, "train_crop_start": 40, "train_crop": 48}  # 32-px steps would leave the ramp: kept at its ends
+    assert [train_crop_at(small, e, 56) for e in range(1, 8)] == [40] * 5 + [48] * 2
     assert train_crop_at(PRESETS["imagenet"], 5, 224) == 224  # the paper's recipe: the evaluation crop
     assert train_crop_at({**PRESETS["imagenet"], "train_crop": 176}, 5, 224) == 176
 

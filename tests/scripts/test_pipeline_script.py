@@ -109,6 +109,7 @@ def _rows(tsv: Path) -> int:
 @pytest.mark.display
 @pytest.mark.subprocess
 @pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb")
+@pytest.mark.timeout(1500)  # four pipeline runs: about 8 minutes on 2 loaded cores
 def test_killed_twice_then_rerun_finishes_with_every_step(tmp_path: Path) -> None:
     """Killed (with every process it started) while training and again in the middle of a
     session, the same command line finishes: every model, both sets, both observers' sessions
