@@ -171,14 +171,13 @@ cleanup() {  # the Xvfb servers and observer jobs this script started, by their 
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-start_xvfb() {  # one Xvfb on a free display number; prints the number
+start_xvfb() {  # one Xvfb on a free display number, into $display (not in a subshell: its id is kept)
   local fifo; fifo=$(mktemp -u) && mkfifo "$fifo"
   Xvfb -displayfd 3 -screen 0 1920x1080x24 -nolisten tcp 3>"$fifo" >/dev/null 2>&1 &
   xvfb_pids+=($!)
-  local n; read -r -t 20 n <"$fifo" || true
+  display=""; read -r -t 20 display <"$fifo" || true
   rm -f "$fifo"
-  [ -n "$n" ] || { echo "error: Xvfb did not start" >&2; return 2; }
-  echo "$n"
+  [ -n "$display" ] || die "Xvfb did not start (xvfb installed? see make setup)"
 }
 observe() {  # both sessions of observer $1 on X display $2
   local i=$1 pid obs; pid=$(printf 'sub-%03d' "$i"); obs=${observers[$(( (i - 1) % 4 ))]}
@@ -201,8 +200,8 @@ worker() {  # observers j+1, j+1+JOBS, ... one after another on display $2, each
 if command -v Xvfb >/dev/null; then
   workers=()
   for ((j = 0; j < JOBS && j < N_OBSERVERS; j++)); do
-    d=$(start_xvfb)
-    worker "$j" ":$d" &
+    start_xvfb
+    worker "$j" ":$display" &
     workers+=($!)
   done
   failed=0

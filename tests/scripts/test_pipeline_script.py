@@ -52,7 +52,19 @@ def _env() -> dict[str, str]:
 
 
 def _run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(SCRIPT), *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    """Run the script to its end; nothing it started (Xvfb servers, sessions) may outlive it."""
+    with subprocess.Popen(["bash", str(SCRIPT), *args], cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as proc:
+        out, err = proc.communicate(timeout=timeout)
+    time.sleep(0.5)
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        pass
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(f"processes of the pipeline outlived it:\n{err[-2000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_help_names_the_interface(tmp_path: Path) -> None:
