@@ -13,7 +13,7 @@ start=$(date +%s)
 bash scripts/pipeline.sh --study demo --out-dir . --observers "${N_OBSERVERS:-4}" \
   --pairs 20 --practice-pairs 4 --per-difficulty 15 --practice 3
 
-printf '\n== 7/7 the original study'"'"'s published questionnaire data -> reports/reference\n'
+printf '\n== and the original study'"'"'s published questionnaire data -> reports/reference\n'
 REFERENCE=${REFERENCE:-../shared/reference}
 if [ -d "$REFERENCE" ]; then
   if [ ! -d reference_data/lab_data ]; then
