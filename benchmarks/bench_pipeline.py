@@ -15,7 +15,7 @@ With --demo it times the whole demo instead (`scripts/pipeline.sh --study demo` 
 sizes, from scratch in a temporary folder: wall time per step from its pipeline-times.tsv, CPU time
 of all its processes, the load average), and with --demo-baseline REV also the demo of git revision
 REV (e.g. 0338ff7, the pipeline before issue 13 item 6: observers one after another, fixation not
-scaled) in a temporary checkout, in the same run, per step from the times its step lines appeared:
+scaled) unpacked from `git archive` into a temporary folder, in the same run, per step from the times its step lines appeared:
 
     python benchmarks/bench_pipeline.py --demo [--demo-baseline 0338ff7]
 """
@@ -129,8 +129,9 @@ def bench_demo(baseline: str | None) -> None:
               f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if baseline:
             old = tmp / "old"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old), baseline], check=True,
-                           capture_output=True)
+            old.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline], check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
             try:
                 load0 = os.getloadavg()[0]
                 lines, wall, cpu = _timed_lines(["bash", "scripts/demo.sh"], old, {**env, "REFERENCE": str(tmp / "none")})
@@ -139,7 +140,7 @@ def bench_demo(baseline: str | None) -> None:
                 print(f"demo of {baseline} (scripts/demo.sh, without its reference step): {wall:.1f} s wall, {cpu:.1f} s CPU, "
                       f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f}")
             finally:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], capture_output=True)
+                shutil.rmtree(old, ignore_errors=True)
         steps = ["train", "ddd", "sets", "register", "sessions", "report", "total", "cpu"]
         print(f"{'seconds':<10}" + "".join(f"{s:>10}" for s in steps))
         for name, r in rows.items():

@@ -43,17 +43,20 @@ SIZES = ["--observers", "2", "--pairs", "3", "--practice-pairs", "1", "--per-dif
          "--tolerance", "0", "--no-cleanlab"]
 
 
-def _env() -> dict[str, str]:
+def _env(home: Path | None = None) -> dict[str, str]:
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    if home is not None:  # PsychoPy writes its preferences under $HOME
+        home.mkdir(exist_ok=True)
+        env["HOME"] = str(home)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = f"{REPO}{os.pathsep}{env.get('PYTHONPATH', '')}"
     env.pop("DISPLAY", None)  # the script starts its own Xvfb servers
     return env
 
 
-def _run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, cwd: Path, timeout: float = 60, home: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the script to its end; nothing it started (Xvfb servers, sessions) may outlive it."""
-    with subprocess.Popen(["bash", str(SCRIPT), *args], cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    with subprocess.Popen(["bash", str(SCRIPT), *args], cwd=cwd, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, start_new_session=True) as proc:
         out, err = proc.communicate(timeout=timeout)
     time.sleep(0.5)
@@ -95,7 +98,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, args: tuple[st
 
 
 def _start(cwd: Path, out: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(["bash", str(SCRIPT), "--study", "tiny.toml", "--out-dir", str(out), *SIZES], cwd=cwd, env=_env(),
+    return subprocess.Popen(["bash", str(SCRIPT), "--study", "tiny.toml", "--out-dir", str(out), *SIZES], cwd=cwd, env=_env(cwd / "home"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -134,7 +137,7 @@ def test_killed_twice_then_rerun_finishes_with_every_step(tmp_path: Path) -> Non
     tsv = beh_path(data, "sub-001", 1, "2afc")
     _kill_when(_start(tmp_path, out), lambda: _rows(tsv) >= 2)
     assert read_session(tsv).status == "incomplete"
-    r = _run("--study", "tiny.toml", "--out-dir", str(out), *SIZES, cwd=tmp_path, timeout=600)
+    r = _run("--study", "tiny.toml", "--out-dir", str(out), *SIZES, cwd=tmp_path, timeout=600, home=tmp_path / "home")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "pass --resume" not in r.stdout + r.stderr
     for pid in ("sub-001", "sub-002"):
@@ -148,7 +151,7 @@ def test_killed_twice_then_rerun_finishes_with_every_step(tmp_path: Path) -> Non
     steps = [line.split("\t")[0] for line in (report / "pipeline-times.tsv").read_text().splitlines()]
     assert steps == ["step", "train", "ddd", "sets", "register", "sessions", "report", "total"]
     sessions = {p: p.read_bytes() for p in data.rglob("*_beh.tsv")}
-    again = _run("--study", "tiny.toml", "--out-dir", str(out), *SIZES, cwd=tmp_path, timeout=600)
+    again = _run("--study", "tiny.toml", "--out-dir", str(out), *SIZES, cwd=tmp_path, timeout=600, home=tmp_path / "home")
     assert again.returncode == 0, again.stderr[-3000:]
     assert re.search(r"already complete: nothing to do", (report / "session-logs" / "sub-002.log").read_text())
     assert {p: p.read_bytes() for p in data.rglob("*_beh.tsv")} == sessions
