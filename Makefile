@@ -65,4 +65,4 @@ mutation: setup
 	$(BIN)/mutmut results
 
 clean-demo:
-	rm -rf runs/demo stimulus_sets/demo-2afc stimulus_sets/demo-questionnaire lab_data lab_private reports/demo reports/reference reference_data
+	rm -rf runs/demo stimulus_sets/demo-2afc stimulus_sets/demo-questionnaire lab_data/demo lab_private/demo reports/demo reports/reference reference_data

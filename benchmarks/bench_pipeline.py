@@ -10,6 +10,14 @@ transform (resize 256 + centre crop 224), one process, one torch thread, in this
     python benchmarks/bench_pipeline.py [--images 300] [--repeats 3]
 
 Images/s per core multiply by the loader processes (one per core, less one) for a whole machine.
+
+With --demo it times the whole demo instead (`scripts/pipeline.sh --study demo` with the demo's set
+sizes, from scratch in a temporary folder: wall time per step from its pipeline-times.tsv, CPU time
+of all its processes, the load average), and with --demo-baseline REV also the demo of git revision
+REV (e.g. 0338ff7, the pipeline before issue 13 item 6: observers one after another, fixation not
+scaled) unpacked from `git archive` into a temporary folder, in the same run, per step from the times its step lines appeared:
+
+    python benchmarks/bench_pipeline.py --demo [--demo-baseline 0338ff7]
 """
 
 from __future__ import annotations
@@ -73,11 +81,87 @@ def batched_rate(data: object, n: int, repeats: int, batch: int = 64) -> float:
     return best
 
 
+DEMO_ARGS = ["--study", "demo", "--observers", "4", "--pairs", "20", "--practice-pairs", "4", "--per-difficulty", "15", "--practice", "3"]
+OLD_STEPS = {"1/7": "train", "2/7": "ddd", "3/7": "sets", "4/7": "register", "5/7": "sessions", "6/7": "report", "7/7": "reference"}
+
+
+def _timed_lines(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[list[tuple[float, str]], float, float]:
+    """Run `cmd`, time-stamping each stdout line; (lines, wall seconds, CPU seconds of its processes)."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    lines = []
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append((time.perf_counter() - t0, line.rstrip("\n")))
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed (status {proc.returncode}); last lines: {[l for _, l in lines[-5:]]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return lines, wall, cpu
+
+
+def _old_steps(lines: list[tuple[float, str]], wall: float) -> dict[str, float]:
+    """Seconds per step of the old demo.sh, from the times its '== N/7' lines appeared."""
+    marks = [(t, OLD_STEPS[line.split()[1]]) for t, line in lines if line.startswith("== ") and line.split()[1] in OLD_STEPS]
+    ends = [t for t, _ in marks[1:]] + [wall]
+    return {name: end - start for (start, name), end in zip(marks, ends)}
+
+
+def bench_demo(baseline: str | None) -> None:
+    """Wall and CPU time of the demo pipeline, per step, against `baseline` (a git revision) in the same run."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, MPLBACKEND="Agg", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_demo_"))
+    rows: dict[str, dict[str, float]] = {}
+    try:
+        load0 = os.getloadavg()[0]
+        _, wall, cpu = _timed_lines(["bash", str(ROOT / "scripts" / "pipeline.sh"), *DEMO_ARGS, "--out-dir", str(tmp / "new")], ROOT, env)
+        times = dict(line.split("\t") for line in (tmp / "new" / "reports" / "demo" / "pipeline-times.tsv").read_text().split("\n")[1:] if line)
+        rows["new"] = {k: float(v) for k, v in times.items() if k != "total"} | {"total": wall, "cpu": cpu}
+        print(f"demo (scripts/pipeline.sh, this checkout): {wall:.1f} s wall, {cpu:.1f} s CPU of its processes, "
+              f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        if baseline:
+            old = tmp / "old"
+            old.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline], check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+            try:
+                load0 = os.getloadavg()[0]
+                lines, wall, cpu = _timed_lines(["bash", "scripts/demo.sh"], old, {**env, "REFERENCE": str(tmp / "none")})
+                rows["old"] = _old_steps(lines, wall) | {"total": wall, "cpu": cpu}
+                rows["old"].pop("reference", None)  # skipped in both (scripts/demo.sh's step 7 is not part of pipeline.sh)
+                print(f"demo of {baseline} (scripts/demo.sh, without its reference step): {wall:.1f} s wall, {cpu:.1f} s CPU, "
+                      f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f}")
+            finally:
+                shutil.rmtree(old, ignore_errors=True)
+        steps = ["train", "ddd", "sets", "register", "sessions", "report", "total", "cpu"]
+        print(f"{'seconds':<10}" + "".join(f"{s:>10}" for s in steps))
+        for name, r in rows.items():
+            print(f"{name:<10}" + "".join(f"{r.get(s, float('nan')):10.1f}" for s in steps))
+        if "old" in rows:
+            print(f"{'old / new':<10}" + "".join(f"{rows['old'].get(s, float('nan')) / rows['new'][s]:9.2f}x" for s in steps))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--demo", action="store_true", help="time the demo pipeline instead (see above)")
+    parser.add_argument("--demo-baseline", metavar="REV", default=None,
+                        help="with --demo: also time the demo of this git revision, in the same run")
     args = parser.parse_args()
+    if args.demo:
+        bench_demo(args.demo_baseline)
+        return
     import torch
 
     from model_runs.pipeline import _file_dataset_class, image_cache

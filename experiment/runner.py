@@ -24,8 +24,9 @@ from experiment import answers, counterbalance, geometry
 from experiment.checks import Allowances, check_before_window, check_repeat, check_window, require_consent
 from experiment.config import LabConfig, config_sha256, key_label, load_config, portable_path, short_key_label
 from experiment.counterbalance import Counterbalance
-from experiment.session import SessionPlan, console_prompt, finish_from_disk, plan_session, session_is_complete
-from experiment.simulate import MAX_REPRESSES, NO_PROGRESS_S, REPRESS_AFTER_S
+from experiment.session import (SessionPlan, console_prompt, finish_from_disk, plan_session, session_is_complete,
+                                session_is_started)
+from experiment.simulate import MAX_REPRESSES, NO_PROGRESS_S, REPRESS_AFTER_S, scaled_program_times
 from labutil.errors import ArgumentParser, UserError
 from labutil.validate import non_negative_int, positive_int
 from labutil.versions import software_versions
@@ -176,6 +177,9 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--skip-if-complete", action="store_true",
                    help="exit successfully without doing anything if this session is already complete "
                         "(for scripts that may be re-run, e.g. the demo)")
+    p.add_argument("--resume-if-started", action="store_true",
+                   help="resume the session when an earlier run left it incomplete (killed, aborted, stalled), "
+                        "start it otherwise (for scripts that may be re-run after an interruption, e.g. the demo)")
     p.add_argument("--resume", action="store_true",
                    help="continue an incomplete or aborted session with its next trial in the recorded order "
                         "(without it you are asked on the console; required with --simulate or no terminal)")
@@ -202,7 +206,8 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--sim-seed", type=non_negative_int, default=None,
                    help="seed of the simulated observer (default: derived from the order seed and observer)")
     p.add_argument("--sim-rt-scale", type=float, default=1.0,
-                   help="multiply the simulated observer's response and reading times (e.g. 0.05 for a fast demo)")
+                   help="multiply the simulated observer's response and reading times, and the program's fixation "
+                        "and feedback times (recorded in the sidecar's LabConfig), e.g. 0.05 for a fast demo")
     p.add_argument("--sim-repress-after", type=float, default=REPRESS_AFTER_S, metavar="SECONDS",
                    help="press a simulated key again when no new screen followed it for this long (a press "
                         f"lost under load; at most {MAX_REPRESSES} times; default: %(default)s)")
@@ -250,6 +255,10 @@ def run_program(task: Task, argv: Sequence[str] | None, prog: str, description: 
         print(f"{args.participant} session {args.session} ({task.name}) is already complete: nothing to do")
         return 0
     simulator = _prepare_simulation(args)  # checked before anything else, so a bad spec changes nothing
+    if simulator is not None:
+        cfg = scaled_program_times(cfg, args.sim_rt_scale)
+    if args.resume_if_started:
+        args.resume = session_is_started(args.data_root, args.participant, args.session, task.name)
     plan = plan_session(task.name, args.data_root, args.participant, args.session, args.stimuli,
                         seed=args.seed, resume=args.resume, prompt=None if args.simulate else console_prompt,
                         private_root=args.private_root)
@@ -417,6 +426,8 @@ def _run(task: Task, plan: SessionPlan, cfg: LabConfig, args: argparse.Namespace
         except Aborted:
             status = "aborted"
         finally:
+            if simulation is not None:  # keys pressed again after no new screen came (lost presses)
+                simulation["Represses"] = [list(r) for r in getattr(listener, "represses", [])]
             attempt.update({"Ended": _now_iso(), "Status": status if status != "incomplete" else "crashed",
                             "TrialsCompleted": ctx.completed, "Timing": _timing(ctx, task)})
             logging.exp(f"attempt ended: {attempt['Status']}; timing {attempt['Timing']}")

@@ -60,6 +60,13 @@ def session_is_complete(data_root: Path, participant: str, session: int, task: s
     return tsv.is_file() and sidecar_path(tsv).is_file() and has_header(tsv) and read_session(tsv).complete
 
 
+def session_is_started(data_root: Path, participant: str, session: int, task: str) -> bool:
+    """True if an earlier run left anything to resume: a sidecar or trial rows (the test that
+    plan_session makes before it starts a session afresh)."""
+    tsv = beh_path(data_root, check_participant_id(participant), session, task)
+    return sidecar_path(tsv).exists() or data_rows(tsv) > 0
+
+
 @dataclass
 class SessionPlan:
     """What the program will run: where, which set, in which order, and what is already done."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from experiment import answers
@@ -26,6 +26,17 @@ FINAL_SCREENS = ("end", "saved")  # the program closes after them: no new screen
 REPRESS_AFTER_S = 5.0  # a key with no new screen after this long is pressed again ...
 MAX_REPRESSES = 3  # ... at most this many times
 NO_PROGRESS_S = 120.0  # no new screen this long after a key press: the session ends
+
+
+def scaled_program_times(cfg: LabConfig, scale: float) -> LabConfig:
+    """The lab configuration with the program's own waits (fixation cross between trials, practice
+    feedback) multiplied by `scale`, as the simulated observer's times are (--sim-rt-scale); the
+    sidecar's LabConfig then records the times the simulated session really used."""
+    if scale == 1.0:
+        return cfg
+    return replace(cfg, two_afc=replace(cfg.two_afc, fixation_s=cfg.two_afc.fixation_s * scale,
+                                        feedback_s=cfg.two_afc.feedback_s * scale),
+                   questionnaire=replace(cfg.questionnaire, fixation_s=cfg.questionnaire.fixation_s * scale))
 
 
 class SimulationStalled(UserError):

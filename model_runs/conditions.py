@@ -19,7 +19,8 @@ import numpy as np
 from labutil.errors import UserError
 from labutil.io import atomic_write_bytes
 from model_runs.checkpoints import checkpoint_path, list_checkpoints
-from model_runs.recipes import RECIPE_KEYS
+from model_runs import recipes
+from model_runs.recipes import recipe_value
 from model_runs.store import DYNAMICS_FILES, STORE_OPTIONS_KEY, ModelWriter, Study
 
 if TYPE_CHECKING:
@@ -32,11 +33,6 @@ STORE_KEYS: dict[str, tuple[Any, str]] = {
     "activations": (0, "store the penultimate-layer activations of this many validation images at the final epoch (0 = none)"),
     "activations_seed": (0, "seed of the choice of those validation images (the same images for every model of the study)"),
 }
-
-
-def recipe_value(entry: dict[str, Any], key: str) -> Any:
-    """A recipe value of a model entry; keys added later (absent from older entries) mean their default."""
-    return entry.get(key, RECIPE_KEYS[key][0])
 
 
 def check_store_table(table: Any, where: str) -> dict[str, Any]:
@@ -91,10 +87,13 @@ def lr_factor(epoch_index: int, schedule: str, epochs: int, warmup: int, step: i
 
 
 def make_scheduler(optimizer: Any, entry: dict[str, Any]) -> Any:
-    """The per-epoch learning-rate scheduler of a model: StepLR (as before) or a cosine / warm-up LambdaLR."""
+    """The per-epoch learning-rate scheduler of a model: StepLR (as before), or a LambdaLR for the
+    cosine / warm-up and the cyclic (recipes.lr_factor) schedules."""
     import torch
 
     schedule, warmup = recipe_value(entry, "lr_schedule"), recipe_value(entry, "warmup_epochs")
+    if schedule == "cyclic":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: recipes.lr_factor(entry, i + 1))
     if schedule == "step" and warmup == 0:
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=entry["lr_step"], gamma=entry["lr_gamma"])
     epochs, step, gamma = entry["epochs"], entry["lr_step"], entry["lr_gamma"]

@@ -124,6 +124,13 @@ def why_not_packable(entry: dict[str, Any], dataset: dict[str, Any], execution: 
     return None
 
 
+def study_reason(spec: StudySpec) -> str | None:
+    """Why no model of the study may be packed (one phrase), or None: the packed loop does not
+    record the [store] table's learning-dynamics arrays (per-epoch probabilities, activations)."""
+    wanted = sorted(key for key, value in spec.store.items() if value)
+    return f"[store] {', '.join(wanted)} (not recorded by the packed loop)" if wanted else None
+
+
 def input_values(dataset: dict[str, Any]) -> int:
     """channels x height x width of an array dataset's images, from its [dataset] table."""
     cls = DATASETS[dataset["name"]]
@@ -170,7 +177,7 @@ def plan_units(spec: StudySpec, model_ids: list[str], execution: Execution, pack
     `max_size`, split evenly), and every other model alone; in study order of each unit's first model."""
     if pack not in PACK_MODES:
         raise UserError(f"--pack {pack}: choose {', '.join(PACK_MODES)}")
-    if pack == "off":
+    if pack == "off" or study_reason(spec) is not None:
         return [[m] for m in model_ids]
     groups: dict[tuple[Any, ...], list[str]] = {}
     units: list[list[str]] = []

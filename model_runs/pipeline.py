@@ -19,6 +19,7 @@ import numpy as np
 
 from labutil.errors import UserError
 from model_runs.datasets import ArrayDataset, Dataset, FileDataset, load_rgb, resize_center_crop
+from model_runs.recipes import train_crop_at
 
 if TYPE_CHECKING:
     import torch
@@ -591,9 +592,15 @@ class FilePipeline:
             return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, **kw)
         return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, **kw)
 
+    def train_crop(self, recipe: dict[str, Any], epoch: int) -> int:
+        """The side of the training crops at `epoch` (the evaluation crop, or the recipe's progressive resizing)."""
+        return train_crop_at(recipe, epoch, self.eval_transform[1])
+
     def train_batches(self, order: np.ndarray, batch_size: int, recipe: dict[str, Any], epoch: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]]:
-        if self._train_loader is None or self._sampler is None or self._sampler.batch_size != batch_size:
-            resize, crop, interpolation = self.eval_transform
+        crop = self.train_crop(recipe, epoch)
+        if (self._train_loader is None or self._sampler is None or self._sampler.batch_size != batch_size
+                or self._train_loader.dataset.crop != crop):  # a new crop size: new loader workers
+            resize, _, interpolation = self.eval_transform
             data = _file_dataset_class()(self.train_samples, True, resize, crop, recipe["aug_seed"], recipe["augment"], recipe["augment_pad"], interpolation,
                                          tensor=self.train_tensor, cache=self._cache("train"), encoded=self.train_encoded)
             self._sampler = _EpochSampler(batch_size)
@@ -601,7 +608,7 @@ class FilePipeline:
         self._sampler.order = order
         self._sampler.epoch = epoch
         if getattr(self._train_loader.dataset, "encoded", False):
-            yield from self._iterate_encoded(self._train_loader, self.eval_transform[1])
+            yield from self._iterate_encoded(self._train_loader, crop)
         else:
             yield from self._iterate(self._train_loader, with_index=True)
 

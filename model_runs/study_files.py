@@ -20,7 +20,8 @@ from labutil.io import read_toml
 from model_runs.datasets import DATASETS, LOCATION_KEYS, validate_dataset_config
 from model_runs.models import check_model_name, check_model_options
 from model_runs.conditions import check_store_table
-from model_runs.recipes import LATER_KEYS, OPTIONAL_KEYS, RECIPE_KEYS, check_recipe, check_value, drop_optional_defaults, resolve_recipe
+from model_runs.recipes import (FILE_ONLY_KEYS, LATER_KEYS, OPTIONAL_KEYS, RECIPE_KEYS, check_recipe, check_value,
+                                drop_optional_defaults, recipe_value, resolve_recipe)
 
 STUDY_KEYS = ("name", "description", "preset", "dataset", "recipe", "conditions", "store")
 CONDITION_KEYS = ("name", "description", "vary", "repeat", "compare", "continue_from")
@@ -173,12 +174,13 @@ def parse_study(raw: dict[str, Any], where: str) -> StudySpec:
     if dupes:
         raise UserError(f"{where}: model id '{dupes[0]}' made by two conditions; rename one")
     for m in models:
+        drop_optional_defaults(m)
         check_model_name(m["arch"], f"{where} model '{m['model_id']}': ")
         check_model_options(m["arch"], m["model_options"], f"{where} model '{m['model_id']}': ")
         check_recipe(m, f"{where} model '{m['model_id']}'")
         if DATASETS[dataset["name"]].kind != "files":
-            for key in LATER_KEYS:
-                if m[key] != RECIPE_KEYS[key][0]:
+            for key in FILE_ONLY_KEYS:
+                if recipe_value(m, key) != RECIPE_KEYS[key][0]:
                     raise UserError(f"{where} model '{m['model_id']}': '{key}' applies only to image-file datasets (imagenet, imagefolder), not '{dataset['name']}'")
     _resolve_continuations(conditions, by_condition, where)
     description = raw.get("description", "")
@@ -213,8 +215,8 @@ def _check_continuation(model: dict[str, Any], base: dict[str, Any], where: str)
     """A continued model may differ from its source in the number of epochs only (more of them)."""
     if model["epochs"] <= base["epochs"]:
         raise UserError(f"{where}: continue_from '{base['model_id']}' needs more epochs than its {base['epochs']} (has {model['epochs']})")
-    if model.get("lr_schedule", "step") == "cosine":
-        raise UserError(f"{where}: continue_from with lr_schedule = \"cosine\": the schedule depends on the total epochs "
+    if model.get("lr_schedule", "step") in ("cosine", "cyclic"):
+        raise UserError(f"{where}: continue_from with lr_schedule = \"{model['lr_schedule']}\": the schedule depends on the total epochs "
                         f"({model['epochs']} here, {base['epochs']} in '{base['model_id']}'), so train it from scratch (remove continue_from)")
     for key in sorted(set(RECIPE_KEYS) - {"epochs"}):
         if model.get(key, RECIPE_KEYS[key][0]) != base.get(key, RECIPE_KEYS[key][0]):

@@ -30,6 +30,7 @@ from model_runs.datasets import Dataset, open_dataset
 from model_runs.model_lock import model_lock
 from model_runs.pipeline import epoch_order, make_pipeline, seed_from, training_subset
 from model_runs.store import STORE_OPTIONS_KEY, TRAIN_LABELS_FILE, ModelWriter, Study, create_study
+from model_runs.recipes import recipe_value
 from model_runs.study_files import StudySpec
 
 if TYPE_CHECKING:
@@ -611,6 +612,7 @@ def train_epoch(
     seen = 0
     preds, sample_idx, labels = [], [], []
     n_batches = pipeline.n_train_batches(len(order), batch_size)
+    smoothing = float(recipe_value(entry, "label_smoothing"))
     bar = progress(total=n_batches, desc=f"  epoch {epoch}/{entry['epochs']}", leave=False, disable=execution.quiet, unit="batch", dynamic_ncols=True)
     last_post = time.monotonic()
     for step, (x, y, idx) in enumerate(pipeline.train_batches(order, batch_size, entry, epoch)):
@@ -619,7 +621,7 @@ def train_epoch(
         for xs, ys, ids in zip(x.chunk(split), y.chunk(split), idx.chunk(split)):
             with _autocast(device, execution.precision):
                 logits = model(xs)
-                loss = torch.nn.functional.cross_entropy(logits.float(), ys)
+                loss = torch.nn.functional.cross_entropy(logits.float(), ys, label_smoothing=smoothing)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -645,6 +647,9 @@ def train_epoch(
         "train_accuracy": float(correct.item()) / max(seen, 1),
         "lr": float(optimizer.param_groups[0]["lr"]),
     }
+    crop = getattr(pipeline, "train_crop", None)
+    if crop is not None:  # image files: the side of this epoch's training crops (progressive resizing)
+        metrics["train_crop"] = int(crop(entry, epoch))
     if not math.isfinite(metrics["train_loss"]):  # diverged: JSON has no NaN
         metrics["train_loss"] = None
     train_dec = None
