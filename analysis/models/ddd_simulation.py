@@ -134,7 +134,8 @@ def summary(scenarios: Sequence[Scenario], n_models: int = 11, n_images: int = 5
     rows, hist = [], []
     for k, sc in enumerate(scenarios):
         n = simulate(sc, n_models, n_images, seed + k)
-        rows.append({"scenario": sc.name, "kind": sc.kind, **{f"param_{p}": v for p, v in sc.params.items()},
+        rows.append({"scenario": sc.name, "kind": sc.kind,
+                     "parameters": ", ".join(f"{p} = {v:.4g}" for p, v in sc.params.items()),
                      "n_models": n_models, "n_images": n_images, "seed": seed + k,
                      "mean_accuracy": float(n.mean() / n_models), **split(n, n_models, tolerance),
                      "dispersion_ratio": dispersion_ratio(n, n_models)})

@@ -172,7 +172,7 @@ def group_figure(table: pd.DataFrame, title: str, what: str = "ImageNet supercla
     for k, lvl in enumerate(LEVELS):
         left.bar(x + (k - 1) * width, t[f"share_{lvl}"], width, color=COLORS[lvl], label=lvl)
     left.set_xticks(x, t["group"], rotation=45, ha="right", fontsize=7)
-    left.set_ylabel(f"share of the {what}'s images")
+    left.set_ylabel("share of the group's images")
     left.set_title("difficulty within each group")
     left.legend(frameon=False, fontsize=7)
     width = 0.2
