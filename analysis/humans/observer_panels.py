@@ -40,6 +40,8 @@ def observer_answer_counts(r: pd.DataFrame) -> pd.DataFrame:
 def panels_figures(counts: pd.DataFrame, per_figure: int = 4, title: str = "") -> list:
     """Figures of `per_figure` observers each (rows) x the three questions (columns): grouped bars of
     answer counts per difficulty (the paper shows four observers per figure)."""
+    from matplotlib.ticker import MaxNLocator
+
     from analysis.plotting import COLORS, new_figure
 
     observers = list(dict.fromkeys(counts["participant_id"]))
@@ -59,6 +61,7 @@ def panels_figures(counts: pd.DataFrame, per_figure: int = 4, title: str = "") -
                     ax.bar(x + (k - 1) * width, n.to_numpy(), width, color=COLORS[d], label=d)
                 ax.set_xticks(x, [answer_label(q, a) for a in spec["answers"]], fontsize=7)
                 ax.set_ylim(0, top * 1.08)
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
                 if ax is row[0]:
                     ax.set_ylabel(f"{pid}\nresponses")
                 if i == len(chunk) - 1:
