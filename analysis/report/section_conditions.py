@@ -124,7 +124,7 @@ def _epochs(ctx: Context, sec: H.Section, models: StoreModels) -> None:
     sec.add(H.table(ec.shift, caption="Per model: the same", max_rows=0, digits=4,
                     csv_name=ctx.save_table("epochs_shift_models", ec.shift)))
     ctx.save_table("epochs_final_vs_base", ec.final_vs_base)
-    for c, s in shifted.items():
+    for c in shifted:
         row = cond[cond["condition"] == c]
         if len(row):
             ctx.numbers[f"conditions.{c}.best_base_epoch"] = float(row["best_base_epoch_mean"].iloc[0])

@@ -13,7 +13,11 @@ from analysis.report.context import Context
 
 def observer_parts(ctx: Context, trials: pd.DataFrame, stimuli: pd.DataFrame, selection: Any) -> list[str]:
     """Per-observer panels (figures of four observers) and the table of their counts for one item selection."""
-    from analysis.humans.observer_panels import observer_answer_counts, panels_figures, per_observer_summary
+    from analysis.humans.observer_panels import (
+        observer_answer_counts,
+        panels_figures,
+        per_observer_summary,
+    )
     from analysis.humans.questionnaire import responses
     from analysis.plotting import save_figure
 

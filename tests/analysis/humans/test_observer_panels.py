@@ -6,7 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.humans.observer_panels import observer_answer_counts, panels_figures, per_observer_summary
+from analysis.humans.observer_panels import (
+    observer_answer_counts,
+    panels_figures,
+    per_observer_summary,
+)
 from analysis.humans.questions import answer_label
 from reference_data import REFERENCE_DIR as REFERENCE
 

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from analysis.models.condition_matrix import condition_matrices, condition_matrix, matrices_figure
+from analysis.models.condition_matrix import (
+    condition_matrices,
+    condition_matrix,
+    matrices_figure,
+)
 
 
 def brute_force(correct: np.ndarray, conditions: list[str], a: str, b: str) -> tuple[float, int]:

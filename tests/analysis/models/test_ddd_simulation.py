@@ -32,7 +32,7 @@ def test_binomial_scenario_has_independent_models():
 
 def test_logistic_density_sampler_has_the_density_s_mean():
     w = -6.85
-    density = lambda p: 1 / (1 + np.exp(w * (p - 0.5)))  # noqa: E731
+    density = lambda p: 1 / (1 + np.exp(w * (p - 0.5)))
     mean = integrate.quad(lambda p: p * density(p), 0, 1)[0] / integrate.quad(density, 0, 1)[0]
     draws = sim.logistic_density_sample(w, 200_000, np.random.default_rng(0))
     assert draws.min() >= 0 and draws.max() <= 1 and draws.mean() == pytest.approx(mean, abs=0.003)
@@ -46,7 +46,7 @@ def test_irt_probabilities_and_the_ddd_regime():
                                                     "discrimination": 4.0}), 11, 20_000, seed=1)
     different = sim.simulate(sim.Scenario("d", "irt", {"ability_mean": 1.0, "ability_sd": 2.0, "difficulty_sd": 2.0,
                                                       "discrimination": 4.0}), 11, 20_000, seed=1)
-    ext = lambda n: np.mean((n == 0) | (n == 11))  # noqa: E731
+    ext = lambda n: np.mean((n == 0) | (n == 11))
     assert ext(similar) > 0.6 > ext(different)
 
 

@@ -8,8 +8,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from analysis.models.epoch_consistency import (SAME, SHIFTED, aligned_base_epochs, condition_shifts, consecutive_kappa,
-                                               cross_epoch_kappa, epoch_consistency, shift_figure)
+from analysis.models.epoch_consistency import (
+    SAME,
+    SHIFTED,
+    aligned_base_epochs,
+    condition_shifts,
+    consecutive_kappa,
+    cross_epoch_kappa,
+    epoch_consistency,
+    shift_figure,
+)
 
 
 def test_cross_epoch_and_consecutive_kappa_equal_sklearn():

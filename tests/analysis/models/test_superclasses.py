@@ -11,8 +11,16 @@ import pytest
 from scipy.stats import chi2_contingency
 from statsmodels.stats.contingency_tables import Table
 
-from analysis.models.superclasses import (SUPERCLASSES, association, group_difficulty, group_figure, imagenet_superclasses,
-                                          permutation_p, read_superclasses, superclass_of)
+from analysis.models.superclasses import (
+    SUPERCLASSES,
+    association,
+    group_difficulty,
+    group_figure,
+    imagenet_superclasses,
+    permutation_p,
+    read_superclasses,
+    superclass_of,
+)
 from labutil.errors import UserError
 from reference_data import REFERENCE_DIR
 

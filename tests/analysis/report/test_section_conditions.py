@@ -14,23 +14,24 @@ from analysis.report.cli import main as report_main
 from labutil.errors import run_cli
 
 
-@pytest.fixture(scope="module")
-def store_report(tmp_path_factory):
-    import tests.analysis.conftest as fx  # the shared store fixtures, as functions
-
-    base = tmp_path_factory.mktemp("cond")
-    rng = np.random.default_rng(42)
-    c = fx.structured_correct(rng, 6, 5, 120)
-    ids = ["base-s0", "base-s1", "base-s2", "seed-s0", "seed-s1", "arch-s0"]
-    study = fx.write_study(base / "runs" / "structured", {m: c[k] for k, m in enumerate(ids)}, n_classes=6)
-    code = run_cli(report_main, ["--runs", str(base / "runs"), "--study", "structured", "--stimuli", str(base / "none"),
+def run_store_report(study, base):
+    """The report of a store; returns (correctness per model, report_files folder, HTML)."""
+    code = run_cli(report_main, ["--runs", str(study.path.parent), "--study", study.path.name, "--stimuli", str(base / "none"),
                                  "--data-root", str(base / "none"), "--out", str(base / "out"), "--n-boot", "100"])
     assert code == 0
-    return study, {m: c[k] for k, m in enumerate(ids)}, base / "out" / "report_files", (base / "out" / "report.html").read_text()
+    correct = {m: study.epoch_decisions(m).correct for m in study.model_ids()}
+    return correct, base / "out" / "report_files", (base / "out" / "report.html").read_text()
 
 
-def test_condition_matrix_table_equals_pairwise_kappa(store_report):
-    _, c, files, html = store_report
+def test_store_sections(structured_study, tmp_path):
+    """One report of the shared 6-model store (base x 3, seed x 2, arch x 1; 5 epochs), checked section by section."""
+    c, files, html = run_store_report(structured_study, tmp_path)
+    check_condition_matrix(c, files, html)
+    check_epoch_tables(c, files, html)
+    check_per_class_and_simulations(structured_study, c, files, html)
+
+
+def check_condition_matrix(c, files, html):
     mat = pd.read_csv(files / "tables" / "conditions_matrix_all.csv").set_index("condition")
     final = {m: v[-1] for m, v in c.items()}
     base = [m for m in c if m.startswith("base")]
@@ -42,8 +43,7 @@ def test_condition_matrix_table_equals_pairwise_kappa(store_report):
     assert 'id="fig-conditions_matrix"' in html and "in-between images only" in html
 
 
-def test_per_epoch_kappa_and_shift_tables(store_report):
-    _, c, files, html = store_report
+def check_epoch_tables(c, files, html):
     wb = pd.read_csv(files / "tables" / "epochs_kappa_with_base.csv")
     row = wb[(wb.model_id == "seed-s0") & (wb.epoch == 2)].iloc[0]
     base = [m for m in c if m.startswith("base")]
@@ -60,8 +60,7 @@ def test_per_epoch_kappa_and_shift_tables(store_report):
         assert f'id="fig-{name}"' in html and (files / "figures" / f"{name}.png").is_file()
 
 
-def test_per_class_version_and_simulations_on_a_store(store_report):
-    study, c, files, html = store_report
+def check_per_class_and_simulations(study, c, files, html):
     assert "applies to ImageNet-labelled data only" in html
     counts = pd.read_csv(files / "tables" / "class_difficulty.csv")
     n_right = np.sum([v[-1] for v in c.values()], axis=0)
