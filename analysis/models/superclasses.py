@@ -84,8 +84,8 @@ def imagenet_superclasses(images: pd.DataFrame, dataset_name: str | None = None)
 
 def _counts(groups: np.ndarray, levels: np.ndarray, order: Sequence[str]) -> np.ndarray:
     """(n_groups, 3) counts of images per group and level."""
-    g = pd.Categorical(groups, categories=list(order)).codes
-    lv = pd.Categorical(levels, categories=list(LEVELS)).codes
+    g = pd.Categorical(groups, categories=list(order)).codes.astype(np.int64)  # codes are int8 below 128 groups
+    lv = pd.Categorical(levels, categories=list(LEVELS)).codes.astype(np.int64)
     if (g < 0).any() or (lv < 0).any():
         raise ValueError("every image needs a group of `order` and a level of LEVELS")
     return np.bincount(g * 3 + lv, minlength=3 * len(order)).reshape(len(order), 3)
@@ -166,12 +166,19 @@ def group_figure(table: pd.DataFrame, title: str, what: str = "ImageNet supercla
     t["_r"] = t["impossible_to_trivial"].replace([np.inf], np.finfo(float).max).fillna(-1.0)
     t = t.sort_values("_r", ascending=False, kind="stable")
     x = np.arange(len(t))
-    fig, axes = new_figure(max(7.0, 0.9 * len(t) + 2.0), 3.8, 1, 2, squeeze=False)
+    fig, axes = new_figure(min(18.0, max(7.0, 0.9 * len(t) + 2.0)), 3.8, 1, 2, squeeze=False)
+    labels = t["group"] if len(t) <= 40 else [""] * len(t)  # beyond 40 groups (e.g. 100 classes) names would overlap
     left, right = axes[0]
-    width = 0.26
-    for k, lvl in enumerate(LEVELS):
-        left.bar(x + (k - 1) * width, t[f"share_{lvl}"], width, color=COLORS[lvl], label=lvl)
-    left.set_xticks(x, t["group"], rotation=45, ha="right", fontsize=7)
+    if len(t) <= 40:
+        width = 0.26
+        for k, lvl in enumerate(LEVELS):
+            left.bar(x + (k - 1) * width, t[f"share_{lvl}"], width, color=COLORS[lvl], label=lvl)
+    else:  # many groups: stacked shares, one bar per group
+        bottom = np.zeros(len(t))
+        for lvl in LEVELS:
+            left.bar(x, t[f"share_{lvl}"], 0.9, bottom=bottom, color=COLORS[lvl], label=lvl)
+            bottom += t[f"share_{lvl}"].to_numpy()
+    left.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
     left.set_ylabel("share of the group's images")
     left.set_title("difficulty within each group")
     left.legend(frameon=False, fontsize=7)
@@ -181,7 +188,7 @@ def group_figure(table: pd.DataFrame, title: str, what: str = "ImageNet supercla
     for k, lvl in enumerate(LEVELS):
         n = t[f"n_{lvl}"].sum()
         right.bar(x + (k - 0.5) * width, t[f"n_{lvl}"] / n if n else 0.0, width, color=COLORS[lvl], label=lvl)
-    right.set_xticks(x, t["group"], rotation=45, ha="right", fontsize=7)
+    right.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
     right.set_ylabel("share of the level's images")
     right.set_title("groups within each level")
     right.legend(frameon=False, fontsize=7)

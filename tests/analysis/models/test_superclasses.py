@@ -125,3 +125,15 @@ def test_reference_imagenet_superclasses():
     assert t.loc["Birds", "n_impossible"] == cross.loc["Birds", "impossible"]
     res = association(group_difficulty(sc, ref["sota_difficulty"].to_numpy(), SUPERCLASSES))
     assert res["p_value"] < 1e-100 and 0.05 < res["cramers_v"] < 0.5
+
+
+def test_many_groups_count_like_crosstab():
+    # more than 42 groups: group code x 3 must not overflow (pandas codes are int8 below 128 categories)
+    rng = np.random.default_rng(0)
+    groups = rng.choice([f"c{i:03d}" for i in range(100)], 5000)
+    levels = rng.choice(["trivial", "in-between", "impossible"], 5000)
+    t = group_difficulty(groups, levels).set_index("group")
+    cross = pd.crosstab(groups, levels)
+    for lvl in ("trivial", "in-between", "impossible"):
+        assert (t[f"n_{lvl}"] == cross[lvl].reindex(t.index)).all()
+    assert group_figure(t.reset_index(), "t", "class") is not None
