@@ -43,7 +43,7 @@ import pandas as pd
 
 from analysis.humans.answers import accuracy_by_answer, correlations, difficulty_association, ordinal_regression
 from analysis.humans.questionnaire_agreement import agreement
-from analysis.humans.questions import BALANCE_ORDER, DIFFICULTIES, QUESTIONS
+from analysis.humans.questions import BALANCE_ORDER, DIFFICULTIES, QUESTIONS, answer_label
 from analysis.humans.questions import answers as _answers
 from analysis.stats import pearson
 from labutil.errors import UserError
@@ -223,7 +223,7 @@ def questionnaire_figures(result: QuestionnaireResult, out_dir: str | Path) -> l
         for d in DIFFICULTIES:
             ax.bar(x, p[f"share_{d}"].fillna(0), bottom=bottom, color=COLORS[d], label=d, width=0.7)
             bottom += p[f"share_{d}"].fillna(0).to_numpy()
-        ax.set_xticks(x, p["answer"])
+        ax.set_xticks(x, [answer_label(q, a) for a in p["answer"]])
         ax.set_xlabel(spec["label"])
     axes[0].set_ylabel("share of responses")
     axes[-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))

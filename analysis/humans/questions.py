@@ -24,3 +24,8 @@ MEAN_COLUMNS = {"n_categories": "mean_n_categories", "main_category": "mean_main
 def answers(r: pd.DataFrame, question: str) -> pd.Series:
     """The answers to one question as text (Q1 counts as '0', '1', ...)."""
     return r[question].astype(str)
+
+
+def answer_label(question: str, answer: str) -> str:
+    """An answer as the observers saw it: Q1's code 10 is the key "10+" (ten or more categories)."""
+    return "10+" if question == "n_categories" and str(answer) == "10" else str(answer)

@@ -9,6 +9,7 @@ from analysis.report.context import Context, places
 from analysis.report.human_inputs import exclusion_parts, sessions_and_set, setting_parts, simulated_note
 from analysis.report.set_provenance import describe_set
 from analysis.report.wording import count
+from analysis.report.section_observers import observer_parts
 from analysis.stats import format_p
 
 
@@ -97,6 +98,7 @@ def section_questionnaire(ctx: Context) -> H.Section:
                         csv_name=ctx.save_table(f"{p}_agreement", tables[f"{p}_agreement"])))
         ctx.save_table(f"{p}_pairwise_kappa", tables[f"{p}_pairwise_kappa"])
         sec.add(H.table(tables[f"{p}_items"], caption="Per image", max_rows=0, csv_name=ctx.save_table(f"{p}_items", tables[f"{p}_items"])))
+        sec.parts += observer_parts(ctx, loaded.trials, sset.stimuli, sel)
         acc = res.accuracy.set_index(["question", "answer"])["mean_of_observers"]
         for (q, a), key in QUESTION_KEYS.items():
             ctx.numbers[f"{key}@{sel.name}"] = float(acc.get((q, a), np.nan))
