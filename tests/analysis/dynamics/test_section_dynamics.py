@@ -1,0 +1,66 @@
+"""The report's learning-dynamics section on a written store: without the optional arrays it says
+which study options turn them on; with them (the coming Study readers patched in) it draws the
+data map and the RSA figures from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.report.context import Context, ReportConfig
+from fake_study import true_class_probabilities
+
+
+def _section(tmp_path: Path, study_path: Path):  # type: ignore[no-untyped-def]
+    from analysis.report.section_dynamics import section_dynamics
+
+    cfg = ReportConfig(runs=study_path.parent, study=study_path.name, data_root=tmp_path / "none",
+                       stimuli=[tmp_path / "none"], base="base")
+    ctx = Context(cfg, tmp_path / "r_files")
+    ctx.work.mkdir()
+    return section_dynamics(ctx), ctx
+
+
+def test_section_without_optional_arrays(tmp_path: Path, structured_study) -> None:  # type: ignore[no-untyped-def]
+    sec, ctx = _section(tmp_path, structured_study.path)
+    html = "".join(sec.parts)
+    assert sec.available
+    assert "[store] epoch_probabilities = true" in html and "[store] activations = N" in html
+    assert "save_train_decisions = true" in html and "--image-stats" in html
+    names = {f["name"] for f in ctx.figures}
+    assert {"dynamics_by_category", "dynamics_irt", "dynamics_correlations"} <= names
+    assert "dynamics_data_map" not in names
+    per_image = pd.read_csv(ctx.tables["dynamics_per_image"])
+    final = structured_study.final_decisions().correct
+    np.testing.assert_allclose(per_image["share_models_correct"], final.mean(axis=0))
+    ids = structured_study.model_ids(status="complete")
+    events = np.mean([np.count_nonzero(c[:-1] & ~c[1:], axis=0) for c in
+                      (structured_study.epoch_decisions(m).correct[1:] for m in ids)], axis=0)
+    np.testing.assert_allclose(per_image["forgetting_events"], events)
+    assert -1 <= ctx.numbers["dynamics.spearman_iteration_learned_share_correct"] < -0.5
+
+
+def test_section_with_probabilities_and_activations(tmp_path: Path, structured_study, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from model_runs.store import Study
+
+    probs = true_class_probabilities(structured_study, 2)
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=(40, 8))
+    acts = {m: (np.arange(0, 80, 2), shared + 0.3 * rng.normal(size=(40, 8))) for m in probs}
+    monkeypatch.setattr(Study, "epoch_probabilities", lambda self, m, split="val": probs[m].astype(np.float16), raising=False)
+    monkeypatch.setattr(Study, "activations", lambda self, m: acts[m], raising=False)
+    sec, ctx = _section(tmp_path, structured_study.path)
+    names = {f["name"] for f in ctx.figures}
+    assert {"dynamics_data_map", "dynamics_rsa_rdm", "dynamics_rsa_cka"} <= names
+    html = "".join(sec.parts)
+    assert "epoch_probabilities = true" not in html and "activations = N" not in html
+    per_image = pd.read_csv(ctx.tables["dynamics_per_image"])
+    ids = structured_study.model_ids(status="complete")
+    conf = np.mean([probs[m].astype(np.float16).astype(float)[1:].mean(axis=0) for m in ids], axis=0)
+    np.testing.assert_allclose(per_image["confidence"], conf, rtol=1e-9)
+    pairs = pd.read_csv(ctx.tables["dynamics_rsa_rdm_pairs"])
+    assert set(pairs["base_model"]) == {m for m in ids if m.startswith("base")}
+    assert (pairs["n_images"] == 40).all() and (pairs["similarity"] > 0.5).all()
