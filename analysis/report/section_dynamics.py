@@ -223,8 +223,9 @@ def _correlates(ctx: Context, sec: H.Section, study: Any, d: dict[str, Any]) -> 
                  "dynamics_correlations",
                  "Spearman correlation of each per-image measure (rows) with the final share of models correct and, "
                  "where computed, the image statistics of Pliushch et al. (columns). Measures of being learned late or "
-                 "forgotten often correlate negatively with the share correct (typically -0.7 to -0.95); image statistics "
-                 "correlate weakly (|r| < 0.3 on natural images)."))
+                 "forgotten correlate negatively with the share correct (iteration learned typically near -0.9, forgetting "
+                 "events weaker, since never-learned images have none); image statistics correlate weakly (|r| < 0.3). "
+                 "n/a: a statistic that is the same for every image."))
     sec.add(H.table(corr, caption="Spearman r with 95 % CI", max_rows=0, csv_name=ctx.save_table("dynamics_correlations", corr)))
     if stats is None:
         sec.add(H.missing("No cached image statistics for this study's images: no image-statistic columns and no "
@@ -260,8 +261,9 @@ def _statistic_curves(ctx: Context, sec: H.Section, stats: pd.DataFrame, d: dict
     sec.add(_fig(ctx, F.statistic_curves_figure(cur, "mean image statistic of the images all models get right"),
                  "dynamics_statistic_curves",
                  "Per epoch, the mean of each image statistic over the images that all models get right (solid; Pliushch "
-                 "et al.) and over all images (dashed). Early in training the agreed images are the simple ones (fewer "
-                 "segments, lower entropy, lower DCT share); the curve approaches the dashed line as more images are agreed on."))
+                 "et al.) and over all images (dashed); epochs at which no image is agreed on have no point. Pliushch et al. find "
+                 "the agreed images simpler than the average (fewer segments, lower entropy and DCT share) and the gap "
+                 "closing as more images are agreed on; on small images with few agreed ones the curve is noisy."))
     sec.add(H.table(cur, caption="Mean image statistic of the all-right images per epoch", max_rows=0,
                     csv_name=ctx.save_table("dynamics_statistic_curves", cur)))
 
