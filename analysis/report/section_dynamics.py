@@ -38,7 +38,7 @@ def section_dynamics(ctx: Context) -> H.Section:
     from model_runs.store import open_study
 
     study = open_study(study_path)
-    ids = study.model_ids(status="complete")
+    ids = _in_study_order(study, study.model_ids(status="complete"))
     if len(ids) < 2:
         sec.available = False
         sec.add(H.missing(f"{study.path}: {len(ids)} complete model(s); the learning dynamics need at least two."))
@@ -52,6 +52,13 @@ def section_dynamics(ctx: Context) -> H.Section:
     _train_agreement(ctx, sec, study, d)
     _rsa(ctx, sec, study, d, cfg.base)
     return sec
+
+
+def _in_study_order(study: Any, ids: list[str]) -> list[str]:
+    """Model ids in the order the study file lists them (conditions as defined), unlisted ones last."""
+    listed = [str(x.get("model_id")) for x in study.definition.get("models", []) if isinstance(x, dict)]
+    rank = {m: i for i, m in enumerate(listed)}
+    return sorted(ids, key=lambda m: (rank.get(m, len(rank)), m))
 
 
 def _intro(sec: H.Section) -> None:
@@ -316,5 +323,6 @@ def _rsa(ctx: Context, sec: H.Section, study: Any, d: dict[str, Any], base: str)
                       if method == "rdm" else
                       "Linear CKA (Kornblith et al. 2019) of each model's centred activations with each base model's "
                       "(1 = the same representation up to rotation and isotropic scale)")
-                     + f"; {int(pairs['n_images'].iloc[0])} images stored by every model."))
+                     + f"; {int(pairs['n_images'].iloc[0])} images stored by every model; the base condition has a bar "
+                     "only when it has two or more models."))
         sec.add(H.table(pairs, caption=f"RSA pairs ({label})", max_rows=0, csv_name=ctx.save_table(f"dynamics_rsa_{method}_pairs", pairs)))
