@@ -17,7 +17,7 @@ python -m model_runs sweep demo --runs-dir "$RUNS"
 python -m model_runs status "$RUNS/demo"
 
 step "2/7 dichotomous data difficulty -> $REPORTS/demo/ddd"
-python -m analysis.ddd "$RUNS/demo" --out "$REPORTS/demo/ddd"
+python -m analysis.ddd "$RUNS/demo" --out "$REPORTS/demo/ddd" --image-stats  # statistics cached for the report's curves
 
 step "3/7 stimulus sets, label issues left out -> $SETS/demo-2afc, $SETS/demo-questionnaire"
 # --cleanlab leaves out the images that cleanlab flags as likely mislabelled, from the probabilities the

@@ -177,6 +177,11 @@ def _cartography(ctx: Context, sec: H.Section, d: dict[str, Any]) -> None:
                  "over the models; right panel: the same points by DDD category. Easy-to-learn images sit top left "
                  "(confidence near 1, variability below 0.1), hard-to-learn images bottom left, ambiguous images to the "
                  "right (variability 0.2-0.4, confidence near 0.5)."))
+    row = next((i for i, c in enumerate(d["conds"]) if c == ctx.cfg.base), 0)
+    one = pd.DataFrame({"variability": dyn.variability[row], "confidence": dyn.confidence[row], "correctness": dyn.correctness[row]})
+    sec.add(_fig(ctx, data_map_figure(one, f"data map of {d['ids'][row]}", d["levels"]), "dynamics_data_map_model",
+                 f"The familiar per-model data map, of {d['ids'][row]} alone: the same three quantities over this model's "
+                 "epochs, coloured by correctness (left) and by the DDD category from all models (right)."))
 
 
 def _image_stats(study: Any) -> pd.DataFrame | None:

@@ -54,7 +54,7 @@ def test_section_with_probabilities_and_activations(tmp_path: Path, structured_s
     monkeypatch.setattr(Study, "activations", lambda self, m: acts[m], raising=False)
     sec, ctx = _section(tmp_path, structured_study.path)
     names = {f["name"] for f in ctx.figures}
-    assert {"dynamics_data_map", "dynamics_rsa_rdm", "dynamics_rsa_cka"} <= names
+    assert {"dynamics_data_map", "dynamics_data_map_model", "dynamics_rsa_rdm", "dynamics_rsa_cka"} <= names
     html = "".join(sec.parts)
     assert "epoch_probabilities = true" not in html and "activations = N" not in html
     per_image = pd.read_csv(ctx.tables["dynamics_per_image"])
