@@ -64,3 +64,29 @@ def test_section_with_probabilities_and_activations(tmp_path: Path, structured_s
     pairs = pd.read_csv(ctx.tables["dynamics_rsa_rdm_pairs"])
     assert set(pairs["base_model"]) == {m for m in ids if m.startswith("base")}
     assert (pairs["n_images"] == 40).all() and (pairs["similarity"] > 0.5).all()
+
+
+def test_section_with_questionnaire_sessions(tmp_path: Path, structured_study) -> None:  # type: ignore[no-untyped-def]
+    """Questionnaire answers are matched to the study's images through source_image_id (val/i)."""
+    from scipy import stats
+
+    from analysis.report.section_dynamics import section_dynamics
+    from human_data import write_questionnaire_session, write_questionnaire_set
+
+    sset = write_questionnaire_set(tmp_path / "sets", "q", ["trivial"] * 12, [10] * 12)
+    data = tmp_path / "lab_data"
+    for k, pid in enumerate(["sub-001", "sub-002"]):
+        write_questionnaire_session(data, pid, sset, {f"s{i + 1}": ((i * 7 + k) % 11, ["yes", "maybe", "no"][(i + k) % 3], "no")
+                                                      for i in range(12)})
+    cfg = ReportConfig(runs=structured_study.path.parent, study=structured_study.path.name, data_root=data,
+                       stimuli=[tmp_path / "sets"], base="base")
+    ctx = Context(cfg, tmp_path / "r_files")
+    ctx.work.mkdir()
+    section_dynamics(ctx)
+    q = pd.read_csv(ctx.tables["dynamics_questionnaire"]).set_index(["measure", "correlate"])
+    per_image = pd.read_csv(ctx.tables["dynamics_per_image"])
+    mean_n = np.array([np.mean([(i * 7 + k) % 11 for k in range(2)]) for i in range(12)])
+    want = stats.spearmanr(per_image["iteration_learned"][:12], mean_n).statistic
+    assert q.loc[("iteration_learned", "mean_n_categories"), "spearman_r"] == pytest.approx(want)
+    assert (q["n_images"] == 12).all()
+    assert "dynamics_questionnaire" in {f["name"] for f in ctx.figures}
