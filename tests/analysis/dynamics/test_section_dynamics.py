@@ -90,3 +90,24 @@ def test_section_with_questionnaire_sessions(tmp_path: Path, structured_study) -
     assert q.loc[("iteration_learned", "mean_n_categories"), "spearman_r"] == pytest.approx(want)
     assert (q["n_images"] == 12).all()
     assert "dynamics_questionnaire" in {f["name"] for f in ctx.figures}
+
+
+def test_section_with_training_decisions(tmp_path: Path, make_study) -> None:  # type: ignore[no-untyped-def]
+    """Agreement on training images per epoch, from the stored training decisions."""
+    from analysis.report.section_dynamics import section_dynamics
+
+    rng = np.random.default_rng(4)
+    val = {m: rng.random((3, 30)) < 0.6 for m in ("base-a", "base-b", "other-a")}
+    train = {m: [(np.arange(20), rng.random(20) < p) for p in (0.3, 0.6, 0.9)] for m in val}
+    study = make_study(val, name="withtrain", train=train)
+    cfg = ReportConfig(runs=study.path.parent, study=study.path.name, data_root=tmp_path / "none",
+                       stimuli=[tmp_path / "none"], base="base")
+    ctx = Context(cfg, tmp_path / "r_files")
+    ctx.work.mkdir()
+    sec = section_dynamics(ctx)
+    assert "dynamics_train_agreement" in {f["name"] for f in ctx.figures}
+    assert "save_train_decisions" not in "".join(sec.parts)
+    got = pd.read_csv(ctx.tables["dynamics_train_agreement"])
+    for e in (0, 1, 2):
+        c = np.vstack([train[m][e][1] for m in ("base-a", "base-b", "other-a")])
+        assert got.loc[got["epoch"] == e, "tpa"].item() == pytest.approx(c.all(axis=0).sum() / c.any(axis=0).sum())
