@@ -27,6 +27,7 @@ from labutil.io import fsync_dir, make_temp_dir, raise_if_disk_full, remove_left
 from analysis.report.context import Context, ReportConfig, places, find_study
 from analysis.report.section_methods import methods_section
 from analysis.report.section_conditions import section_conditions
+from analysis.report.section_dynamics import section_dynamics
 from analysis.report.section_models import section_models
 from analysis.report.section_paper import section_paper
 from analysis.report.section_questionnaire import section_questionnaire
@@ -67,7 +68,7 @@ def build_report(cfg: ReportConfig) -> Path:
     try:
         ctx = Context(cfg, tmp / f"{cfg.name}_files")
         ctx.work.mkdir()
-        builders = [("models and DDD", section_models), ("conditions", section_conditions),
+        builders = [("models and DDD", section_models), ("conditions", section_conditions), ("learning dynamics", section_dynamics),
                     ("superclasses", section_superclasses), ("simulations", section_simulations),
                     ("2AFC experiment", section_2afc),
                     ("questionnaire", section_questionnaire), ("comparison with the paper", section_paper)]
