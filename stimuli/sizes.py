@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from labutil.difficulty import IMPOSSIBLE, IN_BETWEEN, TRIVIAL
-from labutil.errors import UserError
 
 #: the paper's set sizes: the defaults when the source has enough candidates
 PAPER_PAIRS, PAPER_PRACTICE_PAIRS = 149, 6

@@ -46,6 +46,7 @@ from analysis.humans.questionnaire_agreement import agreement
 from analysis.humans.questions import BALANCE_ORDER, DIFFICULTIES, QUESTIONS, answer_label
 from analysis.humans.questions import answers as _answers
 from analysis.stats import pearson
+from analysis.warning_notes import fitting
 from labutil.errors import UserError
 
 
@@ -203,7 +204,8 @@ def analyse_questionnaire(trials: pd.DataFrame, stimuli: pd.DataFrame, selection
     r = responses(trials, stimuli, selection)
     items = item_table(r)
     corr = pearson(items["mean_n_categories"], items["model_accuracy"]).as_dict()
-    agree, pairwise = agreement(r, seed=seed, n_boot=n_boot)
+    with fitting("agreement between observers"):  # one observer: undefined, said in a sentence by the report
+        agree, pairwise = agreement(r, seed=seed, n_boot=n_boot)
     return QuestionnaireResult(selection, int(r["participant_id"].nunique()), answer_proportions(r),
                                accuracy_by_answer(r, seed=seed, n_boot=n_boot), items, corr, agree, pairwise,
                                correlations(items), difficulty_association(r), ordinal_regression(r))

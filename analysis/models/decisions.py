@@ -193,7 +193,7 @@ def summarise_epochs(
     progress: bool = True,
 ) -> EpochSummary:
     """Read every model's epochs once (correctness and predictions) and reduce them to an EpochSummary."""
-    from labutil.progress import progress
+    from labutil.progress import progress as progress_bar
 
     study = open_any(study)
     keep = np.asarray(keep, dtype=bool)
@@ -212,7 +212,7 @@ def summarise_epochs(
     label_flips: dict[str, np.ndarray] = {}
     fingerprints: dict[str, str] = {}
     map_correct = None
-    for m in progress(model_ids, desc="epoch decisions", unit="model", disable=not progress, leave=False):
+    for m in progress_bar(model_ids, desc="epoch decisions", unit="model", disable=not progress, leave=False):
         d = study.epoch_decisions(m, with_prediction=True)
         fingerprints[m] = decisions_fingerprint(d.epochs, d.prediction)
         c, pred = (d.correct, d.prediction) if all_keep else (d.correct[:, keep], d.prediction[:, keep])

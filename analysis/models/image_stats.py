@@ -134,7 +134,7 @@ def compute_image_stats(
 
     `get_image(i)` returns image i (PIL image or array). Without `cache_dir` nothing is stored.
     """
-    from labutil.progress import progress
+    from labutil.progress import progress as progress_bar
 
     from labutil.io import atomic_write_bytes, write_json
 
@@ -161,7 +161,7 @@ def compute_image_stats(
         atomic_write_bytes(path, buf.getvalue())
         write_json(path.with_suffix(".json"), {"key": key, "n_images": n, "params": PARAMS, "done": len(frame)})
 
-    for count, i in enumerate(progress(todo, desc="image statistics", unit="img", disable=not progress), start=1):
+    for count, i in enumerate(progress_bar(todo, desc="image statistics", unit="img", disable=not progress), start=1):
         rows.append({"image_index": i, **image_statistics(get_image(i))})
         if count % checkpoint == 0:
             save()

@@ -27,3 +27,13 @@ def test_summary_says_why_a_number_is_missing_instead_of_nan(make_study, tmp_pat
     text = format_study_summary(analyse_study(study.path, tmp_path / "out", figures=False, progress=False).headline)
     assert "nan" not in text
     assert "flips per epoch (from epoch 1): predicted label n/a (needs two trained epochs)" in text
+
+
+def test_no_progress_shows_no_bars(make_study, tmp_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("LAB_PROGRESS", "bar")  # every bar would print, inner ones too; progress=False hides them all
+    rng = np.random.default_rng(1)
+    study = make_study({m: rng.random((3, 30)) < 0.7 for m in ("base-0", "base-1", "base-2")})
+    analyse_study(study.path, tmp_path / "quiet", figures=False, progress=False)
+    assert capsys.readouterr().err == ""
+    analyse_study(study.path, tmp_path / "shown", figures=False, progress=True)
+    assert "DDD analysis" in capsys.readouterr().err

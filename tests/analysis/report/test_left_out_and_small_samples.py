@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from analysis.report.cli import main as report_main
 from analysis.report.left_out import left_out_sentences
