@@ -1,7 +1,7 @@
 """Benchmark of packed training (model_runs.packed) on CPU against one model at a time, in one run.
 
-    python benchmarks/bench_packed.py            # demo group (11 models x 10 epochs), a Gaussian study, and `sweep demo` both ways
-    python benchmarks/bench_packed.py --quick    # fewer epochs, no sweep (about a minute on 2 cores)
+    python benchmarks/bench_packed.py            # demo group (11 models x 10 epochs), Gaussian studies, `sweep demo` both ways
+    python benchmarks/bench_packed.py --quick    # fewer epochs and images, no sweep (2-4 minutes on 2 shared cores)
 
 1. The demo study's same-architecture conditions (the group `plan_units` forms: base, nesterov,
    init x3, lr x3, data-order x3), trained in this process one after another and packed.
@@ -94,7 +94,7 @@ def report(name: str, n: int, unpacked: float, packed: float, same: bool) -> Non
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer epochs and no sweep (about a minute on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="fewer epochs and images, no sweep (2-4 minutes on 2 shared cores)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a sweep worker's share with 2 workers on 2 cores)")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -116,8 +116,8 @@ def main() -> int:
         group = max(units, key=len)
         print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs")
         report(f"demo group ({demo_epochs} epochs, small_cnn, digits)", len(group), *both_ways(demo, group, work / "demo", args.threads))
-        g_epochs, g_train = (2, 20) if args.quick else (5, 100)
         for size in (8, 32):
+            g_epochs, g_train = (2, 20) if args.quick else ((5, 100) if size == 8 else (2, 30))
             (work / f"gaussian{size}.toml").write_text(GAUSSIAN.format(epochs=g_epochs, train=g_train, size=size))
             gauss = load_study(str(work / f"gaussian{size}.toml"))
             ids = [m["model_id"] for m in gauss.models]

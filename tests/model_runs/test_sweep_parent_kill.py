@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 EPOCHS = 30
 
 
-def _sweep(study: Path, runs: Path, env: dict[str, str]) -> subprocess.Popen:
+def _sweep(study: Path, runs: Path, env: dict[str, str], pack: str = "off") -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "model_runs", "sweep", str(study), "--runs-dir", str(runs),
-                             "--workers", "2", "--device", "cpu", "--threads", "1", "--quiet"], cwd=ROOT, env=env,
+                             "--workers", "2", "--device", "cpu", "--threads", "1", "--quiet", "--pack", pack], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -66,11 +66,13 @@ def test_zombie_parent_counts_as_gone() -> None:
 
 @pytest.mark.subprocess
 @pytest.mark.slow
-def test_sigkill_of_the_sweep_parent_stops_its_workers(tmp_path: Path, study_file: Callable[..., Path]) -> None:
+@pytest.mark.parametrize("pack", ["off", "auto"])
+def test_sigkill_of_the_sweep_parent_stops_its_workers(tmp_path: Path, study_file: Callable[..., Path], pack: str) -> None:
+    """Models one at a time (two taken, the third never), or packed (all three in one group)."""
     path = study_file(name="orphan", epochs=EPOCHS, train_per_class=30, val_per_class=10)
     runs = tmp_path / "runs"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = _sweep(path, runs, env)
+    proc = _sweep(path, runs, env, pack)
     models = runs / "orphan" / "models"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
@@ -94,10 +96,11 @@ def test_sigkill_of_the_sweep_parent_stops_its_workers(tmp_path: Path, study_fil
         assert info["status"] == "running" and busy_message(m, study.model_dir(m)) is None, m  # lock released
         assert len(info["epochs"]) <= killed_at[m] + 2, (m, killed_at[m], len(info["epochs"]))  # next commit
         assert len(info["epochs"]) < EPOCHS + 1
-    assert len(infos) == 2  # the third model was never taken
+    assert len(infos) == (2 if pack == "off" else 3)  # unpacked, the third model was never taken
+    assert all(("packed" in i["execution"]) == (pack == "auto") for i in infos.values())
     assert stopped_in < 30, stopped_in
 
-    again = _sweep(path, runs, env)
+    again = _sweep(path, runs, env, pack)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err
     study = open_study(runs / "orphan")
