@@ -54,6 +54,7 @@ T_2AFC = "tests/analysis/humans/test_two_afc.py"
 T_2AFC_P = "tests/analysis/humans/test_two_afc_properties.py"
 T_BOOT = "tests/analysis/humans/test_bootstrap.py"
 T_RATERS = "tests/analysis/humans/test_raters.py"
+T_RATERS_P = "tests/analysis/humans/test_raters_properties.py"
 T_STORE = "tests/model_runs/test_store.py"
 T_STORE_R = "tests/model_runs/test_store_reading.py"
 T_STORE_D = "tests/model_runs/test_store_durability.py"
@@ -236,7 +237,7 @@ REVIEW = [
            "return float((r[ok] * per_observer[ok]).sum() / ok.sum())", (T_2AFC_P, T_BOOT)),
     Mutant("raters-bootstrap-upper-quantile", "analysis/humans/raters.py",
            "return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a))",
-           "return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a / 2))", (T_RATERS,)),
+           "return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a / 2))", (T_RATERS_P, T_RATERS)),
     Mutant("raters-icc-columns-ss", "analysis/humans/raters.py",
            "ss_cols = n * ((r.mean(axis=0) - grand) ** 2).sum()", "ss_cols = k * ((r.mean(axis=0) - grand) ** 2).sum()",
            (T_RATERS,)),

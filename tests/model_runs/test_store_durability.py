@@ -155,3 +155,24 @@ def test_a_complete_model_with_another_configuration_is_refused(tmp_path: Path) 
     assert (study.model_dir("a") / "run.json").read_bytes() == before
     again = ModelWriter(study, "a").start(INFO)  # the same configuration: returned as it is
     assert again["status"] == "complete" and json.loads(before)["epochs"] == again["epochs"]
+
+
+def test_resume_removes_an_uncommitted_training_part_and_syncs_the_cut_rows(tmp_path: Path, calls) -> None:  # noqa: ANN001
+    """A kill after epoch 1's rows and training part, before its commit; on resume the rows are cut
+    back (and the cut fsynced) and the part goes, so an epoch 1 trained again without training
+    decisions does not inherit the old ones."""
+    study = _study(tmp_path / "s")
+    w = ModelWriter(study, "a")
+    w.start(INFO)
+    w.commit_epoch(0, LABELS.copy(), {}, train_decisions=_train(0))
+    run_json = study.model_dir("a") / "run.json"
+    committed = run_json.read_text()
+    w.commit_epoch(1, LABELS.copy(), {}, train_decisions=_train(1))
+    run_json.write_text(committed)
+    calls.clear()
+    w = ModelWriter(study, "a")
+    w.start(INFO)
+    assert ("fsync", "correct.bits") in calls and ("fsync", "prediction.int16") in calls
+    assert not (study.model_dir("a") / "train_decisions.epoch-0001.parquet").exists()
+    w.commit_epoch(1, LABELS.copy(), {})
+    assert open_study(tmp_path / "s").train_decisions_table("a")["epoch"].tolist() == [0, 0, 0, 0]

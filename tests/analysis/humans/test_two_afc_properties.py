@@ -92,3 +92,26 @@ def test_percentile_interval_cuts_half_the_rest_from_each_tail(confidence):
     assert (lo, hi) == pytest.approx((np.quantile(values, tail), np.quantile(values, 1 - tail)), abs=1e-12)
     assert np.mean(values < lo) == pytest.approx(tail, abs=0.005)
     assert np.mean(values > hi) == pytest.approx(tail, abs=0.005)
+
+
+def test_error_consistency_uses_only_the_pairs_every_observer_saw():
+    """sub-003 never saw pair 8: kappas come from pairs 1..7 (sklearn), and a note says so."""
+    t = trials_table(CORRECT, RTS)
+    t = t[~((t["participant_id"] == "sub-003") & (t["pair_id"] == 8))]
+    res = analyse_two_afc(t, n_boot=20, models=False)
+    assert res.n_common_pairs == 7
+    assert any("7 of 8 pairs" in n for n in res.notes)
+    for row in res.consistency_pairs.itertuples():
+        a, b = CORRECT[row.observer_a][:7], CORRECT[row.observer_b][:7]
+        assert row.kappa == pytest.approx(cohen_kappa_score(a, b), abs=1e-12)
+
+
+def test_bootstrap_draws_every_observer_and_item_equally_often():
+    """Multiplicities sum to the sample size and average 1 for every observer and every item."""
+    r_all, w_all = zip(*boot.draws(5, 12, seed=3, n_boot=3000))
+    r, w = np.array(r_all), np.array(w_all)
+    assert (r.sum(axis=1) == 5).all() and (w.sum(axis=1) == 12).all()
+    np.testing.assert_allclose(r.mean(axis=0), 1.0, atol=0.08)
+    np.testing.assert_allclose(w.mean(axis=0), 1.0, atol=0.08)
+    r_only = np.array([w for _, w in boot.draws(5, 12, seed=3, n_boot=5, resample="observers")])
+    assert (r_only == 1).all()  # items kept as they are when only observers are resampled

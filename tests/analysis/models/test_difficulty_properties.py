@@ -73,3 +73,12 @@ def test_binomial_null_uses_the_mean_accuracy_of_the_histogram():
     np.testing.assert_allclose(nulls["binomial"], expected, rtol=1e-12)
     np.testing.assert_allclose(nulls["poisson-binomial"], expected, rtol=1e-12)
     assert nulls["binomial"].sum() == pytest.approx(4.0)
+
+
+def test_a_small_last_bin_joins_its_left_neighbour():
+    """Expected 30, 50, 16, 4 of 100: only the right tail (4) needs pooling: three bins 30, 50, 20."""
+    pmf = np.array([0.30, 0.50, 0.16, 0.04])
+    counts = np.array([33, 45, 15, 7])
+    res = independence_test(counts, pmf)
+    assert res.n_bins == 3 and res.dof == 1
+    assert res.g == pytest.approx(g_by_scipy([33, 45, 22], [30, 50, 20], 1)[0], rel=1e-12)
