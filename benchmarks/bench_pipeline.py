@@ -18,6 +18,21 @@ REV (e.g. 0338ff7, the pipeline before issue 13 item 6: observers one after anot
 scaled) unpacked from `git archive` into a temporary folder, in the same run, per step from the times its step lines appeared:
 
     python benchmarks/bench_pipeline.py --demo [--demo-baseline 0338ff7]
+
+Measured 2026-12-02 on the project's 2-core machine while other jobs kept its load average at
+8-15 (so every wall time is inflated; the CPU column is less so), seconds:
+
+    seconds        train       ddd      sets  register  sessions    report     total       cpu
+    new            164.2      40.7      45.2       2.2     133.1     133.4     522.7     145.8
+    old            160.6      26.6      34.6      31.9     402.4      75.1     731.2     171.2
+    old / new      0.98x     0.65x     0.77x    14.17x     3.02x     0.56x     1.40x     1.17x
+
+The goal of 60 s is not reached: the demo's processes need 146 s of CPU, so on 2 cores it cannot
+take less than 73 s even with nothing else running. Most of that CPU is fixed start-up cost per
+process (torch + torch._dynamo, imported by torch.optim, in every sweep worker; PsychoPy and a
+window in each of the 8 session programs; pandas, sklearn and cleanlab in the CLIs) and the report
+(it re-runs the DDD analysis that step 2 wrote, saves 22 figures as PNG and SVG, and draws 90
+bootstrap intervals in the questionnaire agreement); training itself is a few seconds per model.
 """
 
 from __future__ import annotations
