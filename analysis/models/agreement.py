@@ -71,8 +71,9 @@ def train_agreement(study: object, model_ids: Sequence[str]) -> pd.DataFrame | N
     """Agreement per epoch on the training decisions, or None if not every model stored them.
 
     Per epoch, only the samples that every model saw are used (conditions such as half or
-    disjoint data see different samples); a sample seen twice in an epoch counts with its
-    last decision.
+    disjoint data see different samples); a sample seen twice in an epoch counts with its last
+    decision. Where the models share no sample at all (disjoint halves), only the models that
+    trained on the most images take part; the `models` column names the models used.
     """
     tables = {}
     for m in model_ids:
@@ -80,6 +81,16 @@ def train_agreement(study: object, model_ids: Sequence[str]) -> pd.DataFrame | N
         if t is None or t.empty:
             return None
         tables[m] = t.drop_duplicates(["epoch", "sample_index"], keep="last")
+    rows = _train_agreement_rows(tables)
+    if not rows:
+        seen = {m: t["sample_index"].nunique() for m, t in tables.items()}
+        most = {m: t for m, t in tables.items() if seen[m] == max(seen.values())}
+        rows = _train_agreement_rows(most) if len(most) < len(tables) else []
+    return pd.DataFrame(rows) if rows else None
+
+
+def _train_agreement_rows(tables: dict[str, pd.DataFrame]) -> list[dict[str, object]]:
+    """One row per epoch that every model trained, over the samples all of them saw in it."""
     epochs = sorted(set.intersection(*(set(t["epoch"].unique()) for t in tables.values())))
     rows = []
     for e in epochs:
@@ -101,6 +112,7 @@ def train_agreement(study: object, model_ids: Sequence[str]) -> pd.DataFrame | N
                 "n_all_right": int(c.all(axis=0).sum()),
                 "n_any_right": int(c.any(axis=0).sum()),
                 "n_images": len(common),
+                "models": " ".join(tables),
             }
         )
-    return pd.DataFrame(rows) if rows else None
+    return rows

@@ -336,6 +336,10 @@ def epochs_step(w: Writer, models: Models, ep: Any) -> dict[str, Any]:
     train = agr.train_agreement(models.study, ids)
     if train is not None:
         w.table(train, "agreement_train")
+        used = train["models"].iloc[0].split()
+        if len(used) < len(ids):
+            w.result.notes.append(f"agreement on training images over the {len(used)} models that trained on every training "
+                                  f"image (left out: {', '.join(m for m in ids if m not in used)})")
     else:
         w.result.notes.append("no training decisions stored: agreement on validation images only")
     w.figure(lambda: figs.agreement_figure(agreement, train, f"{title}: true-positive agreement"), "agreement",

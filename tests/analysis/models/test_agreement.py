@@ -71,3 +71,21 @@ def test_train_agreement_uses_common_samples(make_study):
     assert t["tpa"].tolist() == [0.5, 0.5]
     assert t["mean_accuracy"].tolist() == [0.75, 0.75]
     assert train_agreement(make_study({"base-a": c}, name="plain"), ["base-a"]) is None
+
+
+def test_train_agreement_leaves_out_disjoint_halves(make_study):
+    """Disjoint halves share no training image with each other: the agreement is then taken over the
+    models that trained on every image (here the two full-data models), and says which."""
+    c = np.ones((2, 4), bool)
+    full = np.array([0, 1, 2, 3])
+    train = {
+        "base-a": [(np.array([], int), np.array([], bool)), (full, np.array([1, 1, 0, 0], bool))],
+        "base-b": [(np.array([], int), np.array([], bool)), (full, np.array([1, 0, 1, 0], bool))],
+        "half-0": [(np.array([], int), np.array([], bool)), (np.array([0, 1]), np.array([1, 1], bool))],
+        "half-1": [(np.array([], int), np.array([], bool)), (np.array([2, 3]), np.array([1, 1], bool))],
+    }
+    study = make_study({m: c for m in train}, train=train)
+    t = train_agreement(study, list(train))
+    assert t["models"].tolist() == ["base-a base-b"]
+    assert t["n_images"].tolist() == [4]
+    assert t["tpa"].tolist() == [1 / 3]  # all right: image 0; any right: images 0, 1, 2
