@@ -27,7 +27,7 @@ LOCATION_FORMAT_VERSION = 1
 SPLITS = ("train", "val")
 
 
-def fingerprint(dataset: "Dataset", splits: tuple[str, ...] = SPLITS) -> dict[str, dict[str, Any]]:
+def fingerprint(dataset: Dataset, splits: tuple[str, ...] = SPLITS) -> dict[str, dict[str, Any]]:
     """Per split of an image-file dataset: {"files": n, "sha256": hash of the sorted relative paths,
     one per line}. Splits that do not exist (no train/ of an evaluation-only ImageNet) are left out;
     array datasets have none."""
@@ -48,7 +48,7 @@ def fingerprint(dataset: "Dataset", splits: tuple[str, ...] = SPLITS) -> dict[st
     return out
 
 
-def current_location(dataset: "Dataset") -> dict[str, str]:
+def current_location(dataset: Dataset) -> dict[str, str]:
     """The dataset's root and cache folder as absolute paths (a file dataset's root also when it
     came from its environment variable)."""
     out = {k: str(Path(v).expanduser().resolve()) for k, v in dataset.location().items()}
@@ -57,7 +57,7 @@ def current_location(dataset: "Dataset") -> dict[str, str]:
     return out
 
 
-def new_record(dataset: "Dataset") -> dict[str, Any]:
+def new_record(dataset: Dataset) -> dict[str, Any]:
     """The data_location.json record of the dataset as it is now (root, cache folder, fingerprint)."""
     return {"format_version": LOCATION_FORMAT_VERSION, "dataset": dataset.name, **current_location(dataset),
             "fingerprint": fingerprint(dataset), "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -81,7 +81,7 @@ def check_record(study_dir: Path, record: dict[str, Any]) -> None:
             )
 
 
-def store_record(study: "Study", record: dict[str, Any]) -> str | None:
+def store_record(study: Study, record: dict[str, Any]) -> str | None:
     """Record where the images are (first run), or their new place (a run from elsewhere: same
     files, new root); returns a one-line note when they moved. An unchanged record is not rewritten."""
     old = study.data_location()
@@ -104,7 +104,7 @@ def _files(entry: dict[str, Any]) -> str:
     return f"{entry.get('files')} files"
 
 
-def study_dataset(study: "Study", data_root: str | Path | None = None) -> dict[str, Any]:
+def study_dataset(study: Study, data_root: str | Path | None = None) -> dict[str, Any]:
     """The study's [dataset] table with the place of its images: `data_root` (relative to the
     working directory) when given, else the recorded root. Missing images or a different set of
     validation files is one UserError line saying what was recorded and which option to use."""
@@ -144,7 +144,7 @@ def study_dataset(study: "Study", data_root: str | Path | None = None) -> dict[s
     return config
 
 
-def _run_location(study: "Study") -> dict[str, Any]:
+def _run_location(study: Study) -> dict[str, Any]:
     """The location recorded in the models' run.json (stores written before data_location.json)."""
     from model_runs.datasets import LOCATION_KEYS
 

@@ -637,14 +637,14 @@ class _folder_lock:
         self.path = path
         self.fd = -1
 
-    def __enter__(self) -> "_folder_lock":
+    def __enter__(self) -> _folder_lock:
         import fcntl
 
         self.fd = os.open(self.path, os.O_RDONLY)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         os.close(self.fd)  # closing releases the lock
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MIN_UPDATES = 5  # optimiser updates per epoch below which a recipe is worth a warning
 
 
-def training_images(dataset: "Dataset") -> int:
+def training_images(dataset: Dataset) -> int:
     """Number of training images (the file list for image files; the labels of array datasets)."""
     if dataset.kind == "files":
         return len(dataset.samples("train"))  # type: ignore[attr-defined]
@@ -52,7 +52,7 @@ def _names(ids: list[str]) -> str:
     return f"model{'s' if len(ids) > 1 else ''} {shown}"
 
 
-def kept_models(spec: "StudySpec", study: "Study") -> str | None:
+def kept_models(spec: StudySpec, study: Study) -> str | None:
     """A note when the store holds models the study file no longer lists (a grown store keeps them)."""
     listed = {m["model_id"] for m in spec.models}
     kept = [str(m.get("model_id")) for m in study.definition.get("models", []) if m.get("model_id") not in listed]
@@ -62,7 +62,7 @@ def kept_models(spec: "StudySpec", study: "Study") -> str | None:
             f"the analysis includes them while they are in {study.path / 'models'}")
 
 
-def print_advice(spec: "StudySpec", study: "Study", dataset: "Dataset") -> None:
+def print_advice(spec: StudySpec, study: Study, dataset: Dataset) -> None:
     """Print the warnings and notes to stderr (only when some model trains, for the batch checks)."""
     lines = []
     if any(m["epochs"] > 0 for m in spec.models):

@@ -237,3 +237,19 @@ def test_batch_warnings_one_line_per_problem() -> None:
         "warning: model c: only 4 optimiser update(s) per epoch (batch_size 64, 200 training images); "
         "set batch_size to at most 40 in [recipe] for 5 or more",
     ]
+
+
+def test_comparisons_follow_the_study_file_and_stay_for_kept_models(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from model_runs.store import create_study
+
+    images = pd.DataFrame({"image_index": [0, 1], "image_id": ["a", "b"], "label": [0, 1], "class_name": ["x", "y"]})
+    model = {"model_id": "p-1", "condition": "p", "lr": 0.1}
+    first = {"name": "s", "dataset": {"name": "d"}, "models": [model, {**model, "model_id": "q-1", "condition": "q"}],
+             "comparisons": {"p": "each-other", "q": "each-other"}}
+    create_study(tmp_path / "s", first, images)
+    # q is no longer listed (its models are kept, with its comparison); p no longer asks for one
+    study = create_study(tmp_path / "s", {"name": "s", "dataset": {"name": "d"}, "models": [model]}, images)
+    assert study.definition["comparisons"] == {"q": "each-other"}
+    assert [m["model_id"] for m in study.definition["models"]] == ["p-1", "q-1"]
