@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labutil.difficulty import IMPOSSIBLE, IN_BETWEEN, TRIVIAL, check_tolerance, classify
+from labutil.difficulty import (
+    IMPOSSIBLE,
+    IN_BETWEEN,
+    TRIVIAL,
+    check_tolerance,
+    classify,
+)
 from labutil.errors import UserError
 
 
@@ -22,7 +28,7 @@ def by_definition(n_correct: int, n_models: int, k: int) -> str:
 
 def test_every_count_of_every_small_study():
     for m in range(1, 12):
-        for k in range(0, (m - 1) // 2 + 1):
+        for k in range((m - 1) // 2 + 1):
             counts = np.arange(m + 1)
             assert classify(counts, m, k).tolist() == [by_definition(int(c), m, k) for c in counts], (m, k)
 

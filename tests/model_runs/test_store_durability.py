@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from kill_points import killed_at
+
 from labutil.errors import UserError
 from model_runs.store import ModelWriter, create_study, open_study
 
@@ -57,7 +57,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return log
 
 
-def test_an_epoch_is_durable_before_run_json_commits_it(tmp_path: Path, calls) -> None:  # noqa: ANN001
+def test_an_epoch_is_durable_before_run_json_commits_it(tmp_path: Path, calls) -> None:
     """Both row files synced and the training part renamed into place before run.json is
     replaced; the folder is synced after that replace (it makes new files and commit durable together)."""
     study = _study(tmp_path / "s")
@@ -157,7 +157,7 @@ def test_a_complete_model_with_another_configuration_is_refused(tmp_path: Path) 
     assert again["status"] == "complete" and json.loads(before)["epochs"] == again["epochs"]
 
 
-def test_resume_removes_an_uncommitted_training_part_and_syncs_the_cut_rows(tmp_path: Path, calls) -> None:  # noqa: ANN001
+def test_resume_removes_an_uncommitted_training_part_and_syncs_the_cut_rows(tmp_path: Path, calls) -> None:
     """A kill after epoch 1's rows and training part, before its commit; on resume the rows are cut
     back (and the cut fsynced) and the part goes, so an epoch 1 trained again without training
     decisions does not inherit the old ones."""

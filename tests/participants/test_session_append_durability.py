@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from participants.layout import SessionWriter, beh_path, read_session, repair_truncated_tail
+from participants.layout import (
+    SessionWriter,
+    beh_path,
+    read_session,
+    repair_truncated_tail,
+)
 
 
 @pytest.fixture
@@ -38,7 +43,7 @@ def _started(tmp_path: Path) -> tuple[Path, SessionWriter]:
     return tsv, w
 
 
-def test_each_appended_row_is_fsynced_with_the_row_in_the_file(tmp_path: Path, calls) -> None:  # noqa: ANN001
+def test_each_appended_row_is_fsynced_with_the_row_in_the_file(tmp_path: Path, calls) -> None:
     tsv, w = _started(tmp_path)
     for trial in (1, 2, 3):
         calls.clear()
@@ -51,7 +56,7 @@ def test_each_appended_row_is_fsynced_with_the_row_in_the_file(tmp_path: Path, c
     assert read_session(tsv).trials["trial"].tolist() == [1, 2, 3, 4, 5]
 
 
-def test_the_repair_of_a_torn_line_is_fsynced(tmp_path: Path, calls) -> None:  # noqa: ANN001
+def test_the_repair_of_a_torn_line_is_fsynced(tmp_path: Path, calls) -> None:
     tsv, w = _started(tmp_path)
     w.append(_row(1))
     whole = tsv.stat().st_size

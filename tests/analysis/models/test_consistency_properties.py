@@ -12,7 +12,11 @@ from hypothesis import strategies as st
 from scipy.stats import multinomial
 from sklearn.metrics import cohen_kappa_score
 
-from analysis.models.consistency import bootstrap_ci, error_consistency, independence_test
+from analysis.models.consistency import (
+    bootstrap_ci,
+    error_consistency,
+    independence_test,
+)
 
 
 def kappa_by_hand(a, b) -> float:
