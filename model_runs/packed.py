@@ -186,9 +186,13 @@ def pack_key(entry: dict[str, Any]) -> tuple[Any, ...]:
     return tuple((k, repr(entry.get(k))) for k in sorted(SHARED_KEYS))
 
 
-def plan_units(spec: StudySpec, model_ids: list[str], execution: Execution, pack: str = "auto", max_size: int = DEFAULT_MAX_PACK) -> list[list[str]]:
+def plan_units(spec: StudySpec, model_ids: list[str], execution: Execution, pack: str = "auto", max_size: int = DEFAULT_MAX_PACK,
+               workers: int = 1) -> list[list[str]]:
     """The work units of a sweep: groups of packable models with equal shared keys (at most
-    `max_size`, split evenly), and every other model alone; in study order of each unit's first model."""
+    `max_size`, split evenly), and every other model alone. With `pack` auto the groups are split
+    further where that shortens the sweep on `workers` parallel workers (`balance_parts`), and the
+    units are queued longest first, models that continue another model last (so that no worker
+    waits for a source model still queued). `pack` off: one unit per model, in study order."""
     if pack not in PACK_MODES:
         raise UserError(f"--pack {pack}: choose {', '.join(PACK_MODES)}")
     if pack == "off":
@@ -205,10 +209,81 @@ def plan_units(spec: StudySpec, model_ids: list[str], execution: Execution, pack
             groups[key] = []
             units.append(groups[key])
         groups[key].append(model_id)
-    out: list[list[str]] = []
+    parts = [-(-len(unit) // max(1, max_size)) for unit in units]
+    if workers > 1:
+        parts = balance_parts(spec, units, parts, workers)
+    return queue_order(spec, _split(units, parts))
+
+
+# An epoch of a packed group of k models costs PACK_BASE + PACK_PER_MODEL * k epochs of one model
+# alone (evaluation, checkpoints and commits stay per model). Set from the demo with its [store]
+# arrays on 2 shared CPU cores: in `sweep demo --workers 2` a packed member took about as long as a
+# model trained alone (1.8 s against 0.9-1.8 s), in one process the 11-model group ran 1.06x-3x
+# faster packed (benchmarks/bench_packed.py; docs/packing.md). Only the balance of a sweep's work
+# units depends on it, never a result.
+PACK_BASE, PACK_PER_MODEL = 0.1, 0.9
+
+
+def unit_cost(spec: StudySpec, unit: list[str]) -> float:
+    """Estimated time of a work unit in epochs of one model alone (epoch 0's evaluation counts one)."""
+    entry = spec.model(unit[0])
+    source = entry.get("continue_from")
+    done = int(spec.model(source)["epochs"]) if source and source in {m["model_id"] for m in spec.models} else 0
+    epochs = max(0, int(entry["epochs"]) - done) + 1
+    return float(epochs) if len(unit) == 1 else epochs * (PACK_BASE + PACK_PER_MODEL * len(unit))
+
+
+def sweep_makespan(spec: StudySpec, units: list[list[str]], workers: int) -> float:
+    """Estimated wall time of `units` taken in queue order by `workers` workers (each takes the next
+    unit when free; a model that continues another waits for it to finish)."""
+    free = [0.0] * max(1, workers)
+    finish: dict[str, float] = {}
     for unit in units:
-        n_parts = -(-len(unit) // max(1, max_size))
-        out.extend(part.tolist() for part in np.array_split(np.array(unit, dtype=object), n_parts))
+        w = min(range(len(free)), key=free.__getitem__)
+        start = free[w]
+        for model_id in unit:
+            source = spec.model(model_id).get("continue_from")
+            if source in finish:
+                start = max(start, finish[source])
+        free[w] = start + unit_cost(spec, unit)
+        finish.update({m: free[w] for m in unit})
+    return max(free)
+
+
+def balance_parts(spec: StudySpec, units: list[list[str]], parts: list[int], workers: int) -> list[int]:
+    """Parts per unit that shorten the estimated sweep on `workers` workers: split the group whose
+    next split shortens it most, while that gains more than 1 % (a split costs packing's gain)."""
+    parts = list(parts)
+    best = sweep_makespan(spec, queue_order(spec, _split(units, parts)), workers)
+    while True:
+        trials = []
+        for i, unit in enumerate(units):
+            if parts[i] < len(unit):
+                trial = parts[:i] + [parts[i] + 1] + parts[i + 1 :]
+                trials.append((sweep_makespan(spec, queue_order(spec, _split(units, trial)), workers), i, trial))
+        if not trials:
+            return parts
+        span, _, trial = min(trials, key=lambda t: (t[0], t[1]))
+        if span >= best * 0.99:
+            return parts
+        best, parts = span, trial
+
+
+def queue_order(spec: StudySpec, units: list[list[str]]) -> list[list[str]]:
+    """Units longest first (study order among equals), then those holding a model that continues
+    another one, in study order."""
+    def dependent(unit: list[str]) -> bool:
+        return any(spec.model(m).get("continue_from") for m in unit)
+
+    independent = sorted((u for u in units if not dependent(u)), key=lambda u: -unit_cost(spec, u))
+    return independent + [u for u in units if dependent(u)]
+
+
+def _split(units: list[list[str]], parts: list[int]) -> list[list[str]]:
+    """Each unit split into its number of parts of even size (consecutive models, study order)."""
+    out: list[list[str]] = []
+    for unit, n_parts in zip(units, parts):
+        out.extend(part.tolist() for part in np.array_split(np.array(unit, dtype=object), max(1, n_parts)))
     return out
 
 

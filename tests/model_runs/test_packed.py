@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 
 from model_runs.packed import (
+    PACK_BASE,
+    PACK_PER_MODEL,
     PACKED,
     PER_CHANNEL,
     plan_units,
     run_unit,
+    sweep_makespan,
+    unit_cost,
     unsupported_layers,
     why_not_packable,
 )
@@ -208,6 +212,36 @@ def test_demo_groups_its_same_architecture_conditions() -> None:
         assert why_not_packable(spec.model(alone), spec.dataset, CPU) == reason
     assert plan_units(spec, ids, CPU, pack="off") == [[m] for m in ids]
     assert [len(u) for u in plan_units(spec, big[0], CPU, max_size=4)] == [4, 4, 3]
+
+
+def test_units_balance_over_the_workers() -> None:
+    """Groups are split where that shortens the estimated sweep on the workers; units are queued
+    longest first and the models that continue another last (no worker waits for a queued source)."""
+    spec = load_study("demo")
+    ids = [m["model_id"] for m in spec.models]
+    group = ["base", "nesterov", "init-1", "init-2", "init-3", "lr-0.074", "lr-0.075", "lr-0.076", "data-order-1", "data-order-2", "data-order-3"]
+    assert unit_cost(spec, ["base"]) == 11  # 10 epochs and epoch 0's evaluation
+    assert unit_cost(spec, ["plus1-epoch"]) == 2  # continues base: 1 epoch
+    assert unit_cost(spec, group) == pytest.approx(11 * (PACK_BASE + PACK_PER_MODEL * 11))
+    assert sweep_makespan(spec, [["base"], ["plus1-epoch"]], 2) == 13  # plus1 waits for base on the other worker
+    assert sweep_makespan(spec, [["base"], ["nesterov"]], 2) == 11
+    assert sweep_makespan(spec, [["base"], ["nesterov"], ["mlp"]], 2) == 22
+    for workers in (1, 2, 3, 4, 8):
+        units = plan_units(spec, ids, CPU, workers=workers)
+        assert sorted(m for u in units for m in u) == sorted(ids)
+        assert units[-2:] == [["plus1-epoch"], ["plus10-epochs"]]
+        costs = [unit_cost(spec, u) for u in units[:-2]]
+        assert costs == sorted(costs, reverse=True)
+        parts = [u for u in units if set(u) <= set(group)]
+        assert [m for u in parts for m in u] == group  # the group's models in consecutive parts, study order
+        whole = sorted(plan_units(spec, ids, CPU), key=lambda u: ids.index(u[0]))  # one group, study order (the earlier plan)
+        assert sweep_makespan(spec, units, workers) <= sweep_makespan(spec, whole, workers)
+    assert [len(u) for u in plan_units(spec, ids, CPU, workers=1) if set(u) <= set(group)] == [11]
+    # 2 workers: the 11-model group on one worker would take as long as the other 11 models on the other
+    assert [len(u) for u in plan_units(spec, ids, CPU, workers=2) if set(u) <= set(group)] == [6, 5]
+    split = [len(u) for u in plan_units(spec, ids, CPU, workers=4) if set(u) <= set(group)]
+    assert len(split) > 1 and max(split) - min(split) <= 1
+    assert plan_units(spec, ids, CPU, pack="off", workers=4) == [[m] for m in ids]
 
 
 def test_what_is_not_packed(study_file: Callable[..., Path]) -> None:
