@@ -2,6 +2,7 @@
 
     python benchmarks/bench_packed.py            # demo group (11 models x 10 epochs), Gaussian studies, `sweep demo` both ways
     python benchmarks/bench_packed.py --quick    # fewer epochs and images, no sweep (2-4 minutes on 2 shared cores)
+    python benchmarks/bench_packed.py --only sweep --repeat 3   # the demo sweep three ways, three rounds, medians
 
 1. The demo study's same-architecture conditions (the group `plan_units` forms: base, nesterov,
    init x3, lr x3, data-order x3), trained in this process one after another and packed.
@@ -145,6 +146,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer epochs and images, no sweep (2-4 minutes on 2 shared cores)")
     p.add_argument("--only", default="group,gaussian,sweep", help="comma-separated parts to run: group, gaussian, sweep (default: all)")
+    p.add_argument("--repeat", type=int, default=1, help="sweep rounds (off, auto, earlier plan in turn each round; medians printed): the shared machine's load varies")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a sweep worker's share with 2 workers on 2 cores)")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -183,13 +185,23 @@ def main() -> int:
             ids = [m["model_id"] for m in full.models]
             print(f"{'':<40} --pack auto units (2 workers): {plan_units(full, ids, Execution(device='cpu'), workers=2)}")
             print(f"{'':<40} earlier plan:                  {earlier_plan(full, ids, Execution(device='cpu'))}")
-            off = sweep_demo("off", work / "sweep-off")
-            auto = sweep_demo("auto", work / "sweep-auto")
-            earlier = sweep_demo_earlier_plan(work / "sweep-earlier")
-            same = all(same_demo_stores(work / "sweep-off" / "demo", work / f"sweep-{way}" / "demo") for way in ("auto", "earlier"))
-            print(f"{'sweep demo --workers 2 (whole demo)':<40} {len(full.models):>3} models  --pack off {off:7.1f} s  --pack auto {auto:7.1f} s  "
-                  f"speed-up {off / auto:4.2f}x  (earlier plan {earlier:7.1f} s, {off / earlier:4.2f}x)  "
-                  f"decisions and dynamics identical: {'yes' if same else 'NO'}")
+            rounds = []
+            for r in range(max(1, args.repeat)):
+                for way in ("off", "auto", "earlier"):
+                    shutil.rmtree(work / f"sweep-{way}", ignore_errors=True)
+                off = sweep_demo("off", work / "sweep-off")
+                auto = sweep_demo("auto", work / "sweep-auto")
+                earlier = sweep_demo_earlier_plan(work / "sweep-earlier")
+                same = all(same_demo_stores(work / "sweep-off" / "demo", work / f"sweep-{way}" / "demo") for way in ("auto", "earlier"))
+                rounds.append((off, auto, earlier))
+                print(f"{f'sweep demo --workers 2, round {r + 1}':<40} {len(full.models):>3} models  --pack off {off:7.1f} s  --pack auto {auto:7.1f} s  "
+                      f"speed-up {off / auto:4.2f}x  (earlier plan {earlier:7.1f} s, {off / earlier:4.2f}x)  "
+                      f"decisions and dynamics identical: {'yes' if same else 'NO'}", flush=True)
+            import statistics
+
+            off, auto, earlier = (statistics.median(r[i] for r in rounds) for i in range(3))
+            print(f"{'sweep demo --workers 2, median':<40} {len(full.models):>3} models  --pack off {off:7.1f} s  --pack auto {auto:7.1f} s  "
+                  f"speed-up {off / auto:4.2f}x  (earlier plan {earlier:7.1f} s, {off / earlier:4.2f}x)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
