@@ -2,6 +2,7 @@
 
     python benchmarks/bench_packed.py            # demo group (11 models x 10 epochs), Gaussian studies, `sweep demo` both ways
     python benchmarks/bench_packed.py --quick    # fewer epochs and images, no sweep (2-4 minutes on 2 shared cores)
+    python benchmarks/bench_packed.py --only sweep --repeat 3   # the demo sweep three ways, three rounds, medians
 
 1. The demo study's same-architecture conditions (the group `plan_units` forms: base, nesterov,
    init x3, lr x3, data-order x3), trained in this process one after another and packed.
@@ -9,7 +10,12 @@
    data order and learning rate, both ways (packing forced), at 8 px and at 32 px RGB; `--pack auto`
    packs on the CPU only images of at most `CPU_MAX_INPUT_VALUES` values, which these figures set.
 3. (not with --quick) `python -m model_runs sweep demo --workers 2` with `--pack off` and `--pack auto`:
-   the whole demo as a user runs it, fresh processes and stores.
+   the whole demo as a user runs it (with its [store] learning-dynamics arrays), fresh processes and
+   stores; and the same sweep with the earlier work-unit plan (the 11-model group whole, units in
+   study order) through `run_sweep`, to show what balancing the units over the workers gains.
+
+`--only group,gaussian,sweep` runs a subset. The demo runs as model_runs/studies/demo.toml is,
+[store] table included (per-epoch validation and training probabilities, activations).
 
 Each comparison also checks that the stored decisions of every model are identical both ways.
 Wall times include everything a run does (evaluation after every epoch, checkpoints, store commits).
@@ -87,6 +93,50 @@ def sweep_demo(pack: str, runs: Path) -> float:
     return time.perf_counter() - start
 
 
+def earlier_plan(spec: object, model_ids: list[str], execution: object, pack: str = "auto", max_size: int = 16, workers: int = 1) -> list[list[str]]:
+    """The work units as planned before balancing: groups split only at max_size, in study order of each unit's first model."""
+    from model_runs.packed import plan_units
+
+    units = plan_units(spec, model_ids, execution, pack, max_size)  # type: ignore[arg-type]
+    return sorted(units, key=lambda u: model_ids.index(u[0]))
+
+
+def sweep_demo_earlier_plan(runs: Path) -> float:
+    """`sweep demo --workers 2 --pack auto` through run_sweep, with the earlier plan."""
+    from model_runs import sweep
+    from model_runs.study_files import load_study
+    from model_runs.train import Execution
+
+    spec = load_study("demo")
+    saved = sweep.plan_units
+    sweep.plan_units = earlier_plan  # type: ignore[assignment]
+    try:
+        start = time.perf_counter()
+        outcomes = sweep.run_sweep(spec, runs / spec.name, Execution(quiet=True), workers=2, quiet=True, pack="auto", log_dir=str(runs / "logs"))
+        elapsed = time.perf_counter() - start
+    finally:
+        sweep.plan_units = saved
+    assert all(o.status == "complete" for o in outcomes), outcomes
+    return elapsed
+
+
+def same_demo_stores(a: Path, b: Path) -> bool:
+    """Every model's decisions and learning-dynamics rows equal in two demo stores."""
+    import numpy as np
+
+    from model_runs.store import open_study
+
+    sa, sb = open_study(a), open_study(b)
+    for m in sa.model_ids():
+        if not np.array_equal(sa.epoch_decisions(m).prediction, sb.epoch_decisions(m).prediction):
+            return False
+        for split in ("val", "train"):
+            pa, pb = sa.epoch_probabilities(m, split), sb.epoch_probabilities(m, split)
+            if (pa is None) != (pb is None) or (pa is not None and not np.array_equal(pa, pb, equal_nan=True)):
+                return False
+    return True
+
+
 def report(name: str, n: int, unpacked: float, packed: float, same: bool) -> None:
     print(f"{name:<40} {n:>3} models  unpacked {unpacked:7.1f} s  packed {packed:7.1f} s  speed-up {unpacked / packed:4.2f}x  "
           f"decisions identical: {'yes' if same else 'NO'}")
@@ -95,6 +145,8 @@ def report(name: str, n: int, unpacked: float, packed: float, same: bool) -> Non
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer epochs and images, no sweep (2-4 minutes on 2 shared cores)")
+    p.add_argument("--only", default="group,gaussian,sweep", help="comma-separated parts to run: group, gaussian, sweep (default: all)")
+    p.add_argument("--repeat", type=int, default=1, help="sweep rounds (off, auto, earlier plan in turn each round; medians printed): the shared machine's load varies")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a sweep worker's share with 2 workers on 2 cores)")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -114,9 +166,11 @@ def main() -> int:
         demo = load_study(str(work / "demo.toml"))
         units = plan_units(demo, [m["model_id"] for m in demo.models], Execution(device="cpu"))
         group = max(units, key=len)
-        print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs")
-        report(f"demo group ({demo_epochs} epochs, small_cnn, digits)", len(group), *both_ways(demo, group, work / "demo", args.threads))
-        for size in (8, 32):
+        parts = set(args.only.split(","))
+        print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs; demo [store]: {demo.store}")
+        if "group" in parts:
+            report(f"demo group ({demo_epochs} epochs, small_cnn, digits)", len(group), *both_ways(demo, group, work / "demo", args.threads))
+        for size in (8, 32) if "gaussian" in parts else ():
             g_epochs, g_train = (2, 20) if args.quick else ((5, 100) if size == 8 else (2, 30))
             (work / f"gaussian{size}.toml").write_text(GAUSSIAN.format(epochs=g_epochs, train=g_train, size=size))
             gauss = load_study(str(work / f"gaussian{size}.toml"))
@@ -124,11 +178,30 @@ def main() -> int:
             auto = "packs" if len(plan_units(gauss, ids, Execution(device="cpu"))) == 1 else "does not pack"
             report(f"gaussian {size}px RGB ({g_epochs} ep, 20x{g_train} img)", len(ids), *both_ways(gauss, ids, work / f"gaussian{size}", args.threads))
             print(f"{'':<40} (--pack auto on the CPU {auto} this study)")
-        if not args.quick:
-            off = sweep_demo("off", work / "sweep-off")
-            auto = sweep_demo("auto", work / "sweep-auto")
-            print(f"{'sweep demo --workers 2 (whole demo)':<40} {len(demo.models):>3} models  --pack off {off:7.1f} s  --pack auto {auto:7.1f} s  "
-                  f"speed-up {off / auto:4.2f}x")
+        if not args.quick and "sweep" in parts:
+            from model_runs.packed import plan_units
+
+            full = load_study("demo")
+            ids = [m["model_id"] for m in full.models]
+            print(f"{'':<40} --pack auto units (2 workers): {plan_units(full, ids, Execution(device='cpu'), workers=2)}")
+            print(f"{'':<40} earlier plan:                  {earlier_plan(full, ids, Execution(device='cpu'))}")
+            rounds = []
+            for r in range(max(1, args.repeat)):
+                for way in ("off", "auto", "earlier"):
+                    shutil.rmtree(work / f"sweep-{way}", ignore_errors=True)
+                off = sweep_demo("off", work / "sweep-off")
+                auto = sweep_demo("auto", work / "sweep-auto")
+                earlier = sweep_demo_earlier_plan(work / "sweep-earlier")
+                same = all(same_demo_stores(work / "sweep-off" / "demo", work / f"sweep-{way}" / "demo") for way in ("auto", "earlier"))
+                rounds.append((off, auto, earlier))
+                print(f"{f'sweep demo --workers 2, round {r + 1}':<40} {len(full.models):>3} models  --pack off {off:7.1f} s  --pack auto {auto:7.1f} s  "
+                      f"speed-up {off / auto:4.2f}x  (earlier plan {earlier:7.1f} s, {off / earlier:4.2f}x)  "
+                      f"decisions and dynamics identical: {'yes' if same else 'NO'}", flush=True)
+            import statistics
+
+            off, auto, earlier = (statistics.median(r[i] for r in rounds) for i in range(3))
+            print(f"{'sweep demo --workers 2, median':<40} {len(full.models):>3} models  --pack off {off:7.1f} s  --pack auto {auto:7.1f} s  "
+                  f"speed-up {off / auto:4.2f}x  (earlier plan {earlier:7.1f} s, {off / earlier:4.2f}x)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -11,7 +11,12 @@ made by the same `make_optimizer` as the one-model path and stepping in place on
 slices: per-model learning rates, momentum, Nesterov and weight decay need nothing new, and a
 packed model's checkpoints are those of the one-model path (either path resumes the other's).
 Each model writes its own store entry through `ModelWriter`; its run.json differs only in
-`execution.packed` (and in timings, which are the group's times shared out).
+`execution.packed` (and in timings, which are the group's times shared out). The entry holds
+what the study's [store] table asks for as in the one-model path (every epoch's validation and
+training-pass true-class probability and margin, the training labels, the final activations of
+the seeded subset), and the models of a group may differ in the recipe keys handled per model:
+random labels (each its own targets), learning-rate schedule, warm-up and label smoothing. A model
+that continues another (`continue_from`) trains alone.
 
 Grouped layers rather than `torch.func.vmap`: vmap's batched backward kernels (bmm, batched
 batch-norm and convolution gradients) sum in another order than the one-model kernels, so packed
@@ -38,22 +43,35 @@ import numpy as np
 from labutil.errors import DISK_FULL, DiskFull, UserError
 from labutil.versions import software_versions
 from model_runs.checkpoints import list_checkpoints, load_checkpoint, save_checkpoint
+from model_runs.conditions import (
+    activation_subset,
+    penultimate_layer,
+    random_labels,
+    store_options,
+    true_class_stats,
+)
 from model_runs.datasets import DATASETS, ArrayDataset, Dataset
 from model_runs.model_lock import ModelBusy, model_lock
 from model_runs.pipeline import epoch_order, make_pipeline, training_subset
+from model_runs.recipes import recipe_value
 from model_runs.runner import ModelOutcome, run_one
-from model_runs.store import ModelWriter, Study
+from model_runs.store import STORE_OPTIONS_KEY, TRAIN_LABELS_FILE, ModelWriter, Study
 from model_runs.study_files import StudySpec
 from model_runs.train import (
+    EvalResult,
     Execution,
     StopRequested,
     _autocast,
+    _committed_train_rows,
     _device_name,
+    _dynamics_rows,
     _epoch_metrics,
     _maybe_stop,
     _rounded,
     _train_decisions_from_state,
     _train_decisions_state,
+    _train_rows_from_state,
+    _train_rows_state,
     _worker,
     build_model,
     check_labels,
@@ -80,6 +98,7 @@ FIXED_IMAGE_SIZES = {"digits": 8}  # array datasets without an image_size option
 VARYING_KEYS = frozenset({
     "model_id", "condition", "replicate", "init_seed", "data_seed", "aug_seed", "optimizer", "lr", "momentum", "nesterov",
     "weight_decay", "lr_step", "lr_gamma", "save_probabilities", "save_train_decisions",
+    "lr_schedule", "warmup_epochs", "lr_peak_epoch", "random_labels", "random_labels_seed", "label_smoothing",
 })
 # Keys the packed loop knows and that must be equal within a group. A model entry with any other
 # key (an option added to the one-model loop later) is never packed: it trains alone.
@@ -95,6 +114,8 @@ def why_not_packable(entry: dict[str, Any], dataset: dict[str, Any], execution: 
     from model_runs.models import MODELS
 
     dataset_name = dataset["name"]
+    if entry.get("continue_from"):
+        return "continue_from (continues another model's checkpoint)"
     unknown = sorted(set(entry) - VARYING_KEYS - SHARED_KEYS)
     if unknown:
         return f"option(s) the packed loop does not know: {', '.join(unknown)}"
@@ -122,13 +143,6 @@ def why_not_packable(entry: dict[str, Any], dataset: dict[str, Any], execution: 
     if unsupported:
         return f"layers the packed loop cannot stack: {unsupported}"
     return None
-
-
-def study_reason(spec: StudySpec) -> str | None:
-    """Why no model of the study may be packed (one phrase), or None: the packed loop does not
-    record the [store] table's learning-dynamics arrays (per-epoch probabilities, activations)."""
-    wanted = sorted(key for key, value in spec.store.items() if value)
-    return f"[store] {', '.join(wanted)} (not recorded by the packed loop)" if wanted else None
 
 
 def input_values(dataset: dict[str, Any]) -> int:
@@ -172,12 +186,16 @@ def pack_key(entry: dict[str, Any]) -> tuple[Any, ...]:
     return tuple((k, repr(entry.get(k))) for k in sorted(SHARED_KEYS))
 
 
-def plan_units(spec: StudySpec, model_ids: list[str], execution: Execution, pack: str = "auto", max_size: int = DEFAULT_MAX_PACK) -> list[list[str]]:
+def plan_units(spec: StudySpec, model_ids: list[str], execution: Execution, pack: str = "auto", max_size: int = DEFAULT_MAX_PACK,
+               workers: int = 1) -> list[list[str]]:
     """The work units of a sweep: groups of packable models with equal shared keys (at most
-    `max_size`, split evenly), and every other model alone; in study order of each unit's first model."""
+    `max_size`, split evenly), and every other model alone. With `pack` auto the groups are split
+    further where that shortens the sweep on `workers` parallel workers (`balance_parts`), and the
+    units are queued longest first, models that continue another model last (so that no worker
+    waits for a source model still queued). `pack` off: one unit per model, in study order."""
     if pack not in PACK_MODES:
         raise UserError(f"--pack {pack}: choose {', '.join(PACK_MODES)}")
-    if pack == "off" or study_reason(spec) is not None:
+    if pack == "off":
         return [[m] for m in model_ids]
     groups: dict[tuple[Any, ...], list[str]] = {}
     units: list[list[str]] = []
@@ -191,10 +209,81 @@ def plan_units(spec: StudySpec, model_ids: list[str], execution: Execution, pack
             groups[key] = []
             units.append(groups[key])
         groups[key].append(model_id)
-    out: list[list[str]] = []
+    parts = [-(-len(unit) // max(1, max_size)) for unit in units]
+    if workers > 1:
+        parts = balance_parts(spec, units, parts, workers)
+    return queue_order(spec, _split(units, parts))
+
+
+# An epoch of a packed group of k models costs PACK_BASE + PACK_PER_MODEL * k epochs of one model
+# alone (evaluation, checkpoints and commits stay per model). Set from the demo with its [store]
+# arrays on 2 shared CPU cores: in `sweep demo --workers 2` a packed member took about as long as a
+# model trained alone (1.8 s against 0.9-1.8 s), in one process the 11-model group ran 1.06x-3x
+# faster packed (benchmarks/bench_packed.py; docs/packing.md). Only the balance of a sweep's work
+# units depends on it, never a result.
+PACK_BASE, PACK_PER_MODEL = 0.1, 0.9
+
+
+def unit_cost(spec: StudySpec, unit: list[str]) -> float:
+    """Estimated time of a work unit in epochs of one model alone (epoch 0's evaluation counts one)."""
+    entry = spec.model(unit[0])
+    source = entry.get("continue_from")
+    done = int(spec.model(source)["epochs"]) if source and source in {m["model_id"] for m in spec.models} else 0
+    epochs = max(0, int(entry["epochs"]) - done) + 1
+    return float(epochs) if len(unit) == 1 else epochs * (PACK_BASE + PACK_PER_MODEL * len(unit))
+
+
+def sweep_makespan(spec: StudySpec, units: list[list[str]], workers: int) -> float:
+    """Estimated wall time of `units` taken in queue order by `workers` workers (each takes the next
+    unit when free; a model that continues another waits for it to finish)."""
+    free = [0.0] * max(1, workers)
+    finish: dict[str, float] = {}
     for unit in units:
-        n_parts = -(-len(unit) // max(1, max_size))
-        out.extend(part.tolist() for part in np.array_split(np.array(unit, dtype=object), n_parts))
+        w = min(range(len(free)), key=free.__getitem__)
+        start = free[w]
+        for model_id in unit:
+            source = spec.model(model_id).get("continue_from")
+            if source in finish:
+                start = max(start, finish[source])
+        free[w] = start + unit_cost(spec, unit)
+        finish.update({m: free[w] for m in unit})
+    return max(free)
+
+
+def balance_parts(spec: StudySpec, units: list[list[str]], parts: list[int], workers: int) -> list[int]:
+    """Parts per unit that shorten the estimated sweep on `workers` workers: split the group whose
+    next split shortens it most, while that gains more than 1 % (a split costs packing's gain)."""
+    parts = list(parts)
+    best = sweep_makespan(spec, queue_order(spec, _split(units, parts)), workers)
+    while True:
+        trials = []
+        for i, unit in enumerate(units):
+            if parts[i] < len(unit):
+                trial = parts[:i] + [parts[i] + 1] + parts[i + 1 :]
+                trials.append((sweep_makespan(spec, queue_order(spec, _split(units, trial)), workers), i, trial))
+        if not trials:
+            return parts
+        span, _, trial = min(trials, key=lambda t: (t[0], t[1]))
+        if span >= best * 0.99:
+            return parts
+        best, parts = span, trial
+
+
+def queue_order(spec: StudySpec, units: list[list[str]]) -> list[list[str]]:
+    """Units longest first (study order among equals), then those holding a model that continues
+    another one, in study order."""
+    def dependent(unit: list[str]) -> bool:
+        return any(spec.model(m).get("continue_from") for m in unit)
+
+    independent = sorted((u for u in units if not dependent(u)), key=lambda u: -unit_cost(spec, u))
+    return independent + [u for u in units if dependent(u)]
+
+
+def _split(units: list[list[str]], parts: list[int]) -> list[list[str]]:
+    """Each unit split into its number of parts of even size (consecutive models, study order)."""
+    out: list[list[str]] = []
+    for unit, n_parts in zip(units, parts):
+        out.extend(part.tolist() for part in np.array_split(np.array(unit, dtype=object), max(1, n_parts)))
     return out
 
 
@@ -418,21 +507,41 @@ class _Member:
         self.model_id = model_id
         self.entry = spec.model(model_id)
         self.config = model_config(spec, self.entry)
+        self.store = spec.store
+        self.study = study
         self.writer = ModelWriter(study, model_id)
         self.info: dict[str, Any] = {}
+        self.opts: dict[str, Any] = {}  # its store options (run.json's store_options)
+        self.labels: np.ndarray | None = None  # random labels: the labels it trains on, by sample index
+        self.targets: Any = None  # the same: the labels it trains on, by sample index (on the device)
         self.last = -1  # newest committed epoch
         self.start = 0  # epoch whose state training starts from
         self.state: dict[str, Any] | None = None  # checkpoint to resume from
         self.pending: dict[str, Any] | None = None  # metrics of a checkpointed, uncommitted epoch
         self.pending_train: Any = None
+        self.pending_rows: Any = None  # and its training-image probabilities and margins
         self.optimizer: Any = None
         self.scheduler: Any = None
         self.views: list[Any] = []  # its slices of the packed parameters, in `parameters()` order
         self.timings: dict[str, float] = {}
 
-    def open(self) -> None:
-        """Start (or reopen) the store entry and find the checkpoint to resume from, as `run_model` does."""
-        self.info = self.writer.start({"condition": self.entry["condition"], "arch": self.entry["arch"], "config": self.config})
+    def open(self, train_labels: np.ndarray) -> None:
+        """Start (or reopen) the store entry and find the checkpoint to resume from, as `run_model` does
+        (the same run.json start, store options and training labels)."""
+        shuffled = bool(recipe_value(self.entry, "random_labels"))
+        labels = random_labels(train_labels, recipe_value(self.entry, "random_labels_seed")) if shuffled else train_labels
+        start_info: dict[str, Any] = {"condition": self.entry["condition"], "arch": self.entry["arch"], "config": self.config}
+        if options := store_options(self.store, len(train_labels)):
+            start_info[STORE_OPTIONS_KEY] = options
+        if shuffled:
+            start_info["random_labels"] = {"seed": recipe_value(self.entry, "random_labels_seed"), "share_changed": float(np.mean(train_labels != labels))}
+        self.info = self.writer.start(start_info)
+        if self.info.get("status") == "complete":
+            return
+        self.opts = dict(self.info.get(STORE_OPTIONS_KEY) or {})
+        if (self.opts.get("train_probabilities") or shuffled) and not (self.writer.dir / TRAIN_LABELS_FILE).is_file():
+            self.writer.save_train_labels(labels)
+        self.labels = labels if shuffled else None
         committed = [int(e["epoch"]) for e in self.info.get("epochs", [])]
         self.last = committed[-1] if committed else -1
         self.timings = dict(self.info.get("timings", {}))
@@ -447,16 +556,17 @@ class _Member:
             if epoch > self.last:
                 self.pending = dict(self.state.get("metrics", {}))
                 self.pending_train = _train_decisions_from_state(self.state.get("train_decisions"))
+                self.pending_rows = _train_rows_from_state(self.state.get("train_dynamics"))
 
-    def needs_commit_at_start(self) -> dict[str, Any] | None:
-        """The metrics to commit with an evaluation at the start epoch, or None when none is due."""
+    def needs_commit_at_start(self) -> tuple[dict[str, Any], Any] | None:
+        """The metrics and training rows to commit with an evaluation at the start epoch, or None when none is due."""
         if self.start == 0 and self.last < 0:
-            return {}
+            return {}, None
         if self.pending is not None:
-            return self.pending
+            return self.pending, self.pending_rows
         total = self.entry["epochs"]
         if self.start == total and self.entry["save_probabilities"] and not (self.writer.dir / "probabilities.npy").is_file():
-            return _epoch_metrics(self.writer.info, self.start)
+            return _epoch_metrics(self.writer.info, self.start), _committed_train_rows(self.study, self.model_id, self.opts)
         return None
 
 
@@ -485,10 +595,13 @@ class PackedGroup:
             return {}
         first = self.members[0].entry
         set_determinism(first["deterministic"], self.device)
+        self.pipeline = make_pipeline(self.dataset, self.device, self.execution.channels_last, self.execution.loader_workers, need_train=True,
+                                      decoder=self.execution.decoder, cache_dir=self.execution.image_cache, **eval_options(first))
+        train_labels = self.pipeline.labels("train")
         out: dict[str, dict[str, Any]] = {}
         for m in self.members:
             try:
-                m.open()
+                m.open(train_labels)
             except UserError:  # e.g. a store entry of another configuration: the one-model path reports it
                 alone.append(m.model_id)
                 continue
@@ -517,8 +630,6 @@ class PackedGroup:
         """Pipeline, the members' models (built and initialised as `build_model` does, or from their
         checkpoints), packed into one module, and each member's optimiser on its slices."""
         execution, first = self.execution, self.members[0].entry
-        self.pipeline = make_pipeline(self.dataset, self.device, execution.channels_last, execution.loader_workers, need_train=True,
-                                      decoder=execution.decoder, cache_dir=execution.image_cache, **eval_options(first))
         num_classes = first["num_classes"] or self.dataset.n_classes
         check_labels(self.pipeline.labels("val"), num_classes, f"{self.dataset.name} validation split")
         train_labels = self.pipeline.labels("train")
@@ -535,7 +646,11 @@ class PackedGroup:
         self.template = models[0].to(self.device)  # evaluation: one model's network on each member's slices
         if execution.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.indices = training_subset(train_labels, first["train_fraction"], first["train_part"], first["subset_seed"])
+        self.indices = training_subset(train_labels, first["train_fraction"], first["train_part"], first["subset_seed"])  # true labels
+        for m in self.members:
+            if m.labels is not None:
+                m.targets = torch.from_numpy(np.asarray(m.labels, dtype=np.int64)).to(self.device)
+        self.layer = penultimate_layer(self.template) if any(m.opts.get("activations") for m in self.members) else None
         params = list(self.net.parameters())
         for i, m in enumerate(self.members):
             m.views = [member_tensor(p.detach(), n, i) for p in params]
@@ -553,43 +668,74 @@ class PackedGroup:
         out = self.net(x)
         return [li.contiguous() for li in out.float().chunk(len(self.members), 1)]
 
-    def _evaluate(self, want_probs: list[bool]) -> list[tuple[np.ndarray, float, np.ndarray | None]]:
-        """(prediction, mean loss, probabilities or None) of every member on the validation split:
-        each member's own network (`functional_call` on its slices, no copies) and the reductions of
-        `train.evaluate`. Evaluation is not packed: a packed forward over one shared batch was slower
-        on the CPU than the members one after another (the per-model layers' concatenations)."""
+    def _evaluate(self, want_probs: list[bool], capture: list[np.ndarray | None]) -> list[EvalResult]:
+        """Every member's `train.evaluate` result on the validation split (probabilities where
+        `want_probs`, true-class probability and margin where its store options ask, activations of
+        its `capture` images): each member's own network (`functional_call` on its slices, no copies)
+        and the reductions of `train.evaluate`. Evaluation is not packed: a packed forward over one
+        shared batch was slower on the CPU than the members one after another (the per-model layers'
+        concatenations)."""
         import torch
         from torch.func import functional_call
 
         n_models = len(self.members)
         self.template.eval()
         states = [{k: member_tensor(v, n_models, i) for k, v in self.net.state_dict(keep_vars=True).items()} for i in range(n_models)]
+        dynamics = [bool(m.opts.get("val_probabilities")) for m in self.members]
+        held: list[torch.Tensor] = []
+        hook = self.layer.register_forward_pre_hook(lambda _m, inputs: held.append(inputs[0].detach())) if self.layer is not None else None
+        wants = [torch.from_numpy(np.asarray(c, dtype=np.int64)).to(self.device) if c is not None else None for c in capture]
         preds: list[list[Any]] = [[] for _ in range(n_models)]
         probs: list[list[Any]] = [[] for _ in range(n_models)]
+        stats: list[list[Any]] = [[] for _ in range(n_models)]
+        acts: list[list[Any]] = [[] for _ in range(n_models)]
         loss_sum = [torch.zeros((), device=self.device, dtype=torch.float64) for _ in range(n_models)]
+        correct = [torch.zeros((), device=self.device, dtype=torch.int64) for _ in range(n_models)]
         n = 0
-        with torch.no_grad(), _autocast(self.device, self.execution.precision):
-            for x, y in self.pipeline.eval_batches(self.members[0].entry["eval_batch_size"]):
-                for i in range(n_models):
-                    li = functional_call(self.template, states[i], (x,)).float()
-                    loss_sum[i] += torch.nn.functional.cross_entropy(li, y, reduction="sum").double()
-                    preds[i].append(li.argmax(1))
-                    if want_probs[i]:
-                        probs[i].append(torch.softmax(li, 1))
-                n += len(y)
+        try:
+            with torch.no_grad(), _autocast(self.device, self.execution.precision):
+                for x, y in self.pipeline.eval_batches(self.members[0].entry["eval_batch_size"]):
+                    for i in range(n_models):
+                        li = functional_call(self.template, states[i], (x,)).float()
+                        loss_sum[i] += torch.nn.functional.cross_entropy(li, y, reduction="sum").double()
+                        p = li.argmax(1)
+                        correct[i] += (p == y).sum()
+                        preds[i].append(p)
+                        if want_probs[i]:
+                            probs[i].append(torch.softmax(li, 1))
+                        if dynamics[i]:
+                            stats[i].append(true_class_stats(li, y))
+                        want = wants[i]
+                        if want is not None:
+                            rows = want[(want >= n) & (want < n + len(y))] - n
+                            acts[i].append(held.pop().flatten(1)[rows].float())
+                        held.clear()
+                    n += len(y)
+        finally:
+            if hook is not None:
+                hook.remove()
         out = []
         for i in range(n_models):
             prediction = torch.cat(preds[i]).cpu().numpy() if preds[i] else np.zeros(0, dtype=np.int64)
             prob = torch.cat(probs[i]).cpu().numpy().astype(np.float32) if want_probs[i] and probs[i] else None
-            out.append((prediction, float(loss_sum[i].item()) / max(n, 1), prob))
+            result = EvalResult(prediction, float(loss_sum[i].item()) / max(n, 1), float(correct[i].item()) / max(n, 1), prob)
+            if dynamics[i]:
+                result.true_prob = torch.cat([t for t, _ in stats[i]]).cpu().numpy() if stats[i] else np.zeros(0, np.float32)
+                result.margin = torch.cat([mg for _, mg in stats[i]]).cpu().numpy() if stats[i] else np.zeros(0, np.float32)
+            if wants[i] is not None:
+                result.activations = torch.cat(acts[i]).cpu().numpy() if acts[i] else np.zeros((0, 0), np.float32)
+            out.append(result)
         return out
 
-    def _evaluate_and_commit(self, epoch: int, metrics: dict[int, dict[str, Any]], train_dec: dict[int, Any]) -> None:
-        """Evaluate all members and commit `epoch` for those in `metrics` (member index -> metrics)."""
+    def _evaluate_and_commit(self, epoch: int, metrics: dict[int, dict[str, Any]], train_dec: dict[int, Any], train_rows: dict[int, Any]) -> None:
+        """Evaluate all members and commit `epoch` for those in `metrics` (member index -> metrics), with
+        the learning-dynamics rows and final-epoch activations their store options ask for."""
         t0 = time.perf_counter()
         total = self.members[0].entry["epochs"]
         want = [i in metrics and m.entry["save_probabilities"] and epoch == total for i, m in enumerate(self.members)]
-        results = self._evaluate(want)
+        capture = [activation_subset(self.study.n_images, m.opts["activations"], m.opts["activations_seed"])
+                   if i in metrics and epoch == total and m.opts.get("activations") else None for i, m in enumerate(self.members)]
+        results = self._evaluate(want, capture)
         eval_time = (time.perf_counter() - t0) / len(self.members)
         for i, m in enumerate(self.members):
             m.timings["eval_s"] += eval_time
@@ -599,11 +745,13 @@ class PackedGroup:
             if i not in metrics:
                 continue
             t0 = time.perf_counter()
-            prediction, loss, prob = results[i]
-            m.writer.commit_epoch(epoch, prediction, {"val_loss": loss, **metrics[i], "eval_time_s": round(eval_time, 4)},
-                                  train_decisions=train_dec.get(i))
-            if prob is not None:
-                m.writer.save_probabilities(prob)
+            result = results[i]
+            if capture[i] is not None:  # before the final epoch's commit, as the one-model path
+                m.writer.save_activations(capture[i], result.activations)
+            m.writer.commit_epoch(epoch, result.prediction, {"val_loss": result.loss, **metrics[i], "eval_time_s": round(eval_time, 4)},
+                                  train_decisions=train_dec.get(i), dynamics=_dynamics_rows(m.opts, result, train_rows.get(i)))
+            if result.probabilities is not None:
+                m.writer.save_probabilities(result.probabilities)
             m.timings["commit_s"] += time.perf_counter() - t0
 
     def _train(self, start: int) -> dict[str, dict[str, Any]]:
@@ -612,21 +760,23 @@ class PackedGroup:
         try:
             due = {i: c for i, m in enumerate(self.members) if (c := m.needs_commit_at_start()) is not None}
             if due:
-                self._evaluate_and_commit(start, due, {i: self.members[i].pending_train for i in due if self.members[i].pending is not None})
+                self._evaluate_and_commit(start, {i: c[0] for i, c in due.items()},
+                                          {i: self.members[i].pending_train for i in due if self.members[i].pending is not None},
+                                          {i: c[1] for i, c in due.items() if c[1] is not None})
             from tqdm import tqdm
 
             bar = tqdm(range(start + 1, total + 1), desc=f"packed x{len(self.members)}", unit="epoch", disable=self.execution.quiet,
                        initial=start, total=total, dynamic_ncols=True)
             for epoch in bar:
                 t0 = time.perf_counter()
-                metrics, train_dec = self._train_epoch(epoch)
+                metrics, train_dec, train_rows = self._train_epoch(epoch)
                 share = (time.perf_counter() - t0) / len(self.members)
                 for i, m in enumerate(self.members):
                     m.scheduler.step()
                     metrics[i]["train_time_s"] = round(share, 4)
                     m.timings["train_s"] += share
-                self._checkpoint(epoch, metrics, train_dec)  # every member's checkpoint before any commit
-                self._evaluate_and_commit(epoch, metrics, train_dec)
+                self._checkpoint(epoch, metrics, train_dec, train_rows)  # every member's checkpoint before any commit
+                self._evaluate_and_commit(epoch, metrics, train_dec, train_rows)
                 _maybe_stop()
             bar.close()
         except DiskFull:
@@ -650,7 +800,7 @@ class PackedGroup:
         for m in self.members:
             m.writer.finish("failed", error=error, timings=_rounded(m.timings))
 
-    def _checkpoint(self, epoch: int, metrics: dict[int, dict[str, Any]], train_dec: dict[int, Any]) -> None:
+    def _checkpoint(self, epoch: int, metrics: dict[int, dict[str, Any]], train_dec: dict[int, Any], train_rows: dict[int, Any]) -> None:
         """Each member's checkpoint in the one-model format (its own slices of the stacked tensors)."""
         for i, m in enumerate(self.members):
             t0 = time.perf_counter()
@@ -659,12 +809,14 @@ class PackedGroup:
                 "model": {k: member_tensor(v, len(self.members), i).detach().clone() for k, v in self.net.state_dict().items()},
                 "optimizer": m.optimizer.state_dict(), "scheduler": m.scheduler.state_dict(), "scaler": {},
                 "metrics": metrics[i], "train_decisions": _train_decisions_state(train_dec.get(i)),
+                "train_dynamics": _train_rows_state(train_rows.get(i)),
             }
             save_checkpoint(m.writer.dir, epoch, state)
             m.timings["checkpoint_s"] += time.perf_counter() - t0
 
-    def _train_epoch(self, epoch: int) -> tuple[dict[int, dict[str, Any]], dict[int, Any]]:
-        """One epoch of every member: each its own order and augmentation, one batched step for all."""
+    def _train_epoch(self, epoch: int) -> tuple[dict[int, dict[str, Any]], dict[int, Any], dict[int, Any]]:
+        """One epoch of every member: each its own order, augmentation, labels (random labels) and label
+        smoothing, one batched step for all; returns metrics, training decisions and training rows."""
         import math
 
         import torch
@@ -674,6 +826,9 @@ class PackedGroup:
         batch_size = members[0].entry["batch_size"]
         keep = [m.entry["save_train_decisions"] and self.execution.log_decisions for m in members]
         streams = [self.pipeline.train_batches(epoch_order(self.indices, m.entry["data_seed"], epoch), batch_size, m.entry, epoch) for m in members]
+        smoothing = [float(recipe_value(m.entry, "label_smoothing")) for m in members]
+        records = [{k: torch.full((int(m.opts["n_train"]),), float("nan"), device=self.device) for k in ("probability", "margin")}
+                   if m.opts.get("train_probabilities") else None for m in members]
         loss_sum = torch.zeros(n_models, device=self.device, dtype=torch.float64)
         correct = torch.zeros(n_models, device=self.device, dtype=torch.int64)
         seen = 0
@@ -683,11 +838,11 @@ class PackedGroup:
         params = list(self.net.parameters())
         for parts in zip(*streams):
             x = torch.cat([p[0] for p in parts], 1)  # model i's channels at i*C..(i+1)*C-1, in its batches' memory format
-            ys = [p[1] for p in parts]
+            ys = [p[1] if m.targets is None else m.targets[p[2]] for p, m in zip(parts, members)]
             self.net.zero_grad(set_to_none=True)
             with _autocast(self.device, self.execution.precision):
                 logits = self._logits(x)
-                losses = [torch.nn.functional.cross_entropy(li, yi) for li, yi in zip(logits, ys)]
+                losses = [torch.nn.functional.cross_entropy(li, yi, label_smoothing=sm) for li, yi, sm in zip(logits, ys, smoothing)]
             torch.stack(losses).sum().backward()
             for i, m in enumerate(members):
                 for view, p in zip(m.views, params):
@@ -697,6 +852,9 @@ class PackedGroup:
                 p_all = [li.detach().argmax(1) for li in logits]
                 loss_sum += torch.stack([loss.detach().double() for loss in losses]) * len(ys[0])
                 correct += torch.stack([(pi == yi).sum() for pi, yi in zip(p_all, ys)])
+                for record, li, yi, part in zip(records, logits, ys, parts):
+                    if record is not None:
+                        record["probability"][part[2]], record["margin"][part[2]] = true_class_stats(li.detach(), yi)
             seen += len(ys[0])
             for i in range(n_models):
                 if keep[i]:
@@ -715,7 +873,8 @@ class PackedGroup:
             if keep[i] and preds[i]:
                 p = torch.cat(preds[i]).cpu().numpy()
                 train_dec[i] = (torch.cat(idxs[i]).cpu().numpy(), p, p == torch.cat(labels[i]).cpu().numpy())
-        return metrics, train_dec
+        train_rows = {i: (r["probability"].cpu().numpy(), r["margin"].cpu().numpy()) for i, r in enumerate(records) if r is not None}
+        return metrics, train_dec, train_rows
 
 
 class _Params:

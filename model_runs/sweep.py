@@ -195,7 +195,8 @@ def run_sweep(
         slots, worker_device = worker_devices(execution.device, visible_gpus(gpus), workers, workers_per_gpu)
     study = prepare(spec, study_dir)
     todo = todo_models(study, spec, model_ids)
-    units = [",".join(u) for u in plan_units(spec, todo, execution, pack, pack_size)]
+    parallel = len(slots) if executor == "local" else 1  # local: groups split to balance the workers
+    units = [",".join(u) for u in plan_units(spec, todo, execution, pack, pack_size, workers=parallel)]
     if not todo:
         if not quiet:
             selected = spec.select(model_ids)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,11 +10,14 @@ import numpy as np
 import pytest
 
 from model_runs.packed import (
-    study_reason,
+    PACK_BASE,
+    PACK_PER_MODEL,
     PACKED,
     PER_CHANNEL,
     plan_units,
     run_unit,
+    sweep_makespan,
+    unit_cost,
     unsupported_layers,
     why_not_packable,
 )
@@ -59,8 +61,8 @@ VOLATILE = {"created", "updated", "finished", "worker", "timings", "execution", 
 EPOCH_VOLATILE = {"train_time_s", "eval_time_s"}
 
 
-def _demo_like(study_file: Callable[..., Path], epochs: int = 3, arch: str = "small_cnn", extra: str = "") -> StudySpec:
-    return load_study(str(study_file(conditions=CONDITIONS, arch=arch, epochs=epochs, batch_size=16, train_per_class=10, val_per_class=8,
+def _demo_like(study_file: Callable[..., Path], epochs: int = 3, arch: str = "small_cnn", extra: str = "", store: str = "") -> StudySpec:
+    return load_study(str(study_file(conditions=store + CONDITIONS, arch=arch, epochs=epochs, batch_size=16, train_per_class=10, val_per_class=8,
                                      extra='model_options = { width = 8 }\naugment = "shift_flip"\n' + extra)))
 
 
@@ -89,6 +91,7 @@ def _assert_same_entry(a: Study, b: Study, model_id: str, resumed: bool = False)
     assert pa is not None and pb is not None and np.array_equal(pa, pb), f"{model_id}: probabilities differ"
     ta, tb = a.train_decisions_table(model_id), b.train_decisions_table(model_id)
     assert ta is not None and tb is not None and ta.equals(tb), f"{model_id}: training decisions differ"
+    _assert_same_dynamics(a, b, model_id)
     ia, ib = a.run_info(model_id), b.run_info(model_id)
     assert set(ia) | {"execution"} == set(ib) | {"execution"}
     skip = VOLATILE | {"epochs"} | ({"attempts"} if resumed else set())
@@ -96,6 +99,77 @@ def _assert_same_entry(a: Study, b: Study, model_id: str, resumed: bool = False)
     strip = [[{k: v for k, v in e.items() if k not in EPOCH_VOLATILE} for e in info["epochs"]] for info in (ia, ib)]
     assert strip[0] == strip[1], f"{model_id}: per-epoch metrics differ"
     assert {k: v for k, v in ia["execution"].items()} == {k: v for k, v in ib["execution"].items() if k != "packed"}
+
+
+def _assert_same_dynamics(a: Study, b: Study, model_id: str) -> None:
+    """The learning-dynamics files of a model ([store] options) equal in two stores, or absent in both."""
+    for split in ("val", "train"):
+        for read in (Study.epoch_probabilities, Study.epoch_margins):
+            ra, rb = read(a, model_id, split), read(b, model_id, split)
+            assert (ra is None) == (rb is None), f"{model_id}: {read.__name__}({split}) stored one way only"
+            if ra is not None:
+                assert ra.dtype == rb.dtype and np.array_equal(ra, rb, equal_nan=True), f"{model_id}: {read.__name__}({split}) differ"
+    la, lb = a.train_labels(model_id), b.train_labels(model_id)
+    assert (la is None) == (lb is None) and (la is None or np.array_equal(la, lb)), f"{model_id}: training labels differ"
+    aa, ab = a.activations(model_id), b.activations(model_id)
+    assert (aa is None) == (ab is None), f"{model_id}: activations stored one way only"
+    if aa is not None:
+        assert np.array_equal(aa[0], ab[0]) and np.array_equal(aa[1], ab[1]), f"{model_id}: activations differ"
+
+
+# the [store] options and the recipe keys of issue 14 that the packed loop supports
+STORE = """
+[store]
+epoch_probabilities = true
+train_probabilities = true
+activations = 20
+activations_seed = 3
+"""
+RECIPE_CONDITIONS = """
+[[conditions]]
+name = "random-labels"
+random_labels = true
+random_labels_seed = 5
+
+[[conditions]]
+name = "cosine"
+lr_schedule = "cosine"
+warmup_epochs = 1
+
+[[conditions]]
+name = "cyclic"
+lr_schedule = "cyclic"
+lr_peak_epoch = 1
+
+[[conditions]]
+name = "smoothing"
+label_smoothing = 0.1
+"""
+DYNAMICS_MODELS = ["base", "init-1", "random-labels", "cosine", "cyclic", "smoothing"]
+
+
+def test_packed_models_store_the_learning_dynamics_and_new_recipes_exactly(tmp_path: Path, study_file: Callable[..., Path]) -> None:
+    """With the [store] options on (per-epoch validation and training probabilities and margins,
+    training labels, final activations), and conditions with random labels, cosine and cyclic
+    schedules, warm-up and label smoothing, a packed group stores what the one-model runs store."""
+    conditions = STORE + '[[conditions]]\nname = "base"\n\n[[conditions]]\nname = "init"\nvary = { init_seed = [1] }\n' + RECIPE_CONDITIONS
+    spec = load_study(str(study_file(conditions=conditions, arch="small_cnn", epochs=3, batch_size=16, train_per_class=10, val_per_class=8,
+                                     extra='model_options = { width = 8 }\naugment = "shift_flip"\n')))
+    assert plan_units(spec, DYNAMICS_MODELS, CPU) == [DYNAMICS_MODELS]
+    a = _unpacked(spec, tmp_path / "a", DYNAMICS_MODELS)
+    b = _packed(spec, tmp_path / "b", DYNAMICS_MODELS)
+    for model_id in DYNAMICS_MODELS:
+        _assert_same_entry(a, b, model_id)
+        assert b.run_info(model_id)["execution"]["packed"]["size"] == len(DYNAMICS_MODELS)
+        probs = b.epoch_probabilities(model_id, "train")
+        assert probs is not None and probs.shape == (4, 100) and np.isnan(probs[0]).all() and not np.isnan(probs[1:]).any()
+        assert b.activations(model_id) is not None and b.epoch_probabilities(model_id) is not None
+    labels = b.train_labels("random-labels")
+    assert labels is not None and not np.array_equal(labels, b.train_labels("base"))
+    lrs = {m: [e["lr"] for e in b.run_info(m)["epochs"][1:]] for m in ("base", "cosine", "cyclic")}
+    assert len({tuple(v) for v in lrs.values()}) == 3  # the schedules really differ
+    finals = {m: a.epoch_decisions(m).prediction[-1].tobytes() for m in DYNAMICS_MODELS}
+    assert len(set(finals.values())) == len(DYNAMICS_MODELS)
 
 
 def test_packed_models_store_exactly_what_unpacked_runs_store(tmp_path: Path, study_file: Callable[..., Path]) -> None:
@@ -127,19 +201,47 @@ def test_other_architectures_pack_bit_for_bit(tmp_path: Path, study_file: Callab
 
 def test_demo_groups_its_same_architecture_conditions() -> None:
     spec = load_study("demo")
-    assert study_reason(spec) == "[store] activations, epoch_probabilities, train_probabilities (not recorded by the packed loop)"
-    assert plan_units(spec, [m["model_id"] for m in spec.models], CPU) == [[m["model_id"]] for m in spec.models]
-    spec = dataclasses.replace(spec, store={})  # the demo's models as they pack without the learning-dynamics arrays
+    assert spec.store  # the demo stores the learning-dynamics arrays, and packs all the same
     ids = [m["model_id"] for m in spec.models]
     units = plan_units(spec, ids, CPU)
     assert sorted(m for u in units for m in u) == sorted(ids)
     big = [u for u in units if len(u) > 2]
     assert big == [["base", "nesterov", "init-1", "init-2", "init-3", "lr-0.074", "lr-0.075", "lr-0.076", "data-order-1", "data-order-2", "data-order-3"]]
-    for alone, reason in [("half-batch", "batch_split"), ("nondeterministic-1", "deterministic = false"), ("mlp", None), ("plus1-epoch", "option(s) the packed loop does not know: continue_from")]:
+    for alone, reason in [("half-batch", "batch_split"), ("nondeterministic-1", "deterministic = false"), ("mlp", None), ("plus1-epoch", "continue_from (continues another model's checkpoint)")]:
         assert [alone] in units
         assert why_not_packable(spec.model(alone), spec.dataset, CPU) == reason
     assert plan_units(spec, ids, CPU, pack="off") == [[m] for m in ids]
     assert [len(u) for u in plan_units(spec, big[0], CPU, max_size=4)] == [4, 4, 3]
+
+
+def test_units_balance_over_the_workers() -> None:
+    """Groups are split where that shortens the estimated sweep on the workers; units are queued
+    longest first and the models that continue another last (no worker waits for a queued source)."""
+    spec = load_study("demo")
+    ids = [m["model_id"] for m in spec.models]
+    group = ["base", "nesterov", "init-1", "init-2", "init-3", "lr-0.074", "lr-0.075", "lr-0.076", "data-order-1", "data-order-2", "data-order-3"]
+    assert unit_cost(spec, ["base"]) == 11  # 10 epochs and epoch 0's evaluation
+    assert unit_cost(spec, ["plus1-epoch"]) == 2  # continues base: 1 epoch
+    assert unit_cost(spec, group) == pytest.approx(11 * (PACK_BASE + PACK_PER_MODEL * 11))
+    assert sweep_makespan(spec, [["base"], ["plus1-epoch"]], 2) == 13  # plus1 waits for base on the other worker
+    assert sweep_makespan(spec, [["base"], ["nesterov"]], 2) == 11
+    assert sweep_makespan(spec, [["base"], ["nesterov"], ["mlp"]], 2) == 22
+    for workers in (1, 2, 3, 4, 8):
+        units = plan_units(spec, ids, CPU, workers=workers)
+        assert sorted(m for u in units for m in u) == sorted(ids)
+        assert units[-2:] == [["plus1-epoch"], ["plus10-epochs"]]
+        costs = [unit_cost(spec, u) for u in units[:-2]]
+        assert costs == sorted(costs, reverse=True)
+        parts = [u for u in units if set(u) <= set(group)]
+        assert [m for u in parts for m in u] == group  # the group's models in consecutive parts, study order
+        whole = sorted(plan_units(spec, ids, CPU), key=lambda u: ids.index(u[0]))  # one group, study order (the earlier plan)
+        assert sweep_makespan(spec, units, workers) <= sweep_makespan(spec, whole, workers)
+    assert [len(u) for u in plan_units(spec, ids, CPU, workers=1) if set(u) <= set(group)] == [11]
+    # 2 workers: the 11-model group on one worker would take as long as the other 11 models on the other
+    assert [len(u) for u in plan_units(spec, ids, CPU, workers=2) if set(u) <= set(group)] == [6, 5]
+    split = [len(u) for u in plan_units(spec, ids, CPU, workers=4) if set(u) <= set(group)]
+    assert len(split) > 1 and max(split) - min(split) <= 1
+    assert plan_units(spec, ids, CPU, pack="off", workers=4) == [[m] for m in ids]
 
 
 def test_what_is_not_packed(study_file: Callable[..., Path]) -> None:
@@ -172,10 +274,12 @@ def test_unsupported_layers_are_named() -> None:
     assert set(PACKED) & set(PER_CHANNEL) == set()
 
 
-def test_stopped_group_resumes_to_the_same_decisions(tmp_path: Path, study_file: Callable[..., Path]) -> None:
+@pytest.mark.parametrize("store", ["", STORE], ids=["plain", "store-options"])
+def test_stopped_group_resumes_to_the_same_decisions(tmp_path: Path, study_file: Callable[..., Path], store: str) -> None:
     """A group stopped after a committed epoch leaves running (not complete) models; running it again
-    finishes them with the uninterrupted decisions. A member that is further along trains alone."""
-    spec = _demo_like(study_file, epochs=3)
+    finishes them with the uninterrupted decisions (and learning-dynamics rows). A member that is
+    further along trains alone."""
+    spec = _demo_like(study_file, epochs=3, store=store)
     ids = ["base", "nesterov", "init-1"]
     ref = _unpacked(spec, tmp_path / "ref", ids)
     study, dataset = prepare_study(spec, tmp_path / "b")
@@ -203,10 +307,12 @@ def test_stopped_group_resumes_to_the_same_decisions(tmp_path: Path, study_file:
 
 
 @pytest.mark.slow
-def test_packed_group_killed_at_every_write_resumes_cleanly(tmp_path: Path, study_file: Callable[..., Path]) -> None:
-    """Killed before each of its writes in turn (checkpoints, epoch files, run.json), a packed group
-    run again never shows a half-written model as complete and ends with the uninterrupted decisions."""
-    spec = _demo_like(study_file, epochs=2)
+@pytest.mark.parametrize("store", ["", STORE], ids=["plain", "store-options"])
+def test_packed_group_killed_at_every_write_resumes_cleanly(tmp_path: Path, study_file: Callable[..., Path], store: str) -> None:
+    """Killed before each of its writes in turn (checkpoints, epoch files, learning-dynamics files,
+    run.json), a packed group run again never shows a half-written model as complete and ends with
+    the uninterrupted decisions."""
+    spec = _demo_like(study_file, epochs=2, store=store)
     ids = ["base", "lr-0.074"]
     ref = _unpacked(spec, tmp_path / "ref", ids)
     path = tmp_path / "b"
