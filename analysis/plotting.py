@@ -62,13 +62,28 @@ def new_figure(width: float = 5.0, height: float = 3.5, nrows: int = 1, ncols: i
     return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
 
 
+def _save_png(fig: Any, path: Path, dpi: int = 150) -> None:
+    """Write the figure as PNG in one rendering pass: what `fig.savefig(path, dpi=dpi)` writes, less
+    its second, non-rendering draw (savefig draws a figure with a layout engine twice)."""
+    import matplotlib.image as mimage
+
+    old_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        fig.canvas.draw()  # the constrained layout, then the rendering
+        # metadata without dates keeps re-runs byte-identical.
+        mimage.imsave(path, fig.canvas.buffer_rgba(), format="png", origin="upper", dpi=fig.dpi,
+                      metadata={"Software": None})
+    finally:
+        fig.set_dpi(old_dpi)
+
+
 def save_figure(fig: Any, out_dir: str | Path, name: str) -> dict[str, Path]:
     """Write `name.png` (150 dpi) and `name.svg` into out_dir, close the figure, return both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
-    # metadata without dates keeps re-runs byte-identical.
-    fig.savefig(png, dpi=150, metadata={"Software": None})
+    _save_png(fig, png)
     # the layout computed for the PNG holds for the SVG too (sizes are in inches and points):
     # freezing it halves the cost of the second save.
     fig.set_layout_engine("none")
