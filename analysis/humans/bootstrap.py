@@ -45,7 +45,6 @@ def _cached_draws(n_observers: int, n_items: int, seed: int, n_boot: int,
     (read-only: a statistic cannot change the next measure's draws)."""
     out = []
     for r, w in draws(n_observers, n_items, seed, n_boot, resample):
-        r, w = r.copy(), w.copy()
         r.flags.writeable = w.flags.writeable = False
         out.append((r, w))
     return tuple(out)

@@ -17,3 +17,27 @@ def test_save_figure_writes_png_and_svg(tmp_path):
     with Image.open(paths["png"]) as im:
         assert im.size == (300, 150)  # 2 x 1 inch at 150 dpi
     assert not pyplot().fignum_exists(fig.number)
+
+
+def _busy_figure(title: str):
+    """A figure with what the report's figures hold: subplots under constrained layout, a legend,
+    titles, an image, tick labels."""
+    import numpy as np
+
+    fig, axes = new_figure(5.0, 3.0, 1, 2)
+    axes[0].plot(np.arange(10), np.arange(10) ** 2, label="squares")
+    axes[0].legend(loc="best")
+    axes[0].set_title(title)
+    axes[1].imshow(np.arange(12.0).reshape(3, 4))
+    axes[1].set_xticks(range(4), ["a long label", "b", "c", "d"], rotation=45)
+    fig.suptitle("a suptitle")
+    return fig
+
+
+def test_save_figure_png_is_what_savefig_writes(tmp_path):
+    """The one-pass PNG is byte for byte the PNG that `fig.savefig(dpi=150)` writes."""
+    fig = _busy_figure("one")
+    fig.savefig(tmp_path / "savefig.png", dpi=150, metadata={"Software": None})
+    pyplot().close(fig)
+    paths = save_figure(_busy_figure("one"), tmp_path, "fast")
+    assert paths["png"].read_bytes() == (tmp_path / "savefig.png").read_bytes()
