@@ -1,6 +1,6 @@
 """Speed of `python -m analysis.report` (issue 13, item 6: the demo's report step), old against new.
 
-Builds the same report twice in one run, each in a child process: once from a baseline revision
+Builds the same report twice in one run, each in child processes: once from a baseline revision
 of this repository (`git archive REV`, default `main`) and once from this working tree, and prints
 the seconds per section of each, the total and the ratio. Then compares every CSV the two reports
 wrote (`report_files/**/*.csv`): a faster report must not change a number. Needs a complete store,
@@ -8,6 +8,9 @@ stimulus sets and sessions (e.g. those `make demo` leaves):
 
     python benchmarks/bench_report.py --runs runs --study demo --stimuli stimulus_sets \
         --data-root lab_data/demo [--baseline main] [--keep DIR]
+
+As in `scripts/pipeline.sh`, each version first runs step 2 (`python -m analysis.ddd --image-stats`,
+timed too) and then the report; the new report reuses step 2's results (`--ddd`).
 """
 
 from __future__ import annotations
@@ -18,16 +21,19 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tables that differ between two runs of the same code (statsmodels' variational Bayes fit of the 2AFC
 # mixed model differs from run to run around the 7th digit): listed, not counted as a change.
+ENV = {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
 NOT_REPRODUCIBLE = {"tables/2afc_mixed_model.csv"}
 
 # Run in the child: time every section builder of analysis.report.build, then build the report.
 CHILD = r"""
 import json, sys, time
+sys.path.insert(0, sys.argv.pop(1))  # the code under test before the working directory
 import analysis.report.build as b
 times = {}
 def timed(title, f):
@@ -51,16 +57,25 @@ open(sys.argv[1], "w").write(json.dumps(times))
 """
 
 
-def run_report(tree: Path, args: argparse.Namespace, out: Path) -> dict[str, float]:
+def run_report(tree: Path, args: argparse.Namespace, out: Path, extra: tuple[str, ...] = ()) -> dict[str, float]:
     """Seconds per section of one report built by the code in `tree` (its packages imported first)."""
     times = out.parent / f"{out.name}-times.json"
-    cmd = [sys.executable, "-c", CHILD, str(times), "--runs", str(args.runs), "--study", args.study,
+    cmd = [sys.executable, "-c", CHILD, str(tree), str(times), "--runs", str(args.runs), "--study", args.study,
            "--stimuli", *map(str, args.stimuli), "--data-root", str(args.data_root), "--out", str(out),
-           "--include-simulated"]
-    env = {"PYTHONPATH": str(tree), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
-           "HOME": str(Path.home())}
-    subprocess.run(cmd, cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
+           "--include-simulated", *extra]
+    subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, stdout=subprocess.DEVNULL)  # one .cache/ (image statistics)
     return json.loads(times.read_text())
+
+
+def run_ddd(tree: Path, args: argparse.Namespace, out: Path) -> float:
+    """Seconds of the pipeline's step 2 (`python -m analysis.ddd STORE --image-stats`) with the code in `tree`."""
+    code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from analysis.models.ddd import main; "
+            "from labutil.errors import run_cli; raise SystemExit(run_cli(main))")
+    cmd = [sys.executable, "-c", code, str(tree), str(args.runs / args.study), "--out", str(out), "--image-stats",
+           "--no-progress"]
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
 
 
 def extract(rev: str, dest: Path) -> Path:
@@ -97,9 +112,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        old = run_report(extract(args.baseline, Path(tmp)), args, work / "old")
-        new = run_report(ROOT, args, work / "new")
-        print(f"{'section':<28}{'old s':>9}{'new s':>9}{'ratio':>8}")
+        base = extract(args.baseline, Path(tmp))
+        old = {"ddd step (--image-stats)": run_ddd(base, args, work / "old-ddd")}
+        old |= run_report(base, args, work / "old")
+        new = {"ddd step (--image-stats)": run_ddd(ROOT, args, work / "new-ddd")}
+        new |= run_report(ROOT, args, work / "new", ("--ddd", str(work / "new-ddd")))
+        print(f"{'step / report section':<28}{'old s':>9}{'new s':>9}{'ratio':>8}")
         for k in old:
             print(f"{k:<28}{old[k]:>9.1f}{new.get(k, float('nan')):>9.1f}{old[k] / max(new.get(k, 1e-9), 1e-9):>8.2f}")
         files = (work / "old" / "report_files", work / "new" / "report_files")

@@ -220,7 +220,7 @@ xvfb_pids=()
 step report "6/6 report -> $REPORTS/report.html"
 stim_dirs=("$SETS/$NAME-2afc" "$SETS/$NAME-questionnaire")
 python -m analysis.report --runs "$RUNS" --study "$NAME" --stimuli "${stim_dirs[@]}" --data-root "$DATA" \
-  --out "$REPORTS" --include-simulated --tolerance "$TOLERANCE"
+  --out "$REPORTS" --include-simulated --tolerance "$TOLERANCE" --ddd "$REPORTS/ddd"  # step 2's results, if up to date
 step "" ""
 printf 'total\t%s\n' "$(seconds $(( $(ms) - start )))" >> "$TIMES"
 printf '\n%s finished in %s s (per step: %s). Open the report: %s\n' "$NAME" "$(seconds $(( $(ms) - start )))" \

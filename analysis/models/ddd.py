@@ -211,7 +211,10 @@ def analyse_study(
     from analysis.models import study_steps as st
     from analysis.models.decisions import summarise_epochs
 
+    from analysis.models import ddd_reuse
+
     opts = replace(options or DDDOptions(), **changes)
+    key = ddd_reuse.fingerprint(study_path, opts)  # before reading: a store changed meanwhile never matches
     models = st.load_models(study_path, opts)
     out = Path(out_dir) if out_dir is not None else Path("reports") / models.study.path.name / "ddd"
     w = Writer(out, opts.figures)
@@ -247,12 +250,16 @@ def analyse_study(
             step("classes")
             st.classes_step(w, models)
             bar.update()
+            before_image_stats = (len(w.result.figures), len(w.result.tables), len(w.result.notes))
             if opts.image_stats:
                 step("image statistics")
                 st.image_stats_step(w, models, split, ep, opts, image_getter)
                 bar.update()
         w.result.headline = headline
-        return w.finish()
+        (out / ddd_reuse.RESULT_FILE).unlink(missing_ok=True)  # never beside files it does not describe
+        result = w.finish()
+        ddd_reuse.save_result(out, key, result, w.written, before_image_stats, opts.image_stats)
+        return result
     except BaseException:
         w.abort()
         raise
