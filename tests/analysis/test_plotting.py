@@ -41,3 +41,38 @@ def test_save_figure_png_is_what_savefig_writes(tmp_path):
     pyplot().close(fig)
     paths = save_figure(_busy_figure("one"), tmp_path, "fast")
     assert paths["png"].read_bytes() == (tmp_path / "savefig.png").read_bytes()
+
+
+def test_svgs_in_background_are_the_same_files(tmp_path):
+    """SVGs written by forked children are byte for byte those written in the process; on leaving
+    the block (an inner one too) every file is complete."""
+    from analysis.plotting import svgs_in_background
+
+    save_figure(_busy_figure("two"), tmp_path / "plain", "f")
+    with svgs_in_background(limit=2):
+        with svgs_in_background():
+            for k in range(4):
+                save_figure(_busy_figure("two"), tmp_path / "children", f"f{k}")
+        assert all((tmp_path / "children" / f"f{k}.svg").read_bytes().rstrip().endswith(b"</svg>") for k in range(4))
+    for k in range(4):
+        assert (tmp_path / "children" / f"f{k}.svg").read_bytes() == (tmp_path / "plain" / "f.svg").read_bytes()
+        assert (tmp_path / "children" / f"f{k}.png").read_bytes() == (tmp_path / "plain" / "f.png").read_bytes()
+
+
+def test_an_svg_that_cannot_be_written_raises_on_leaving(tmp_path):
+    import errno
+    import os
+
+    import pytest
+
+    from analysis.plotting import svgs_in_background
+
+    out = tmp_path / "figs"
+    out.mkdir()
+    (out / "f.svg").mkdir()  # a folder where the SVG should go: the child cannot write it
+    with pytest.raises(OSError) as exc:
+        with svgs_in_background():
+            save_figure(_busy_figure("three"), out, "f")
+    assert exc.value.errno == errno.EISDIR and "f.svg" in str(exc.value)
+    with pytest.raises(ChildProcessError):  # no child left behind
+        os.waitpid(-1, os.WNOHANG)
