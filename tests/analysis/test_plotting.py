@@ -70,9 +70,8 @@ def test_an_svg_that_cannot_be_written_raises_on_leaving(tmp_path):
     out = tmp_path / "figs"
     out.mkdir()
     (out / "f.svg").mkdir()  # a folder where the SVG should go: the child cannot write it
-    with pytest.raises(OSError) as exc:
-        with svgs_in_background():
-            save_figure(_busy_figure("three"), out, "f")
+    with pytest.raises(OSError) as exc, svgs_in_background():
+        save_figure(_busy_figure("three"), out, "f")
     assert exc.value.errno == errno.EISDIR and "f.svg" in str(exc.value)
     with pytest.raises(ChildProcessError):  # no child left behind
         os.waitpid(-1, os.WNOHANG)
