@@ -158,6 +158,13 @@ class _SvgChildren:
 _BACKGROUND: _SvgChildren | None = None
 
 
+def wait_for_svgs() -> None:
+    """Every SVG that `save_figure` handed to a child so far is on disk (or OSError): call before
+    moving or reading figure files inside a `svgs_in_background` block."""
+    if _BACKGROUND is not None:
+        _BACKGROUND.wait()
+
+
 @contextmanager
 def svgs_in_background(limit: int | None = None) -> Iterator[None]:
     """Within this block, `save_figure` writes each SVG in a forked child while the caller draws
