@@ -196,13 +196,15 @@ def analyse_study(
     options: DDDOptions | None = None,
     *,
     image_getter: Callable[[int], Any] | None = None,
+    reusable: bool = True,
     **changes: Any,
 ) -> DDDResult:
     """Run every DDD analysis of a study and write figures and tables into out_dir.
 
     `options` (a DDDOptions; keyword `changes` replace single fields, e.g. `tolerance=0`) say how;
     `out_dir` defaults to reports/<study folder name>/ddd; `image_getter(i)` overrides how images
-    are read for the image statistics. The steps are the functions of `analysis.models.study_steps`.
+    are read for the image statistics; `reusable` writes `ddd-result.pkl` for the report's `--ddd`
+    (`analysis.models.ddd_reuse`). The steps are the functions of `analysis.models.study_steps`.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -260,7 +262,8 @@ def analyse_study(
         w.result.headline = headline
         (out / ddd_reuse.RESULT_FILE).unlink(missing_ok=True)  # never beside files it does not describe
         result = w.finish()
-        ddd_reuse.save_result(out, key, result, w.written, before_image_stats, opts.image_stats)
+        if reusable:
+            ddd_reuse.save_result(out, key, result, w.written, before_image_stats, opts.image_stats)
         return result
     except BaseException:
         w.abort()

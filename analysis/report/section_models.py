@@ -109,4 +109,4 @@ def _models_result(ctx: Context, sec: H.Section) -> Any:
         if reused is not None:
             ctx.provenance.append(("DDD analysis", f"reused from {cfg.ddd} (same store state, options and code)"))
             return reused
-    return analyse_study(study, ctx.work / "models", opts)
+    return analyse_study(study, ctx.work / "models", opts, reusable=False)  # no pickle in a report

@@ -60,8 +60,9 @@ def test_report_reuses_an_up_to_date_ddd_analysis(structured_study, tmp_path: Pa
     run_json = next(structured_study.path.rglob("run.json"))
     st = run_json.stat()
     os.utime(run_json, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    _, html = report("changed", "--ddd", str(tmp_path / "ddd"))
+    changed, html = report("changed", "--ddd", str(tmp_path / "ddd"))
     assert "reused from" not in html
+    assert not list(changed.rglob("*.pkl")) and not list(plain.rglob("*.pkl"))  # the report's own analysis leaves none
     capsys.readouterr()
     code = run_cli(report_main, ["--runs", str(structured_study.path.parent), "--out", str(tmp_path / "bad"),
                                  "--ddd", str(tmp_path / "no-such-folder")])
