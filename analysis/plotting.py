@@ -6,6 +6,8 @@ importing `analysis` stays fast and never needs a display.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,16 +64,132 @@ def new_figure(width: float = 5.0, height: float = 3.5, nrows: int = 1, ncols: i
     return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
 
 
+def _save_png(fig: Any, path: Path, dpi: int = 150) -> None:
+    """Write the figure as PNG in one rendering pass: what `fig.savefig(path, dpi=dpi)` writes, less
+    its second, non-rendering draw (savefig draws a figure with a layout engine twice)."""
+    import matplotlib.image as mimage
+
+    old_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        fig.canvas.draw()  # the constrained layout, then the rendering
+        # metadata without dates keeps re-runs byte-identical.
+        mimage.imsave(path, fig.canvas.buffer_rgba(), format="png", origin="upper", dpi=fig.dpi,
+                      metadata={"Software": None})
+    finally:
+        fig.set_dpi(old_dpi)
+
+
 def save_figure(fig: Any, out_dir: str | Path, name: str) -> dict[str, Path]:
     """Write `name.png` (150 dpi) and `name.svg` into out_dir, close the figure, return both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
-    # metadata without dates keeps re-runs byte-identical.
-    fig.savefig(png, dpi=150, metadata={"Software": None})
+    _save_png(fig, png)
     # the layout computed for the PNG holds for the SVG too (sizes are in inches and points):
     # freezing it halves the cost of the second save.
     fig.set_layout_engine("none")
-    fig.savefig(svg, metadata={"Date": None, "Creator": None})
+    if _BACKGROUND is not None:
+        _BACKGROUND.save_svg(fig, svg)
+    else:
+        _save_svg(fig, svg)
     pyplot().close(fig)
     return {"png": png, "svg": svg}
+
+
+def _save_svg(fig: Any, path: Path) -> None:
+    # metadata without dates keeps re-runs byte-identical.
+    fig.savefig(path, metadata={"Date": None, "Creator": None})
+
+
+class _SvgChildren:
+    """SVG files being written by forked children (a copy of the figure each), at most `limit` at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pending: dict[int, Path] = {}
+        self.failed: list[tuple[Path, int]] = []
+
+    def save_svg(self, fig: Any, path: Path) -> None:
+        """Write the SVG in a child process (the parent goes on with the next figure)."""
+        import os
+
+        import matplotlib.backends.backend_svg  # noqa: F401 - imported once here, not in every child
+
+        while len(self.pending) >= self.limit:
+            self._wait_one()
+        pid = os.fork()
+        if pid == 0:  # the child: write, and leave without running the parent's exit handlers
+            code = 0
+            try:
+                _save_svg(fig, path)
+            except OSError as exc:
+                code = exc.errno if exc.errno and 0 < exc.errno < 256 else 255
+            except BaseException:  # noqa: BLE001 - any failure is the parent's to report
+                code = 255
+            os._exit(code)
+        self.pending[pid] = path
+
+    def _wait_one(self) -> None:
+        """Wait for the oldest child (by its id: other children of the process are not touched)."""
+        import os
+
+        pid, path = next(iter(self.pending.items()))
+        _, status = os.waitpid(pid, 0)
+        del self.pending[pid]
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            self.failed.append((path, code))
+
+    def wait(self) -> None:
+        """Wait for every child; an SVG that could not be written raises OSError (its errno)."""
+        import errno
+        import os
+
+        while self.pending:
+            self._wait_one()
+        if self.failed:
+            path, code = self.failed[0]
+            if code in errno.errorcode:
+                raise OSError(code, os.strerror(code), str(path))
+            raise OSError(f"{path}: the SVG could not be written (exit {code})")
+
+
+_BACKGROUND: _SvgChildren | None = None
+
+
+def wait_for_svgs() -> None:
+    """Every SVG that `save_figure` handed to a child so far is on disk (or OSError): call before
+    moving or reading figure files inside a `svgs_in_background` block."""
+    if _BACKGROUND is not None:
+        _BACKGROUND.wait()
+
+
+@contextmanager
+def svgs_in_background(limit: int | None = None) -> Iterator[None]:
+    """Within this block, `save_figure` writes each SVG in a forked child while the caller draws
+    the next figure (POSIX only; elsewhere nothing changes); on leaving (an inner block too), every
+    SVG is on disk, or OSError says which could not be written. `limit` children at once (default: the CPUs, at least 1)."""
+    import os
+
+    global _BACKGROUND
+    if not hasattr(os, "fork"):
+        yield
+        return
+    if _BACKGROUND is not None:  # inside another such block: this block's SVGs are on disk at its end too
+        yield
+        _BACKGROUND.wait()
+        return
+    _BACKGROUND = _SvgChildren(limit or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    children = _BACKGROUND
+    try:
+        yield
+    except BaseException:
+        _BACKGROUND = None
+        try:
+            children.wait()  # no child outlives the block; the first error is the one that counts
+        except OSError:
+            pass
+        raise
+    _BACKGROUND = None
+    children.wait()

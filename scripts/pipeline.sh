@@ -111,7 +111,9 @@ python -m model_runs sweep "$STUDY" --runs-dir "$RUNS" "${root_opt[@]}"
 python -m model_runs status "$RUNS/$NAME"
 
 step ddd "2/6 dichotomous data difficulty -> $REPORTS/ddd"
-python -m analysis.ddd "$RUNS/$NAME" --out "$REPORTS/ddd" --image-stats  # statistics cached for the report's per-epoch curves
+# --image-stats: statistics cached for the report's per-epoch curves; the report's tolerance, so that
+# the report reuses these results (--ddd) instead of running the analysis again.
+python -m analysis.ddd "$RUNS/$NAME" --out "$REPORTS/ddd" --image-stats --tolerance "$TOLERANCE"
 
 step sets "3/6 stimulus sets -> $SETS/$NAME-2afc, $SETS/$NAME-questionnaire"
 # --cleanlab leaves out the images that cleanlab flags as likely mislabelled, from the probabilities
@@ -220,7 +222,7 @@ xvfb_pids=()
 step report "6/6 report -> $REPORTS/report.html"
 stim_dirs=("$SETS/$NAME-2afc" "$SETS/$NAME-questionnaire")
 python -m analysis.report --runs "$RUNS" --study "$NAME" --stimuli "${stim_dirs[@]}" --data-root "$DATA" \
-  --out "$REPORTS" --include-simulated --tolerance "$TOLERANCE"
+  --out "$REPORTS" --include-simulated --tolerance "$TOLERANCE" --ddd "$REPORTS/ddd"  # step 2's results, if up to date
 step "" ""
 printf 'total\t%s\n' "$(seconds $(( $(ms) - start )))" >> "$TIMES"
 printf '\n%s finished in %s s (per step: %s). Open the report: %s\n' "$NAME" "$(seconds $(( $(ms) - start )))" \

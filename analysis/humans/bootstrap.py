@@ -17,6 +17,7 @@ what each source contributes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -37,12 +38,24 @@ def draws(n_observers: int, n_items: int, seed: int, n_boot: int,
         yield r, w
 
 
+@lru_cache(maxsize=16)
+def _cached_draws(n_observers: int, n_items: int, seed: int, n_boot: int,
+                  resample: Resample) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """The draws of `draws`, made once for the several measures that share their seed and shape
+    (read-only: a statistic cannot change the next measure's draws)."""
+    out = []
+    for r, w in draws(n_observers, n_items, seed, n_boot, resample):
+        r.flags.writeable = w.flags.writeable = False
+        out.append((r, w))
+    return tuple(out)
+
+
 def interval(stat: Callable[[np.ndarray, np.ndarray], float], n_observers: int, n_items: int, seed: int,
              n_boot: int = 1000, confidence: float = 0.95, resample: Resample = "both") -> tuple[float, float]:
     """Percentile interval of `stat(r, w)` over two-way bootstrap draws (NaN draws left out)."""
     if n_observers < 2 or n_items < 2:
         return float("nan"), float("nan")
-    values = np.array([stat(r, w) for r, w in draws(n_observers, n_items, seed, n_boot, resample)])
+    values = np.array([stat(r, w) for r, w in _cached_draws(n_observers, n_items, seed, n_boot, resample)])
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan"), float("nan")

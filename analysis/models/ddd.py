@@ -196,13 +196,15 @@ def analyse_study(
     options: DDDOptions | None = None,
     *,
     image_getter: Callable[[int], Any] | None = None,
+    reusable: bool = True,
     **changes: Any,
 ) -> DDDResult:
     """Run every DDD analysis of a study and write figures and tables into out_dir.
 
     `options` (a DDDOptions; keyword `changes` replace single fields, e.g. `tolerance=0`) say how;
     `out_dir` defaults to reports/<study folder name>/ddd; `image_getter(i)` overrides how images
-    are read for the image statistics. The steps are the functions of `analysis.models.study_steps`.
+    are read for the image statistics; `reusable` writes `ddd-result.pkl` for the report's `--ddd`
+    (`analysis.models.ddd_reuse`). The steps are the functions of `analysis.models.study_steps`.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -211,15 +213,20 @@ def analyse_study(
     from analysis.models import study_steps as st
     from analysis.models.decisions import summarise_epochs
 
+    from analysis.models import ddd_reuse
+
     opts = replace(options or DDDOptions(), **changes)
+    key = ddd_reuse.fingerprint(study_path, opts)  # before reading: a store changed meanwhile never matches
     models = st.load_models(study_path, opts)
     out = Path(out_dir) if out_dir is not None else Path("reports") / models.study.path.name / "ddd"
     w = Writer(out, opts.figures)
     w.result.notes += st.left_out_models(models)
     steps = ["split", "consistency", "identical models", "epochs", "classes"] + (["image statistics"] if opts.image_stats else [])
     try:
+        from analysis.plotting import svgs_in_background
+
         with progress(total=len(steps), desc="DDD analysis", unit="step", disable=not opts.progress) as bar, \
-                ThreadPoolExecutor(max_workers=1) as pool:
+                svgs_in_background(), ThreadPoolExecutor(max_workers=1) as pool:  # every SVG written before finish
             # Reading every epoch of every model is the largest I/O; Parquet decoding releases the GIL,
             # so it runs in a thread while the final-epoch analyses and their figures are made.
             epochs = pool.submit(summarise_epochs, models.study, models.ids, models.sd.keep, models.map_model, False)
@@ -247,12 +254,17 @@ def analyse_study(
             step("classes")
             st.classes_step(w, models)
             bar.update()
+            before_image_stats = (len(w.result.figures), len(w.result.tables), len(w.result.notes))
             if opts.image_stats:
                 step("image statistics")
                 st.image_stats_step(w, models, split, ep, opts, image_getter)
                 bar.update()
         w.result.headline = headline
-        return w.finish()
+        (out / ddd_reuse.RESULT_FILE).unlink(missing_ok=True)  # never beside files it does not describe
+        result = w.finish()
+        if reusable:
+            ddd_reuse.save_result(out, key, result, w.written, before_image_stats, opts.image_stats)
+        return result
     except BaseException:
         w.abort()
         raise

@@ -97,8 +97,10 @@ class Writer:
         import os
         import shutil
 
+        from analysis.plotting import wait_for_svgs
         from labutil.io import fsync_dir, read_json, write_json
 
+        wait_for_svgs()  # SVGs written in the background are complete before they are moved
         self.out.mkdir(parents=True, exist_ok=True)
         old: list[str] = []
         if (self.out / self.MANIFEST).is_file():

@@ -73,7 +73,9 @@ def build_report(cfg: ReportConfig) -> Path:
                     ("2AFC experiment", section_2afc),
                     ("questionnaire", section_questionnaire), ("comparison with the paper", section_paper)]
         sections = []
-        with progress(builders, desc="report", unit="section") as bar:
+        from analysis.plotting import svgs_in_background
+
+        with svgs_in_background(), progress(builders, desc="report", unit="section") as bar:  # all SVGs written at its end
             for title, build in bar:
                 bar.set_postfix_str(title)
                 with notes_of_warnings() as notes:  # library warnings: sentences in the section, not raw output

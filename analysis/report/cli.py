@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=non_negative_int, default=DEFAULT_TOLERANCE,
                    help="models allowed to disagree when splitting images into trivial / impossible (default: %(default)s)")
     p.add_argument("--base", default="base", help="base condition for the models' error consistency (default: %(default)s)")
+    p.add_argument("--ddd", type=Path, default=None, metavar="DIR",
+                   help="an output folder of `python -m analysis.ddd` on the same study: its results are reused when "
+                        "they were computed from the store in its present state, with the same options and code "
+                        "(otherwise the analysis runs afresh)")
     p.add_argument("--include-incomplete", action="store_true",
                    help="also analyse incomplete and aborted sessions (default: left out and listed)")
     p.add_argument("--include-pilot", action="store_true",
@@ -83,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--n-boot {args.n_boot}: use at least 100 resamples")
     check_range("--n-boot", args.n_boot, 100, MAX_N_BOOT)
     check_output_dir(args.out, "--out")
+    if args.ddd is not None and not args.ddd.is_dir():
+        raise UserError(f"--ddd {args.ddd}: folder not found (an output folder of python -m analysis.ddd)")
     cfg = ReportConfig(runs=args.runs, study=args.study, no_models=args.no_models, model_table=args.model_table,
                        model_table_correct_col=args.model_table_correct_col, model_table_n_models=args.model_table_n_models,
                        model_table_label_col=args.model_table_label_col or None,
@@ -91,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        tolerance=args.tolerance, base=args.base, include_incomplete=args.include_incomplete,
                        include_pilot=args.include_pilot, include_simulated=args.include_simulated,
                        leave_out_reshown=args.leave_out_reshown,
-                       balance_seed=args.balance_seed, seed=args.seed, n_boot=args.n_boot,
+                       ddd=args.ddd, balance_seed=args.balance_seed, seed=args.seed, n_boot=args.n_boot,
                        binomial_alternative="two-sided" if args.two_sided else "greater")
     started = time.perf_counter()
     path = build_report(cfg)

@@ -41,6 +41,7 @@ class ReportConfig:
     balance_seed: int = 1312
     seed: int = 0
     n_boot: int = 2000
+    ddd: Path | None = None  # an analysis.ddd output folder whose results are reused when up to date
     binomial_alternative: str = "greater"  # per-observer 2AFC binomial tests: "greater" or "two-sided"
 
 

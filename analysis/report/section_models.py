@@ -101,4 +101,12 @@ def _models_result(ctx: Context, sec: H.Section) -> Any:
     ctx.provenance.append(("decisions store", str(study)))
     from analysis.models.ddd import DDDOptions
 
-    return analyse_study(study, ctx.work / "models", DDDOptions(tolerance=cfg.tolerance, base=cfg.base))
+    opts = DDDOptions(tolerance=cfg.tolerance, base=cfg.base)
+    if cfg.ddd is not None:
+        from analysis.models.ddd_reuse import reuse_result
+
+        reused = reuse_result(cfg.ddd, study, opts, ctx.work / "models")
+        if reused is not None:
+            ctx.provenance.append(("DDD analysis", f"reused from {cfg.ddd} (same store state, options and code)"))
+            return reused
+    return analyse_study(study, ctx.work / "models", opts, reusable=False)  # no pickle in a report

@@ -147,6 +147,7 @@ def test_killed_twice_then_rerun_finishes_with_every_step(tmp_path: Path) -> Non
     assert len(read_session(tsv).meta["Attempts"]) == 2  # resumed, not restarted
     report = out / "reports" / "tiny"
     assert (report / "report.html").is_file() and (report / "ddd").is_dir()
+    assert "reused from" in (report / "report.html").read_text()  # step 2's DDD analysis, not run twice
     assert {p.name for p in (out / "stimulus_sets").iterdir()} == {"tiny-2afc", "tiny-questionnaire"}
     steps = [line.split("\t")[0] for line in (report / "pipeline-times.tsv").read_text().splitlines()]
     assert steps == ["step", "train", "ddd", "sets", "register", "sessions", "report", "total"]

@@ -32,3 +32,39 @@ def test_model_table_section(tmp_path: Path) -> None:
     assert splits.loc[(1, "included"), ["trivial", "in-between", "impossible"]].tolist() == pytest.approx([0.4, 0.1, 0.5])
     html = (tmp_path / "reports" / "report.html").read_text()
     assert "per-model decisions were not published" in html and "dispersion ratio" in html
+
+
+def test_report_reuses_an_up_to_date_ddd_analysis(structured_study, tmp_path: Path, capsys) -> None:
+    """With --ddd the report takes analysis.ddd's results when they are up to date: every table
+    and figure as without it; after the store changed, the analysis runs afresh."""
+    import os
+
+    from analysis.models.ddd import main as ddd_main
+
+    assert run_cli(ddd_main, [str(structured_study.path), "--out", str(tmp_path / "ddd"), "--no-progress"]) == 0
+
+    def report(out: str, *extra: str) -> tuple[Path, str]:
+        code = run_cli(report_main, ["--runs", str(structured_study.path.parent), "--study", structured_study.path.name,
+                                     "--stimuli", str(tmp_path / "none"), "--data-root", str(tmp_path / "none"),
+                                     "--out", str(tmp_path / out), "--n-boot", "100", *extra])
+        assert code == 0
+        return tmp_path / out / "report_files", (tmp_path / out / "report.html").read_text()
+
+    plain, _ = report("plain")
+    reused, html = report("reused", "--ddd", str(tmp_path / "ddd"))
+    assert "reused from" in html
+    files = sorted(p.relative_to(plain) for p in plain.rglob("*") if p.suffix in (".csv", ".png"))
+    assert files and files == sorted(p.relative_to(reused) for p in reused.rglob("*") if p.suffix in (".csv", ".png"))
+    for rel in files:
+        assert (plain / rel).read_bytes() == (reused / rel).read_bytes(), rel
+    run_json = next(structured_study.path.rglob("run.json"))
+    st = run_json.stat()
+    os.utime(run_json, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    changed, html = report("changed", "--ddd", str(tmp_path / "ddd"))
+    assert "reused from" not in html
+    assert not list(changed.rglob("*.pkl")) and not list(plain.rglob("*.pkl"))  # the report's own analysis leaves none
+    capsys.readouterr()
+    code = run_cli(report_main, ["--runs", str(structured_study.path.parent), "--out", str(tmp_path / "bad"),
+                                 "--ddd", str(tmp_path / "no-such-folder")])
+    assert code == 2 and capsys.readouterr().err.strip().startswith("error: --ddd")
+    assert not (tmp_path / "bad").exists()
