@@ -23,12 +23,30 @@ from model_runs.store import open_study
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(420)]
 
 
-def _sweep_cmd(study: Path, runs: Path, cluster, *extra: str) -> list[str]:
+def _sweep_cmd(study: Path, runs: Path, cluster, *extra: str, pack: str = "off") -> list[str]:
+    """The sweep command; `--pack off` unless asked: these tests pin one model per array task."""
     return [
         sys.executable, "-m", "model_runs", "sweep", str(study), "--executor", "slurm", "--runs-dir", str(runs),
         "--partition", cluster.partition, "--cpus-per-task", "1", "--time-limit", "10",
-        "--threads", "1", "--device", "cpu", *extra,
+        "--threads", "1", "--device", "cpu", "--pack", pack, *extra,
     ]
+
+
+def test_packed_sweep_on_slurm_trains_the_group_in_one_task(slurm_cluster, study_file, tmp_path):
+    """With --pack auto (the CLI default) the three same-architecture models are one work unit: one
+    Slurm task trains them side by side, each with its own complete store entry."""
+    study_path = study_file(name="slurm-packed", epochs=2, train_per_class=8, val_per_class=6)
+    runs = tmp_path / "runs"
+    out = subprocess.run(_sweep_cmd(study_path, runs, slurm_cluster, "--quiet", pack="auto"), env=slurm_cluster.env,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=360)
+    assert out.returncode == 0, f"{out.stdout}\n{out.stderr}\n{slurm_cluster.logs()}"
+    study = open_study(runs / "slurm-packed")
+    ids = ["base", "init-1", "init-2"]
+    assert study.model_ids(status="complete") == ids
+    infos = [study.run_info(m) for m in ids]
+    assert all(i["execution"]["packed"]["size"] == 3 and sorted(i["execution"]["packed"]["models"]) == ids for i in infos)
+    assert len({i["worker"]["slurm_job_id"] for i in infos}) == 1  # one task
+    _check_decisions_match_labels(study)
 
 
 def _check_decisions_match_labels(study) -> None:
