@@ -56,11 +56,17 @@ class KeyPresser:
         from Xlib.ext import xtest
 
         code = self.keycode(key)
+        self.last_key = key
         xtest.fake_input(self._d, X.KeyPress, code)
         self._d.sync()
         time.sleep(hold_s)
         xtest.fake_input(self._d, X.KeyRelease, code)
         self._d.sync()
+
+    def press_again(self) -> None:
+        """Press the last key once more (a press lost on a loaded X server: no new screen came)."""
+        if getattr(self, "last_key", None) is not None:
+            self.press(self.last_key)
 
     def close(self) -> None:
         self._d.close()

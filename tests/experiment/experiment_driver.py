@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,10 +44,18 @@ class ScreenWatcher:
         self._pos = 0
         self._buf = ""
 
-    def next(self, proc: subprocess.Popen[str], timeout: float = 60) -> tuple[str, dict[str, str]]:
-        """The next screen shown: (name, info); fails if the program ends or nothing comes."""
+    def next(self, proc: subprocess.Popen[str], timeout: float = 60, repress: Callable[[], None] | None = None,
+             repress_after: float = 10.0) -> tuple[str, dict[str, str]]:
+        """The next screen shown: (name, info); fails if the program ends or nothing comes. `repress`
+        (the key presser's press_again) is called when no screen came for `repress_after` seconds:
+        an XTEST press can be lost, and then the program waits for it forever (at most 3 times)."""
         deadline = time.monotonic() + timeout
+        next_repress, represses = time.monotonic() + repress_after, 0
         while time.monotonic() < deadline:
+            if repress is not None and represses < 3 and time.monotonic() > next_repress:
+                repress()
+                represses += 1
+                next_repress = time.monotonic() + repress_after
             logs = list(self.beh_dir.glob(f"*_attempt-{self.attempt:02d}_psychopy.log"))
             if logs:
                 with open(logs[0], encoding="utf-8") as fh:

@@ -161,7 +161,7 @@ def test_escape_then_n_a_kill_and_a_resume_flag_the_re_shown_trials(lab: dict[st
     n_trial_screens = 0
     try:
         while True:
-            screen, info = watcher.next(proc)
+            screen, info = watcher.next(proc, repress=keys.press_again)
             if screen in ("instructions", "practice_done", "break"):
                 keys.press("space")
             elif screen == "trial":
@@ -285,7 +285,7 @@ def test_questionnaire_keypad_mouse_and_back_key(lab: dict[str, Path]) -> None:
     script = iter([(1, "num_3"), (2, "3"), (3, "backspace"), (2, "1"), (3, "click")])
     try:
         while True:
-            screen, info = watcher.next(proc)
+            screen, info = watcher.next(proc, repress=keys.press_again)
             if screen == "instructions":
                 keys.press("space")
             elif screen == "practice_done":  # the practice image is answered: quit here

@@ -78,7 +78,7 @@ def test_2afc_keys_pressed_by_another_process(lab: dict[str, Path]) -> None:
     delay = 0.25
     try:
         while True:
-            screen, info = watcher.next(proc)
+            screen, info = watcher.next(proc, repress=keys.press_again)
             screens.append(screen)
             if screen in ("instructions", "practice_done", "break"):
                 keys.press("space")
@@ -165,7 +165,7 @@ def test_questionnaire_keys_escape_then_resume(lab: dict[str, Path]) -> None:
     try:
         n_images = 0
         while True:
-            screen, info = watcher.next(proc)
+            screen, info = watcher.next(proc, repress=keys.press_again)
             if screen in ("instructions", "practice_done", "break"):
                 keys.press("space")
             elif screen == "question":
@@ -253,11 +253,11 @@ def test_session_dialog_when_options_are_missing(lab: dict[str, Path]) -> None:
         watcher = ScreenWatcher(tsv.parent, attempt=1)
         keys = KeyPresser()
         try:
-            assert watcher.next(proc)[0] == "instructions"
+            assert watcher.next(proc, repress=keys.press_again)[0] == "instructions"
             keys.press("escape")
-            assert watcher.next(proc)[0] == "confirm_quit"
+            assert watcher.next(proc, repress=keys.press_again)[0] == "confirm_quit"
             keys.press("y")
-            assert watcher.next(proc)[0] == "saved"
+            assert watcher.next(proc, repress=keys.press_again)[0] == "saved"
             keys.press("space")
         finally:
             keys.close()
