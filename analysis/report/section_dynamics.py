@@ -290,11 +290,16 @@ def _train_agreement(ctx: Context, sec: H.Section, study: Any, d: dict[str, Any]
         sec.add(H.missing("Not every model stored its training decisions: no agreement on training images. Turn them on "
                           "with save_train_decisions = true in the study's [recipe] and train again."))
         return
+    used = train["models"].iloc[0].split()
+    if len(used) < len(d["ids"]):
+        sec.add(H.paragraph(f"The conditions share no training image (disjoint halves): agreement on training images over "
+                            f"the {len(used)} models that trained on every image (left out: "
+                            f"{', '.join(m for m in d['ids'] if m not in used)}).", "note"))
     dyn = d["dyn"]
     val = agr.agreement_table(dyn.common_epochs, dyn.n_correct, dyn.accuracy, d["m"])
     sec.add(_fig(ctx, F.train_agreement_figure(val, train, "true-positive agreement per epoch"), "dynamics_train_agreement",
                  "True-positive agreement (images all models get right / images any model gets right) per epoch on the "
-                 "validation images and on the training images every model saw that epoch (decisions on the augmented "
+                 "validation images and on the training images every model taking part saw that epoch (decisions on the augmented "
                  "batch, before the update), with the lower bound the accuracies force (dotted). Training agreement "
                  "runs ahead of validation agreement and approaches 1 as the models fit the training set."))
     sec.add(H.table(train, caption="Agreement on training images per epoch", max_rows=0,
