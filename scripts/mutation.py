@@ -28,7 +28,8 @@ MARKERS = "not display and not slurm and not gpu and not subprocess"
 
 # Each core module and the tests that state its properties (paths relative to the repository).
 MODULE_TESTS: dict[str, list[str]] = {
-    "analysis/stats.py": ["tests/analysis/test_stats.py", "tests/analysis/test_stats_properties.py"],
+    "analysis/stats.py": ["tests/analysis/test_stats.py", "tests/analysis/test_stats_properties.py",
+                          "tests/analysis/test_stats_mutants.py"],
     "analysis/models/consistency.py": ["tests/analysis/models/test_consistency.py",
                                        "tests/analysis/models/test_consistency_properties.py"],
     "analysis/models/difficulty.py": ["tests/analysis/models/test_difficulty.py",
