@@ -17,8 +17,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 from scipy import stats as sst
 
-from analysis.stats import (binomial_log10_p, binomial_test, chi2_cramers_v, clopper_pearson, format_p, holm, pearson,
-                            proportion, spearman, summarize)
+from analysis.stats import (
+    binomial_log10_p,
+    binomial_test,
+    chi2_cramers_v,
+    clopper_pearson,
+    format_p,
+    holm,
+    pearson,
+    proportion,
+    spearman,
+    summarize,
+)
 
 
 def _pmf(j: int, n: int, p: Fraction) -> Fraction:
@@ -177,13 +187,13 @@ Y = [0.1, 0.4, 1.1, 0.3, 0.6, 0.5]  # range exactly 1
 
 
 @pytest.mark.parametrize("fn,ref", [(pearson, sst.pearsonr), (spearman, sst.spearmanr)])
-def test_a_range_of_one_is_not_constant(fn, ref) -> None:  # noqa: ANN001
+def test_a_range_of_one_is_not_constant(fn, ref) -> None:
     res = fn(X, Y)
     assert res.r == pytest.approx(float(ref(X, Y).statistic), abs=1e-12) and res.n == 6
 
 
 @pytest.mark.parametrize("fn,ref", [(pearson, sst.pearsonr), (spearman, sst.spearmanr)])
-def test_a_none_drops_its_pair_like_nan(fn, ref) -> None:  # noqa: ANN001
+def test_a_none_drops_its_pair_like_nan(fn, ref) -> None:
     x, y = list(X), list(Y)
     x[1], y[4] = None, None
     keep = [0, 2, 3, 5]
@@ -193,7 +203,7 @@ def test_a_none_drops_its_pair_like_nan(fn, ref) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("fn", [pearson, spearman])
 @pytest.mark.parametrize("constant", ["x", "y"])
-def test_a_constant_side_gives_no_correlation_and_no_warning(fn, constant: str) -> None:  # noqa: ANN001
+def test_a_constant_side_gives_no_correlation_and_no_warning(fn, constant: str) -> None:
     x, y = ([2.0] * 6, Y) if constant == "x" else (X, [2.0] * 6)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # undefined, said as NaN (not a library warning in the report's output)
@@ -202,7 +212,7 @@ def test_a_constant_side_gives_no_correlation_and_no_warning(fn, constant: str) 
 
 
 @pytest.mark.parametrize("fn,n", [(pearson, 2), (spearman, 3)])
-def test_too_few_pairs_give_nan_in_every_field(fn, n: int) -> None:  # noqa: ANN001
+def test_too_few_pairs_give_nan_in_every_field(fn, n: int) -> None:
     res = fn(X[:n], Y[:n])
     assert _all_nan(res.r, res.ci_low, res.ci_high, res.p_value) and res.n == n and isinstance(res.n, int)
 
