@@ -28,7 +28,8 @@ MARKERS = "not display and not slurm and not gpu and not subprocess"
 
 # Each core module and the tests that state its properties (paths relative to the repository).
 MODULE_TESTS: dict[str, list[str]] = {
-    "analysis/stats.py": ["tests/analysis/test_stats.py", "tests/analysis/test_stats_properties.py"],
+    "analysis/stats.py": ["tests/analysis/test_stats.py", "tests/analysis/test_stats_properties.py",
+                          "tests/analysis/test_stats_mutants.py"],
     "analysis/models/consistency.py": ["tests/analysis/models/test_consistency.py",
                                        "tests/analysis/models/test_consistency_properties.py"],
     "analysis/models/difficulty.py": ["tests/analysis/models/test_difficulty.py",
@@ -48,7 +49,7 @@ MODULE_TESTS: dict[str, list[str]] = {
                               "tests/participants/test_session_append_durability.py"],
     "participants/registry.py": ["tests/participants"],
     "labutil/io.py": ["tests/labutil/test_io_durability.py", "tests/labutil/test_io_leftovers.py",
-                      "tests/labutil/test_io_pid_alive.py"],
+                      "tests/labutil/test_io_pid_alive.py", "tests/labutil/test_io_mutants.py"],
     "labutil/difficulty.py": ["tests/labutil/test_difficulty_rule.py",
                               "tests/stimuli/test_stimuli_difficulty_selection.py"],
 }
