@@ -11,28 +11,34 @@ transform (resize 256 + centre crop 224), one process, one torch thread, in this
 
 Images/s per core multiply by the loader processes (one per core, less one) for a whole machine.
 
-With --demo it times the whole demo instead (`scripts/pipeline.sh --study demo` with the demo's set
-sizes, from scratch in a temporary folder: wall time per step from its pipeline-times.tsv, CPU time
-of all its processes, the load average), and with --demo-baseline REV also the demo of git revision
-REV (e.g. 0338ff7, the pipeline before issue 13 item 6: observers one after another, fixation not
-scaled) unpacked from `git archive` into a temporary folder, in the same run, per step from the times its step lines appeared:
+With --demo it times the whole demo instead: `scripts/demo.sh` (what `make demo` runs: the pipeline
+with the demo's set sizes, then the published reference data) of this working tree and of git
+revision --demo-baseline (default main), each from scratch in its own copy, one after the other in
+this run. Wall seconds per step come from its pipeline-times.tsv (the reference part: from its
+heading to the end); CPU seconds (user + system) per step from /usr/bin/time around every python
+process (a `python` on PATH that logs them); the load average is printed beside each run:
 
-    python benchmarks/bench_pipeline.py --demo [--demo-baseline 0338ff7]
+    python benchmarks/bench_pipeline.py --demo [--demo-baseline main]
 
-Measured 2026-12-02 on the project's 2-core machine while other jobs kept its load average at
-8-15 (so every wall time is inflated; the CPU column is less so), seconds:
+Measured 2026-12-02 06:22-06:38 UTC on the project's 2-core machine while other engineers' jobs kept
+its load average at 13-16 (every wall time inflated several times; there was no idle core to overlap
+into, so the overlaps could not pay off and the longer sessions drew more frames), seconds:
 
-    seconds        train       ddd      sets  register  sessions    report     total       cpu
-    new            164.2      40.7      45.2       2.2     133.1     133.4     522.7     145.8
-    old            160.6      26.6      34.6      31.9     402.4      75.1     731.2     171.2
-    old / new      0.98x     0.65x     0.77x    14.17x     3.02x     0.56x     1.40x     1.17x
+    wall           train       ddd      sets  register  sessions    report reference     total
+    new            126.5     140.6      18.1       3.8     145.9     120.1       0.0     418.6
+    old            119.2      42.8      29.0       2.5      98.2      85.1      69.6     449.0
+    cpu    setup   train       ddd      sets  register  sessions    report reference       all
+    new      0.8    36.3      13.1       3.2       0.7      60.7      34.8      25.4     180.8
+    old      0.8    37.9       9.9       7.4       0.6      52.0      27.3      21.7     163.1
 
-The goal of 60 s is not reached: the demo's processes need 146 s of CPU, so on 2 cores it cannot
-take less than 73 s even with nothing else running. Most of that CPU is fixed start-up cost per
-process (torch + torch._dynamo, imported by torch.optim, in every sweep worker; PsychoPy and a
-window in each of the 8 session programs; pandas, sklearn and cleanlab in the CLIs) and the report
-(it re-runs the DDD analysis that step 2 wrote, saves 22 figures as PNG and SVG, and draws 90
-bootstrap intervals in the questionnaire agreement); training itself is a few seconds per model.
+(new: ddd runs beside sets, register and sessions, its row is its own duration; the reference part
+runs beside the pipeline and had ended when the pipeline did, hence 0.0.) The sets step needs 2.3x
+less CPU (one process instead of six). The goal of 60 s is not reached: the demo's processes need
+about 160 s of CPU, so on 2 cores it cannot take less than ~80 s even with nothing else running, and
+its critical path is longer: training (~37 s CPU over two workers), the sessions (each observer's
+2AFC then questionnaire program, ~35 s of scaled simulated time plus two PsychoPy start-ups, and a
+session's CPU grows with its wall time: it draws 60 frames a second while it waits), and the report
+(~27 s CPU in one process).
 """
 
 from __future__ import annotations
@@ -96,8 +102,125 @@ def batched_rate(data: object, n: int, repeats: int, batch: int = 64) -> float:
     return best
 
 
-DEMO_ARGS = ["--study", "demo", "--observers", "4", "--pairs", "20", "--practice-pairs", "4", "--per-difficulty", "15", "--practice", "3"]
-OLD_STEPS = {"1/7": "train", "2/7": "ddd", "3/7": "sets", "4/7": "register", "5/7": "sessions", "6/7": "report", "7/7": "reference"}
+DEMO_STEPS = ["setup", "train", "ddd", "sets", "register", "sessions", "report", "reference"]
+SHIM = """#!/bin/sh
+exec /usr/bin/time -a -o "$BENCH_CPU_LOG" -f '@@@\t%e\t%U\t%S\t%C' {python} "$@"
+"""
+
+
+def _step_of(command: str) -> str:
+    """The demo step a logged python command line belongs to."""
+    if " -m model_runs " in command:
+        return "train"
+    if " -m analysis.ddd " in command:
+        return "ddd"
+    if " -m stimuli " in command or " - build-2afc " in command or " - verify " in command:
+        return "sets"
+    if " -m experiment." in command:
+        return "sessions"
+    if " -m analysis.reference " in command or ("-m analysis.report " in command and "--model-table" in command):
+        return "reference"
+    if " -m analysis.report " in command:
+        return "report"
+    if "lab_data" in command and " - " in command:
+        return "register"
+    return "setup"  # the study-name check
+
+
+def _cpu_per_step(log: Path) -> dict[str, float]:
+    """CPU seconds (user + system) of the logged python processes, summed per step."""
+    cpu = dict.fromkeys(DEMO_STEPS, 0.0)
+    for record in log.read_text().split("@@@\t")[1:]:
+        _wall, user, system, command = record.split("\t", 3)
+        cpu[_step_of(" " + command.replace("\n", " "))] += float(user) + float(system)
+    return cpu
+
+
+def _copy_tree(rev: str | None, dest: Path) -> None:
+    """The files of git revision `rev`, or of this working tree (tracked and untracked, not ignored), into dest."""
+    import subprocess
+
+    dest.mkdir(parents=True)
+    if rev:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    else:
+        files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "-c", "-o", "--exclude-standard"], check=True,
+                               capture_output=True).stdout
+        names = [n for n in files.split(b"\0") if n and (ROOT / n.decode()).is_file()]
+        archive = subprocess.run(["tar", "-c", "-C", str(ROOT), "--null", "-T", "-"], input=b"\0".join(names), check=True,
+                                 capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+
+
+def run_demo(tree: Path, reference: Path, tmp: Path) -> dict[str, float]:
+    """`scripts/demo.sh` of a copied tree, from scratch: wall seconds per step (pipeline-times.tsv; the
+    reference part from the time its heading appeared to the end), total wall, CPU per step and in all."""
+    import os
+
+    shim_dir = tmp / f"shim-{tree.name}"
+    shim_dir.mkdir()
+    (shim_dir / "python").write_text(SHIM.replace("{python}", sys.executable))
+    (shim_dir / "python").chmod(0o755)
+    log = tmp / f"cpu-{tree.name}.log"
+    log.touch()
+    env = dict(os.environ, MPLBACKEND="Agg", REFERENCE=str(reference), BENCH_CPU_LOG=str(log),
+               PATH=f"{shim_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("PYTHONPATH", None)  # the copy's packages: `python -m` puts its folder first on sys.path
+    lines, wall, cpu_all = _timed_lines(["bash", "scripts/demo.sh"], tree, env)
+    times = (tree / "reports" / "demo" / "pipeline-times.tsv").read_text().split("\n")[1:]
+    row = {k: float(v) for k, v in (line.split("\t") for line in times if line) if k != "total"}
+    ref_start = next(t for t, line in lines if line.startswith("== and the original study"))
+    row["reference"] = wall - ref_start
+    row["total"] = wall
+    row |= {f"cpu {k}": v for k, v in _cpu_per_step(log).items()}
+    row["cpu"] = cpu_all
+    return row
+
+
+def bench_demo(baseline: str) -> None:
+    """Wall and CPU time of `make demo`'s scripts/demo.sh per step, this working tree against git
+    revision `baseline`, each from scratch in its own copy, one after the other in this run."""
+    import os
+
+    reference = (ROOT / ".." / "shared" / "reference").resolve()
+    for candidate in (reference, Path("/work/shared/reference")):
+        if (candidate / "imagenet_val_sota11_per_image.csv").is_file():
+            reference = candidate
+            break
+    tmp = Path(tempfile.mkdtemp(prefix="bench_demo_"))
+    rows: dict[str, dict[str, float]] = {}
+    loads: dict[str, str] = {}
+    try:
+        for name, rev in (("new", None), ("old", baseline)):
+            _copy_tree(rev, tmp / name)
+            load0 = os.getloadavg()[0]
+            rows[name] = run_demo(tmp / name, reference, tmp)
+            loads[name] = f"{load0:.1f} -> {os.getloadavg()[0]:.1f}"
+            print(f"{name} ({baseline if rev else 'this working tree'}): {rows[name]['total']:.1f} s wall, "
+                  f"{rows[name]['cpu']:.1f} s CPU, load average {loads[name]} on {os.cpu_count()} cores", flush=True)
+            shutil.rmtree(tmp / name, ignore_errors=True)
+        print("wall seconds per step (ddd runs beside sets..sessions in new, the reference part beside the pipeline):")
+        _table(rows, [*DEMO_STEPS[1:], "total"], "")
+        print("CPU seconds (user + system) of the python processes per step; cpu = every process (Xvfb, shells too):")
+        _table(rows, [*DEMO_STEPS, "cpu"], "cpu ")
+        cpu = rows["new"]["cpu"]
+        print(f"new on an idle machine with {os.cpu_count()} cores: at least {cpu / (os.cpu_count() or 1):.0f} s "
+              f"(its CPU seconds over the cores)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _table(rows: dict[str, dict[str, float]], cols: list[str], prefix: str) -> None:
+    """One line per run and the old / new ratio, the columns `cols` (keys prefix + col, 'cpu' as is)."""
+    def key(col: str) -> str:
+        return col if col == "cpu" else prefix + col
+
+    print(f"{'seconds':<10}" + "".join(f"{c:>10}" for c in cols))
+    for name, r in rows.items():
+        print(f"{name:<10}" + "".join(f"{r.get(key(c), float('nan')):10.1f}" for c in cols))
+    old, new = rows["old"], rows["new"]
+    print(f"{'old / new':<10}" + "".join(f"{old.get(key(c), float('nan')) / new[key(c)]:9.2f}x" if new.get(key(c)) else f"{'-':>10}"
+                                         for c in cols))
 
 
 def _timed_lines(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[list[tuple[float, str]], float, float]:
@@ -120,59 +243,13 @@ def _timed_lines(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[list[t
     return lines, wall, cpu
 
 
-def _old_steps(lines: list[tuple[float, str]], wall: float) -> dict[str, float]:
-    """Seconds per step of the old demo.sh, from the times its '== N/7' lines appeared."""
-    marks = [(t, OLD_STEPS[line.split()[1]]) for t, line in lines if line.startswith("== ") and line.split()[1] in OLD_STEPS]
-    ends = [t for t, _ in marks[1:]] + [wall]
-    return {name: end - start for (start, name), end in zip(marks, ends)}
-
-
-def bench_demo(baseline: str | None) -> None:
-    """Wall and CPU time of the demo pipeline, per step, against `baseline` (a git revision) in the same run."""
-    import os
-    import subprocess
-
-    env = dict(os.environ, MPLBACKEND="Agg", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    tmp = Path(tempfile.mkdtemp(prefix="bench_demo_"))
-    rows: dict[str, dict[str, float]] = {}
-    try:
-        load0 = os.getloadavg()[0]
-        _, wall, cpu = _timed_lines(["bash", str(ROOT / "scripts" / "pipeline.sh"), *DEMO_ARGS, "--out-dir", str(tmp / "new")], ROOT, env)
-        times = dict(line.split("\t") for line in (tmp / "new" / "reports" / "demo" / "pipeline-times.tsv").read_text().split("\n")[1:] if line)
-        rows["new"] = {k: float(v) for k, v in times.items() if k != "total"} | {"total": wall, "cpu": cpu}
-        print(f"demo (scripts/pipeline.sh, this checkout): {wall:.1f} s wall, {cpu:.1f} s CPU of its processes, "
-              f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        if baseline:
-            old = tmp / "old"
-            old.mkdir()
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline], check=True, capture_output=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
-            try:
-                load0 = os.getloadavg()[0]
-                lines, wall, cpu = _timed_lines(["bash", "scripts/demo.sh"], old, {**env, "REFERENCE": str(tmp / "none")})
-                rows["old"] = _old_steps(lines, wall) | {"total": wall, "cpu": cpu}
-                rows["old"].pop("reference", None)  # skipped in both (scripts/demo.sh's step 7 is not part of pipeline.sh)
-                print(f"demo of {baseline} (scripts/demo.sh, without its reference step): {wall:.1f} s wall, {cpu:.1f} s CPU, "
-                      f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f}")
-            finally:
-                shutil.rmtree(old, ignore_errors=True)
-        steps = ["train", "ddd", "sets", "register", "sessions", "report", "total", "cpu"]
-        print(f"{'seconds':<10}" + "".join(f"{s:>10}" for s in steps))
-        for name, r in rows.items():
-            print(f"{name:<10}" + "".join(f"{r.get(s, float('nan')):10.1f}" for s in steps))
-        if "old" in rows:
-            print(f"{'old / new':<10}" + "".join(f"{rows['old'].get(s, float('nan')) / rows['new'][s]:9.2f}x" for s in steps))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--demo", action="store_true", help="time the demo pipeline instead (see above)")
-    parser.add_argument("--demo-baseline", metavar="REV", default=None,
-                        help="with --demo: also time the demo of this git revision, in the same run")
+    parser.add_argument("--demo-baseline", metavar="REV", default="main",
+                        help="with --demo: the git revision timed against this working tree, in the same run (default: main)")
     args = parser.parse_args()
     if args.demo:
         bench_demo(args.demo_baseline)

@@ -19,7 +19,8 @@ Runs the whole pipeline for one study, into folders named after the study (NAME 
   OUT/stimulus_sets/NAME-questionnaire   questionnaire set      (python -m stimuli build-questionnaire)
   OUT/lab_data/NAME, OUT/lab_private/NAME  registry and sessions of the simulated observers
   OUT/reports/NAME/report.html           the report             (python -m analysis.report)
-  OUT/reports/NAME/pipeline-times.tsv    seconds per step of this run
+  OUT/reports/NAME/pipeline-times.tsv    seconds per step of this run (step 2 runs beside steps 3-5,
+                                         its log in OUT/reports/NAME/ddd.log)
 
 options:
   --study STUDY        a shipped study name (python -m model_runs list studies) or a study .toml file
@@ -98,38 +99,77 @@ printf 'step\tseconds\n' > "$TIMES"
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 start=$(ms) t_step=$start current=""
 seconds() { printf '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )); }
+declare -A took=()
+record() {  # seconds of step $1 into pipeline-times.tsv, the steps always in pipeline order
+  local s; took[$1]=$2
+  { printf 'step\tseconds\n'; for s in train ddd sets register sessions report; do
+      [ -z "${took[$s]:-}" ] || printf '%s\t%s\n' "$s" "${took[$s]}"; done; } > "$TIMES"
+}
 step() {  # end the current step (its time into pipeline-times.tsv), start the next one
   local now; now=$(ms)
-  [ -z "$current" ] || printf '%s\t%s\n' "$current" "$(seconds $(( now - t_step )))" >> "$TIMES"
+  [ -z "$current" ] || record "$current" "$(seconds $(( now - t_step )))"
   t_step=$now current=$1
   [ -z "$1" ] || printf '\n== %s\n' "$2"
 }
+xvfb_pids=() ddd_pid=""
+cleanup() {  # the DDD analysis, Xvfb servers and observer jobs this script started, by their ids
+  local p
+  for p in $(jobs -p) "${xvfb_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 root_opt=(); [ -z "$DATA_ROOT" ] || root_opt=(--data-root "$DATA_ROOT")
 
 step train "1/6 train the study $NAME -> $RUNS/$NAME"
 python -m model_runs sweep "$STUDY" --runs-dir "$RUNS" "${root_opt[@]}"
 python -m model_runs status "$RUNS/$NAME"
 
-step ddd "2/6 dichotomous data difficulty -> $REPORTS/ddd"
+step ddd "2/6 dichotomous data difficulty -> $REPORTS/ddd (beside steps 3-5; log $REPORTS/ddd.log)"
 # --image-stats: statistics cached for the report's per-epoch curves; the report's tolerance, so that
-# the report reuses these results (--ddd) instead of running the analysis again.
-python -m analysis.ddd "$RUNS/$NAME" --out "$REPORTS/ddd" --image-stats --tolerance "$TOLERANCE"
+# the report reuses these results (--ddd) instead of running the analysis again. It reads only the
+# store, which is final now, and only the report needs its results: it runs in the background, at a
+# lower priority, on the cores that the stimulus sets and the sessions leave idle.
+ddd_start=$(ms)
+nice -n 5 python -m analysis.ddd "$RUNS/$NAME" --out "$REPORTS/ddd" --image-stats --tolerance "$TOLERANCE" --no-progress \
+  > "$REPORTS/ddd.log" 2>&1 &
+ddd_pid=$!
+current=""  # its time is recorded when it has ended (before the report)
 
 step sets "3/6 stimulus sets -> $SETS/$NAME-2afc, $SETS/$NAME-questionnaire"
 # --cleanlab leaves out the images that cleanlab flags as likely mislabelled, from the probabilities
-# the models stored (set.json records them).
+# the models stored (set.json records them). The builds, checks and previews are the commands
+# `python -m stimuli build-2afc ...`, `... verify ...`, `... preview ...`, run in one process
+# (';' between them), in order, stopping at the first that fails, with its status.
+stimuli_cmds=()
 if [ ! -d "$SETS/$NAME-2afc" ]; then
-  python -m stimuli build-2afc --study "$RUNS/$NAME" "${root_opt[@]}" --tolerance "$TOLERANCE" "${SET_2AFC[@]}" \
-    "${CLEANLAB[@]}" --seed 1 --name "$NAME-2afc" --sets-dir "$SETS"
+  stimuli_cmds+=(build-2afc --study "$RUNS/$NAME" "${root_opt[@]}" --tolerance "$TOLERANCE" "${SET_2AFC[@]}"
+    "${CLEANLAB[@]}" --seed 1 --name "$NAME-2afc" --sets-dir "$SETS" ";")
 fi
 if [ ! -d "$SETS/$NAME-questionnaire" ]; then
-  python -m stimuli build-questionnaire --study "$RUNS/$NAME" "${root_opt[@]}" --tolerance "$TOLERANCE" "${SET_Q[@]}" \
-    "${CLEANLAB[@]}" --seed 1 --name "$NAME-questionnaire" --sets-dir "$SETS"
+  stimuli_cmds+=(build-questionnaire --study "$RUNS/$NAME" "${root_opt[@]}" --tolerance "$TOLERANCE" "${SET_Q[@]}"
+    "${CLEANLAB[@]}" --seed 1 --name "$NAME-questionnaire" --sets-dir "$SETS" ";")
 fi
 for s in "$NAME-2afc" "$NAME-questionnaire"; do
-  python -m stimuli verify "$SETS/$s"
-  python -m stimuli preview "$SETS/$s" --out "$REPORTS/$s-preview.png"
+  stimuli_cmds+=(verify "$SETS/$s" ";" preview "$SETS/$s" --out "$REPORTS/$s-preview.png" ";")
 done
+python - "${stimuli_cmds[@]}" <<'PY'
+import sys
+
+from labutil.errors import run_cli
+from stimuli.cli import main
+
+cmd: list[str] = []
+for arg in sys.argv[1:]:
+    if arg != ";":
+        cmd.append(arg)
+        continue
+    code = run_cli(main, cmd)
+    sys.stdout.flush()
+    if code:
+        sys.exit(code)
+    cmd = []
+PY
 
 step register "4/6 register $N_OBSERVERS simulated observers in $DATA (identities in $PRIVATE)"
 # As `python -m participants register ...` and `python -m participants consent ...` would, in one
@@ -165,14 +205,6 @@ session_opts=(--data-root "$DATA" --private-root "$PRIVATE" --config "$HERE/expe
   --allow-windowed --no-calibration --allow-frame-rate-mismatch)
 LOGS=$REPORTS/session-logs
 mkdir -p "$LOGS"
-xvfb_pids=()
-cleanup() {  # the Xvfb servers and observer jobs this script started, by their ids
-  local p
-  for p in $(jobs -p) "${xvfb_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 start_xvfb() {  # one Xvfb on a free display number, into $display (not in a subshell: its id is kept)
   local fifo; fifo=$(mktemp -u) && mkfifo "$fifo"
   Xvfb -displayfd 3 -screen 0 1920x1080x24 -nolisten tcp 3>"$fifo" >/dev/null 2>&1 &
@@ -220,6 +252,12 @@ for p in "${xvfb_pids[@]}"; do kill "$p" 2>/dev/null || true; done
 xvfb_pids=()
 
 step report "6/6 report -> $REPORTS/report.html"
+# step 2's results first: its log, its status, its time (this step's time includes any wait for it)
+ddd_ok=0; wait "$ddd_pid" || ddd_ok=$?
+ddd_pid=""
+cat "$REPORTS/ddd.log"
+[ "$ddd_ok" = 0 ] || { echo "error: the DDD analysis (step 2) failed (see $REPORTS/ddd.log); run the same command again" >&2; exit 1; }
+record ddd "$(seconds $(( $(date -r "$REPORTS/ddd.log" +%s%N) / 1000000 - ddd_start )))"  # until its last line
 stim_dirs=("$SETS/$NAME-2afc" "$SETS/$NAME-questionnaire")
 python -m analysis.report --runs "$RUNS" --study "$NAME" --stimuli "${stim_dirs[@]}" --data-root "$DATA" \
   --out "$REPORTS" --include-simulated --tolerance "$TOLERANCE" --ddd "$REPORTS/ddd"  # step 2's results, if up to date
