@@ -24,10 +24,14 @@ if [ -d "$REFERENCE" ]; then
   (
     child=""
     trap '[ -z "$child" ] || kill "$child" 2>/dev/null; exit 143' TERM
-    if [ ! -d reference_data/lab_data ]; then
+    # reference_data/.imported marks a finished import; an import a kill interrupted is removed and
+    # done again (the import refuses a data root that already holds sessions).
+    if [ ! -f reference_data/.imported ]; then
+      rm -rf reference_data
       MPLBACKEND=Agg nice -n 10 python -m analysis.reference import --reference "$REFERENCE" --out-sets reference_data/stimulus_sets \
         --data-root reference_data/lab_data & child=$!
       wait "$child"
+      touch reference_data/.imported
     fi
     MPLBACKEND=Agg nice -n 10 python -m analysis.report --model-table "$REFERENCE/imagenet_val_sota11_per_image.csv" \
       --stimuli reference_data/stimulus_sets --data-root reference_data/lab_data --out reports/reference & child=$!

@@ -26,10 +26,11 @@ mkdir -p reports/demo && echo '<html>' > reports/demo/report.html
 date +%s%N > pipeline.end
 """
 # Stand-in for python: the reference import and report note when they ran; REPORT_S sleeps in the
-# report, REPORT_STATUS is its exit status.
+# report, REPORT_STATUS is its exit status; IMPORT_STATUS makes the import fail half-way.
 PYTHON = """#!/usr/bin/env bash
 case "$*" in
-  *analysis.reference\\ import*) mkdir -p reference_data/lab_data; date +%s%N > import.start ;;
+  *analysis.reference\\ import*) mkdir -p reference_data/lab_data; date +%s%N > import.start
+                                   [ -z "${IMPORT_STATUS:-}" ] || { touch reference_data/lab_data/half; exit "$IMPORT_STATUS"; } ;;
   *analysis.report\\ --model-table*) date +%s%N > report.start; echo "reference report ran"
                                      [ "${REPORT_STATUS:-0}" != 0 ] || exec sleep "${REPORT_S:-0}"  # one process, as python
                                      exit "$REPORT_STATUS" ;;
@@ -82,6 +83,20 @@ def test_a_failed_reference_report_fails_the_demo(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == "error: the reference report failed (see reports/reference.log); run make demo again"
     assert "Demo finished" not in r.stdout
+
+
+def test_an_interrupted_reference_import_is_done_again(tmp_path: Path) -> None:
+    repo, env = _tree(tmp_path)
+    r = subprocess.run(["bash", "scripts/demo.sh"], cwd=repo, env={**env, "IMPORT_STATUS": "1"},
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 1 and (repo / "reference_data" / "lab_data" / "half").exists()
+    assert not (repo / "reports" / "reference.log").read_text().count("reference report ran")  # not reported from half
+    first = _stamp(repo / "import.start")
+    again = subprocess.run(["bash", "scripts/demo.sh"], cwd=repo, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert again.returncode == 0, again.stderr
+    assert _stamp(repo / "import.start") > first  # imported again, from scratch
+    assert not (repo / "reference_data" / "lab_data" / "half").exists()
+    assert "reference report ran" in again.stdout
 
 
 def test_no_reference_data_is_skipped(tmp_path: Path) -> None:
