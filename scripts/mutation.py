@@ -30,7 +30,8 @@ MARKERS = "not display and not slurm and not gpu and not subprocess"
 MODULE_TESTS: dict[str, list[str]] = {
     "analysis/stats.py": ["tests/analysis/test_stats.py", "tests/analysis/test_stats_properties.py"],
     "analysis/models/consistency.py": ["tests/analysis/models/test_consistency.py",
-                                       "tests/analysis/models/test_consistency_properties.py"],
+                                       "tests/analysis/models/test_consistency_properties.py",
+                                       "tests/analysis/models/test_consistency_mutants.py"],
     "analysis/models/difficulty.py": ["tests/analysis/models/test_difficulty.py",
                                       "tests/analysis/models/test_difficulty_properties.py"],
     "analysis/models/agreement.py": ["tests/analysis/models/test_agreement.py"],
