@@ -234,10 +234,13 @@ def test_an_unknown_method_or_alternative_is_refused_by_name():
 
 def test_kappa_bounds_stay_within_minus_one_one_where_c_exp_rounds_to_one():
     """Accuracies so small (or so close to 1) that c_exp rounds to 1 while the lowest c_obs does
-    not (p1 = p2 = 3.2e-17: c_obs_min = 1 - 2p < 1): NaN, never -inf; elsewhere within [-1, 1]."""
+    not (p1 = p2 = 3.2e-17: c_obs_min = 1 - 2p < 1): NaN, never -inf, and no division warning;
+    elsewhere within [-1, 1]."""
     tiny = np.array([3.1622776601683796e-17, 1e-17, 1e-300, 0.0, 1.0, 1 - 1e-16, 0.3, 0.9])
     p1, p2 = np.meshgrid(tiny, tiny)
-    kmin, kmax = kappa_bounds(p1, p2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kmin, kmax = kappa_bounds(p1, p2)
     for k in (kmin, kmax):
         assert not np.isinf(k).any()
         finite = k[np.isfinite(k)]
