@@ -212,6 +212,10 @@ def independence_test(
       pairs of independent Bernoulli observers with accuracies p1, p2 over the same number of
       trials (seeded); p = (1 + #{null kappa at least as extreme}) / (1 + #{defined null kappas}).
     """
+    if method not in ("exact", "monte-carlo"):
+        raise ValueError(f"unknown method {method!r} (exact or monte-carlo)")
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(f"unknown alternative {alternative!r} (two-sided, greater or less)")
     a = _as_bool_vector(a, "a")
     b = _as_bool_vector(b, "b")
     if a.shape != b.shape or a.size == 0:
@@ -244,13 +248,11 @@ def independence_test(
         mean = float(np.sum(pmf * k_null))
         sd = float(np.sqrt(max(np.sum(pmf * (k_null - mean) ** 2), 0.0)))
         return IndependenceTest(kappa, p, method, mean, sd, log10_p)
-    if method == "monte-carlo":
-        rng = np.random.default_rng(seed)
-        p1, p2 = r1 / n, r2 / n
-        probs = np.array([p1 * p2, p1 * (1 - p2), (1 - p1) * p2, (1 - p1) * (1 - p2)])
-        draws = rng.multinomial(n, probs / probs.sum(), size=n_sim)
-        k_null = _kappa_from_cells(draws, n)
-        k_null = k_null[np.isfinite(k_null)]
-        p = float((1 + np.count_nonzero(extreme(k_null))) / (1 + k_null.size))
-        return IndependenceTest(kappa, p, method, float(k_null.mean()), float(k_null.std()), float(np.log10(p)))
-    raise ValueError(f"unknown method {method!r} (exact or monte-carlo)")
+    rng = np.random.default_rng(seed)  # method is "monte-carlo" (checked above)
+    p1, p2 = r1 / n, r2 / n
+    probs = np.array([p1 * p2, p1 * (1 - p2), (1 - p1) * p2, (1 - p1) * (1 - p2)])
+    draws = rng.multinomial(n, probs / probs.sum(), size=n_sim)
+    k_null = _kappa_from_cells(draws, n)
+    k_null = k_null[np.isfinite(k_null)]
+    p = float((1 + np.count_nonzero(extreme(k_null))) / (1 + k_null.size))
+    return IndependenceTest(kappa, p, method, float(k_null.mean()), float(k_null.std()), float(np.log10(p)))
