@@ -13,6 +13,7 @@ pins the property). Prints one line per module and writes `.mutation/summary.jso
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -109,6 +110,19 @@ def run_module(module: str, children: int) -> dict[str, list[str]]:
     return count_results(dest)
 
 
+def record_summary(module: str, entry: dict) -> None:
+    """Put one module's score into .mutation/summary.json, under a lock (runs may overlap)."""
+    WORK.mkdir(exist_ok=True)
+    path = WORK / "summary.json"
+    with open(WORK / "summary.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        summary = json.loads(path.read_text()) if path.exists() else {}
+        summary[module] = entry
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(summary, indent=1))
+        os.replace(tmp, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="core modules to mutate (default: all of them)")
@@ -124,19 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: not a core module: {unknown[0]} (see --list)", file=sys.stderr)
         return 2
-    summary_path = WORK / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     for module in args.modules or list(MODULE_TESTS):
         by_status = run_module(module, args.max_children)
         total = sum(len(v) for v in by_status.values())
         killed = len(by_status.get("killed", [])) + len(by_status.get("timeout", []))
         survivors = by_status.get("survived", []) + by_status.get("no tests", [])
-        summary[module] = {"total": total, "killed": killed,
-                           "by_status": {k: len(v) for k, v in by_status.items()}, "survivors": survivors}
+        record_summary(module, {"total": total, "killed": killed,
+                                "by_status": {k: len(v) for k, v in by_status.items()}, "survivors": survivors})
         score = f"{100 * killed / total:.1f} %" if total else "n/a"
         print(f"{module}: {killed} of {total} killed ({score}); survivors: {len(survivors)}", flush=True)
-        WORK.mkdir(exist_ok=True)
-        summary_path.write_text(json.dumps(summary, indent=1))
     return 0
 
 

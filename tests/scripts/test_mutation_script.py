@@ -47,3 +47,13 @@ def test_an_unknown_module_is_a_one_line_error(capsys: pytest.CaptureFixture[str
     assert runner.main(["analysis/nope.py"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: not a core module: analysis/nope.py") and err.count("\n") == 1
+
+
+def test_scores_of_runs_one_after_another_are_all_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = load_runner()
+    monkeypatch.setattr(runner, "WORK", tmp_path / ".mutation")
+    runner.record_summary("analysis/stats.py", {"total": 3, "killed": 2})
+    runner.record_summary("labutil/io.py", {"total": 5, "killed": 5})
+    import json
+    summary = json.loads((tmp_path / ".mutation" / "summary.json").read_text())
+    assert summary == {"analysis/stats.py": {"total": 3, "killed": 2}, "labutil/io.py": {"total": 5, "killed": 5}}
