@@ -418,3 +418,195 @@ def test_a_column_added_by_hand_is_kept(data_root: Path) -> None:
     assert tsv.read_text().splitlines() == [f"{lines[0]}\tlab note", f"{lines[1]}\troom 2",
                                             f"sub-002\tn/a\tn/a\tn/a\tnaive\tn/a\tn/a\t{TODAY.isoformat()}\tn/a"]
     assert reg.participants()["lab note"].tolist()[0] == "room 2"
+
+
+# ------------------------------------------------------------------------------ more of the private folder
+
+
+def test_the_familiarity_is_required(data_root: Path) -> None:
+    for value in (None, "", "n/a"):
+        with pytest.raises(UserError, match="--cnn-familiarity .*must be one of naive, knows_cnns, works_on_cnns"):
+            Registry(data_root).register(cnn_familiarity=value)
+    assert not (data_root / "participants.tsv").exists()
+
+
+def test_numbers_above_99_are_read_whole_from_table_and_state(data_root: Path) -> None:
+    reg = Registry(data_root)
+    reg.register(cnn_familiarity="naive")
+    tsv = data_root / "participants.tsv"
+    tsv.write_text(tsv.read_text().replace("sub-001", "sub-120"))  # a table merged by hand
+    assert reg.register(cnn_familiarity="naive") == "sub-121"
+    assert _state(data_root)["last_participant"] == 121
+    tsv.write_text(tsv.read_text().splitlines()[0] + "\n")  # every row withdrawn
+    assert reg.register(cnn_familiarity="naive") == "sub-122"
+
+
+def test_a_new_bookkeeping_file_holds_every_field(data_root: Path) -> None:
+    Registry(data_root).register(cnn_familiarity="naive")
+    state = _state(data_root)
+    assert set(state) == {"format_version", "registry_id", "last_participant", "last_session", "private_bound"}
+    assert state["format_version"] == 1 and len(state["registry_id"]) == 32 and int(state["registry_id"], 16) >= 0
+    assert (state["last_participant"], state["last_session"], state["private_bound"]) == (1, {}, False)
+
+
+def test_a_private_path_that_is_a_file_is_refused(data_root: Path, private_root: Path) -> None:
+    private_root.write_text("not a folder")
+    with pytest.raises(UserError) as err:
+        Registry(data_root, private_root).register(cnn_familiarity="naive", name=NAME)
+    assert str(err.value) == f"private folder {private_root} is not a folder"
+
+
+def test_the_refusal_of_an_open_folder_or_file_says_which_chmod_fixes_it(data_root: Path, private_root: Path) -> None:
+    reg = Registry(data_root, private_root)
+    pid = reg.register(cnn_familiarity="naive", name=NAME)
+    private_root.chmod(0o705)
+    with pytest.raises(UserError) as err:
+        reg.record_consent(pid, "2024-01-01", "v1")
+    assert str(err.value) == (f"{private_root} is accessible by group/others (mode 705); "
+                              f"run: chmod 700 {private_root}")
+    private_root.chmod(0o700)
+    ident = private_root / "identities.tsv"
+    ident.chmod(0o640)
+    with pytest.raises(UserError) as err:
+        reg.record_consent(pid, "2024-01-01", "v1")
+    assert str(err.value) == f"{ident} is accessible by group/others (mode 640); run: chmod 600 {ident}"
+
+
+def test_a_private_folder_below_missing_folders_is_created(data_root: Path, tmp_path: Path) -> None:
+    private = tmp_path / "secure" / "lab" / "private"
+    reg = Registry(data_root, private)
+    reg.register(cnn_familiarity="naive", name=NAME)
+    assert _mode(private) == 0o700 and [r["name"] for r in reg.private_records("identities.tsv")] == [NAME]
+    binding = json.loads((private / "registry.json").read_text())
+    assert binding == {"format_version": 1, "registry_id": _state(data_root)["registry_id"],
+                       "data_root": str(data_root.resolve())}
+
+
+def test_the_private_folder_and_its_files_are_never_wider_than_owner_only(
+        data_root: Path, private_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Observed at the system calls: the folder is 0700 when it is first seen (before any chmod),
+    and every file is 0600 when it is renamed into place (so no moment exposes its text)."""
+    seen: dict[str, int] = {}
+    real_chmod, real_replace = os.chmod, os.replace
+
+    def chmod(path, mode, *a, **kw):  # noqa: ANN001, ANN202
+        if Path(path) == private_root and str(path) not in seen:
+            seen[str(path)] = _mode(Path(path))
+        return real_chmod(path, mode, *a, **kw)
+
+    def replace(src, dst, *a, **kw):  # noqa: ANN001, ANN202
+        if Path(dst).parent == private_root:
+            seen[Path(dst).name] = _mode(Path(src))
+        return real_replace(src, dst, *a, **kw)
+
+    monkeypatch.setattr(os, "chmod", chmod)
+    monkeypatch.setattr(os, "replace", replace)
+    old = os.umask(0o022)
+    try:
+        reg = Registry(data_root, private_root)
+        pid = reg.register(cnn_familiarity="naive", name=NAME, email="ada@example.org")
+        reg.record_consent(pid, "2024-05-02", "v1")
+        reg.record_payment(pid, 1, 10)
+        reg.platform_participant("prolific", "abcdef")
+    finally:
+        os.umask(old)
+    assert seen == {str(private_root): 0o700, "registry.json": 0o600, "identities.tsv": 0o600,
+                    "consent.tsv": 0o600, "payments.tsv": 0o600, "platform_ids.tsv": 0o600}
+
+
+def test_a_kill_after_binding_the_private_folder_leaves_the_binding_usable(
+        data_root: Path, private_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first identity binds the private folder to a new registry id; that id is saved in the
+    data root at once, so a kill before the table is written does not lock the folder out."""
+    import participants.registry as registry_mod
+
+    real = registry_mod.atomic_write_text
+
+    def killed_at_the_table(path, text, mode=None):  # noqa: ANN001, ANN202
+        if Path(path).name == "participants.tsv":
+            raise KeyboardInterrupt("killed")
+        return real(path, text, mode)
+
+    monkeypatch.setattr(registry_mod, "atomic_write_text", killed_at_the_table)
+    with pytest.raises(KeyboardInterrupt):
+        Registry(data_root, private_root).register(cnn_familiarity="naive", name=NAME)
+    monkeypatch.setattr(registry_mod, "atomic_write_text", real)
+    binding = json.loads((private_root / "registry.json").read_text())
+    assert _state(data_root)["registry_id"] == binding["registry_id"]
+    reg = Registry(data_root, private_root)
+    assert reg.register(cnn_familiarity="naive", name="Grace Hopper") == "sub-001"
+    assert [r["name"] for r in reg.private_records("identities.tsv")] == ["Grace Hopper"]
+
+
+# ------------------------------------------------------------------------------ more of the identity scan
+
+
+def _registry_with(data_root: Path, private_root: Path, *people: dict[str, str]) -> Registry:
+    reg = Registry(data_root, private_root)
+    for person in people:
+        reg.register(cnn_familiarity="naive", **person)
+    return reg
+
+
+def test_a_file_is_reported_with_the_most_specific_kind_of_any_participant(
+        data_root: Path, private_root: Path, tmp_path: Path) -> None:
+    """Kinds rank e-mail and platform id, then full name, then e-mail user, then name part,
+    across participants (a later participant's more specific hit wins)."""
+    reg = _registry_with(data_root, private_root, {"name": NAME, "email": "countess@example.org"},
+                         {"name": "Grace Hopper", "email": "g.hopper@example.org"})
+    reg.platform_participant("prolific", "5f0c8a9b1d2e")
+    leaks = {leak.path.name: (leak.participant_id, leak.kind) for leak in _scan(reg, tmp_path, {
+        "name_then_mail.txt": f"{NAME} wrote to g.hopper@example.org",
+        "user_then_name.txt": "countess met Grace Hopper",
+        "part_then_user.txt": "lovelace and g.hopper",
+        "name_then_platform.txt": f"{NAME} is 5f0c8a9b1d2e",
+        "name_and_own_user.txt": f"{NAME} alias countess",
+    })}
+    assert leaks == {
+        "name_then_mail.txt": ("sub-002", "email"),
+        "user_then_name.txt": ("sub-002", "name"),
+        "part_then_user.txt": ("sub-002", "email user"),
+        "name_then_platform.txt": ("sub-003", "platform id"),
+        "name_and_own_user.txt": ("sub-001", "name"),
+    }
+
+
+def test_short_and_format_word_parts_are_not_scanned_alone(data_root: Path, private_root: Path,
+                                                            tmp_path: Path) -> None:
+    """Name parts and e-mail users of 3+ characters are scanned as words; shorter ones, and ones
+    that are words of the data format, only as part of the full name or address."""
+    reg = _registry_with(data_root, private_root, {"name": "Li Wei", "email": "jo@example.org"},
+                         {"email": "bob@example.org"}, {"email": "test@example.org"})
+    leaks = {leak.path.name: (leak.participant_id, leak.kind) for leak in _scan(reg, tmp_path, {
+        "li.txt": "li was here", "jo.txt": "jo was here", "wei.txt": "by Wei", "bob.txt": "by bob",
+        "test.txt": "phase test", "mail.txt": "reach Kontakt:jo@example.orgTel. 0123"})}
+    assert leaks == {"wei.txt": ("sub-001", "name part"), "bob.txt": ("sub-002", "email user"),
+                     "mail.txt": ("sub-001", "email")}
+
+
+@pytest.mark.parametrize(("header", "row", "flagged"), [
+    ("participant_id\tname", f"sub-001\t{NAME}", {"full.txt"}),
+    ("participant_id\temail", "sub-001\tcountess@example.org", {"mail.txt"}),
+])
+def test_an_identities_file_without_a_column_is_scanned_for_the_other(
+        data_root: Path, private_root: Path, tmp_path: Path, header: str, row: str, flagged: set) -> None:
+    reg = Registry(data_root, private_root)
+    reg.register(cnn_familiarity="naive", name="Someone Else")
+    (private_root / "identities.tsv").write_text(f"{header}\n{row}\n")
+    found = {leak.path.name for leak in _scan(reg, tmp_path, {
+        "full.txt": f"by {NAME}", "mail.txt": "to countess@example.org", "xx.txt": "xxxx XXXX"})}
+    assert found == flagged
+
+
+def test_a_new_identity_is_checked_against_notes_and_groups_of_others(data_root: Path, private_root: Path) -> None:
+    reg = Registry(data_root, private_root)
+    reg.register(cnn_familiarity="naive", group="hopper_lab")
+    reg.register(cnn_familiarity="naive", notes="room 2 - pilot")
+    with open(reg.tsv, "a", encoding="utf-8") as fh:  # an address hand-edited into the notes
+        fh.write("sub-003\tn/a\tn/a\tn/a\tnaive\tn/a\tcontact eva.b@example.orgplease\t2026-01-01\n")
+    reg.state_path.write_text(reg.state_path.read_text().replace('"last_participant": 2', '"last_participant": 3'))
+    with pytest.raises(UserError, match="new participant's name stands in the group of sub-001"):
+        reg.register(cnn_familiarity="naive", name="Hopper")
+    with pytest.raises(UserError, match="new participant's e-mail stands in the notes of sub-003"):
+        reg.register(cnn_familiarity="naive", email="eva.b@example.org")
+    assert reg.register(cnn_familiarity="naive", email="someone@example.org") == "sub-004"  # no name given
