@@ -95,8 +95,8 @@ def test_complete_and_started_for_every_state_a_run_leaves(lab: dict[str, Path])
     assert not session_is_complete(data, PID, 1, "2afc") and not session_is_started(data, PID, 1, "2afc")
     _start(lab, 0)  # sidecar, no trial
     assert not session_is_complete(data, PID, 1, "2afc") and session_is_started(data, PID, 1, "2afc")
-    _start(lab, 3)
-    sidecar_path(tsv).unlink()  # rows but no sidecar: started (and damaged)
+    _start(lab, 1)
+    sidecar_path(tsv).unlink()  # a row but no sidecar: started (and damaged)
     assert not session_is_complete(data, PID, 1, "2afc") and session_is_started(data, PID, 1, "2afc")
     _start(lab, 5)  # five of six trials
     assert not session_is_complete(data, PID, 1, "2afc")
@@ -181,12 +181,15 @@ def test_finish_from_disk_refuses_a_plan_with_trials_left_or_not_resumed(lab: di
     _start(lab, 4)
     plan = _plan(lab, resume=True)
     assert plan.remaining
-    with pytest.raises(ValueError, match="finish_from_disk needs a resumed plan with no trial left"):
+    message = "finish_from_disk needs a resumed plan with no trial left"
+    with pytest.raises(ValueError) as err:
         finish_from_disk(plan)
+    assert str(err.value) == message
     plan.done = list(plan.order)
     plan.resume = False
-    with pytest.raises(ValueError, match="finish_from_disk needs a resumed plan"):
+    with pytest.raises(ValueError) as err:
         finish_from_disk(plan)
+    assert str(err.value) == message
     assert json.loads(sidecar_path(plan.tsv).read_text())["SessionStatus"] == "incomplete"
 
 
@@ -270,3 +273,17 @@ def test_the_given_private_folder_is_the_one_checked(lab: dict[str, Path], monke
 def test_a_set_without_test_trials_is_refused(lab: dict[str, Path], tmp_path: Path) -> None:
     only_practice = make_2afc_set(tmp_path / "practice_only", 2, 0, size=8).path
     assert _refused(lab, stimuli=only_practice) == f"{only_practice / 'trials.tsv'}: no test trials"
+
+
+def test_a_fresh_plan_carries_the_session_asked_for(lab: dict[str, Path]) -> None:
+    plan = _plan(lab, session=3)
+    assert (plan.task, plan.data_root, plan.participant, plan.session) == ("2afc", lab["data"], PID, 3)
+    assert plan.tsv == beh_path(lab["data"], PID, 3, "2afc") and plan.resume is False and plan.meta == {}
+
+
+def test_a_sidecar_with_no_trial_yet_is_resumed_not_started_again(lab: dict[str, Path]) -> None:
+    tsv = _start(lab, 0)
+    seed = json.loads(sidecar_path(tsv).read_text())["TrialOrderSeed"]
+    plan = _plan(lab, resume=True)
+    assert plan.resume is True and plan.done == [] and plan.seed == seed
+    assert _refused(lab) == f"{tsv}: session incomplete (0 of 6 trials done); pass --resume to continue it"
