@@ -610,3 +610,79 @@ def test_a_new_identity_is_checked_against_notes_and_groups_of_others(data_root:
     with pytest.raises(UserError, match="new participant's e-mail stands in the notes of sub-003"):
         reg.register(cnn_familiarity="naive", email="eva.b@example.org")
     assert reg.register(cnn_familiarity="naive", email="someone@example.org") == "sub-004"  # no name given
+
+
+# ------------------------------------------------------------------------------ field checks at their edges
+
+
+def test_empty_optional_fields_are_not_given(data_root: Path) -> None:
+    reg = Registry(data_root)
+    pid = reg.register(cnn_familiarity="naive", age="", gender="", handedness="", group="", notes="",
+                       name="", email="")
+    assert reg.require(pid) | {"registered": None} == {
+        "participant_id": pid, "age": None, "gender": None, "handedness": None, "cnn_familiarity": "naive",
+        "group": None, "notes": None, "registered": None}
+
+
+def test_field_lengths_and_ages_at_their_limits(data_root: Path, private_root: Path) -> None:
+    reg = Registry(data_root, private_root)
+    pid = reg.register(cnn_familiarity="naive", age=10, notes="X-ray " + "n" * 194, name="N" * 120,
+                       email="e" * 188 + "@example.org")
+    assert reg.require(pid)["age"] == 10 and len(reg.require(pid)["notes"]) == 200
+    assert reg.register(cnn_familiarity="naive", age=120) == "sub-002"
+    [ident] = reg.private_records("identities.tsv")
+    assert (len(ident["name"]), len(ident["email"])) == (120, 200)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"age": 9}, "--age '9': must be a whole number of years between 10 and 120"),
+    ({"age": 121}, "--age '121': must be a whole number of years between 10 and 120"),
+    ({"notes": "n" * 201}, "--notes: longer than 200 characters"),
+    ({"notes": "mail me at home@"}, "--notes: contains '@'; notes must not hold contact details"),
+    ({"name": "N" * 121}, "--name: longer than 120 characters"),
+    ({"name": "Ada\tLovelace"}, "--name: must be one line without tabs"),
+    ({"email": "e" * 189 + "@example.org"}, "--email: longer than 200 characters"),
+    ({"email": "a\tb@example.org"}, "--email: must be one line without tabs"),
+])
+def test_field_refusals_name_the_flag_and_the_limit(data_root: Path, fields: dict, message: str) -> None:
+    with pytest.raises(UserError) as err:
+        Registry(data_root).register(**({"cnn_familiarity": "naive"} | fields))
+    assert str(err.value) == message
+    assert not (data_root / "participants.tsv").exists()
+
+
+def test_registration_dated_today_is_accepted(data_root: Path) -> None:
+    reg = Registry(data_root)
+    assert reg.require(reg.register(cnn_familiarity="naive", registered=TODAY))["registered"] == TODAY.isoformat()
+
+
+def test_the_private_folder_inside_the_data_root_message_says_how_to_fix(data_root: Path) -> None:
+    with pytest.raises(UserError) as err:
+        Registry(data_root, data_root / "private")
+    assert str(err.value) == (f"private folder {data_root / 'private'} lies inside the data root {data_root}; "
+                              "put it outside (e.g. --private-root lab_private)")
+
+
+def test_every_missing_column_is_named(data_root: Path) -> None:
+    reg = Registry(data_root)
+    reg.register(cnn_familiarity="naive")
+    tsv = data_root / "participants.tsv"
+    tsv.write_text(tsv.read_text().replace("gender", "sex").replace("handedness", "hand"))
+    with pytest.raises(UserError) as err:
+        reg.participants()
+    assert str(err.value) == f"{tsv}: missing column(s) gender, handedness"
+
+
+def test_platform_numbers_above_99_and_a_bookkeeping_file_without_counters(data_root: Path) -> None:
+    reg = Registry(data_root)
+    reg.register(cnn_familiarity="naive")
+    tsv = data_root / "participants.tsv"
+    tsv.write_text(tsv.read_text().replace("sub-001", "sub-120"))
+    assert reg.platform_participant("sona", "abcdef") == ("sub-121", True)
+    assert _state(data_root)["last_participant"] == 121
+    _write_state(data_root, {"registry_id": _state(data_root)["registry_id"]})  # counters lost
+    tsv.write_text(tsv.read_text().splitlines()[0] + "\n")
+    assert reg.platform_participant("sona", "ghijkl") == ("sub-001", True)
+    _write_state(data_root, {"registry_id": _state(data_root)["registry_id"], "last_participant": 1})
+    assert reg.next_session("sub-001") == 1
+    assert _state(data_root)["last_session"] == {"sub-001": 1}
