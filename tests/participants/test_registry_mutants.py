@@ -334,10 +334,10 @@ def test_sessions_status_from_complete_rows_past_a_torn_line_else_from_the_sidec
     _session(data_root, pid, "ses-02", f"{pid}_ses-02_task-2afc_beh.tsv", [1, 2], 0)
     # a row that cannot be read: the sidecar's word
     bad = _session(data_root, pid, "ses-03", f"{pid}_ses-03_task-2afc_beh.tsv", [1, 2], 1, "aborted")
-    bad.write_text(bad.read_text().replace("\t0.5\t", "\tslow\t"))
+    bad.write_text(bad.read_text().replace("\t0.500000\t", "\tslow\t", 1))
     # no status in the sidecar and a row that cannot be read: incomplete
     quiet = _session(data_root, pid, "ses-04", f"{pid}_ses-04_task-2afc_beh.tsv", [1, 2], 1)
-    quiet.write_text(quiet.read_text().replace("\t0.5\t", "\tslow\t"))
+    quiet.write_text(quiet.read_text().replace("\t0.500000\t", "\tslow\t", 1))
     side = json.loads(sidecar_path(quiet).read_text())
     side.pop("SessionStatus", None)
     sidecar_path(quiet).write_text(json.dumps(side))
@@ -605,8 +605,10 @@ def test_a_new_identity_is_checked_against_notes_and_groups_of_others(data_root:
     with open(reg.tsv, "a", encoding="utf-8") as fh:  # an address hand-edited into the notes
         fh.write("sub-003\tn/a\tn/a\tn/a\tnaive\tn/a\tcontact eva.b@example.orgplease\t2026-01-01\n")
     reg.state_path.write_text(reg.state_path.read_text().replace('"last_participant": 2', '"last_participant": 3'))
-    with pytest.raises(UserError, match="new participant's name stands in the group of sub-001"):
+    with pytest.raises(UserError) as err:
         reg.register(cnn_familiarity="naive", name="Hopper")
+    assert str(err.value) == ("the new participant's name stands in the group of sub-001 in participants.tsv; "
+                              "remove it there first (notes must not identify anyone)")
     with pytest.raises(UserError, match="new participant's e-mail stands in the notes of sub-003"):
         reg.register(cnn_familiarity="naive", email="eva.b@example.org")
     assert reg.register(cnn_familiarity="naive", email="someone@example.org") == "sub-004"  # no name given
