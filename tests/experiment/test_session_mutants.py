@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from experiment_fixtures import make_2afc_set, register, tree_bytes
 
 from experiment.session import (
     console_prompt,
@@ -20,7 +21,6 @@ from experiment.session import (
     session_is_complete,
     session_is_started,
 )
-from experiment_fixtures import make_2afc_set, register, tree_bytes
 from labutil.errors import UserError
 from participants.layout import SessionWriter, beh_path, read_session, sidecar_path
 

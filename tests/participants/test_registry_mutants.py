@@ -489,12 +489,12 @@ def test_the_private_folder_and_its_files_are_never_wider_than_owner_only(
     seen: dict[str, int] = {}
     real_chmod, real_replace = os.chmod, os.replace
 
-    def chmod(path, mode, *a, **kw):  # noqa: ANN001, ANN202
+    def chmod(path, mode, *a, **kw):
         if Path(path) == private_root and str(path) not in seen:
             seen[str(path)] = _mode(Path(path))
         return real_chmod(path, mode, *a, **kw)
 
-    def replace(src, dst, *a, **kw):  # noqa: ANN001, ANN202
+    def replace(src, dst, *a, **kw):
         if Path(dst).parent == private_root:
             seen[Path(dst).name] = _mode(Path(src))
         return real_replace(src, dst, *a, **kw)
@@ -522,7 +522,7 @@ def test_a_kill_after_binding_the_private_folder_leaves_the_binding_usable(
 
     real = registry_mod.atomic_write_text
 
-    def killed_at_the_table(path, text, mode=None):  # noqa: ANN001, ANN202
+    def killed_at_the_table(path, text, mode=None):
         if Path(path).name == "participants.tsv":
             raise KeyboardInterrupt("killed")
         return real(path, text, mode)
