@@ -49,7 +49,7 @@ MODULE_TESTS: dict[str, list[str]] = {
                         "tests/stimuli/test_set_checks.py"],
     "model_runs/store.py": ["tests/model_runs/test_store.py", "tests/model_runs/test_store_reading.py",
                             "tests/model_runs/test_store_durability.py", "tests/model_runs/test_store_v1.py"],
-    "experiment/session.py": ["tests/experiment/test_session.py",
+    "experiment/session.py": ["tests/experiment/test_session.py", "tests/experiment/test_session_mutants.py",
                               "tests/participants/test_session_append_durability.py"],
     "participants/registry.py": ["tests/participants"],
     "labutil/io.py": ["tests/labutil/test_io_durability.py", "tests/labutil/test_io_leftovers.py",
