@@ -73,7 +73,7 @@ def copy_tree(dest: Path) -> None:
 def write_config(dest: Path, module: str, tests: list[str]) -> None:
     """Point [tool.mutmut] of the copy's pyproject.toml at one module and its tests."""
     text = (dest / "pyproject.toml").read_text()
-    text = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "", text, flags=re.S)
+    text = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "", text, flags=re.DOTALL)
     text += ("\n[tool.mutmut]\n"
              f"source_paths = {json.dumps(PACKAGES)}\n"
              f"only_mutate = {json.dumps([module])}\n"
@@ -84,7 +84,7 @@ def write_config(dest: Path, module: str, tests: list[str]) -> None:
 
 def count_results(dest: Path) -> dict[str, list[str]]:
     """Mutant names by status, from `mutmut results --all true`."""
-    out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=dest,
+    out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=dest, check=False,
                          capture_output=True, text=True).stdout
     by_status: dict[str, list[str]] = {}
     for line in out.splitlines():
@@ -106,7 +106,7 @@ def run_module(module: str, children: int) -> dict[str, list[str]]:
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     with open(dest / "mutmut.log", "w") as log:
         subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)],
-                       cwd=dest, env=env, stdout=log, stderr=subprocess.STDOUT)
+                       cwd=dest, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     return count_results(dest)
 
 
