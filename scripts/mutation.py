@@ -39,7 +39,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     "stimuli/selection.py": ["tests/stimuli/test_design_properties.py",
                              "tests/stimuli/test_stimuli_difficulty_selection.py",
                              "tests/stimuli/test_set_sizes.py"],
-    "stimuli/checks.py": ["tests/stimuli/test_set_checks.py"],
+    "stimuli/checks.py": ["tests/stimuli/test_set_checks.py", "tests/stimuli/test_checks_mutants.py"],
     "stimuli/sets.py": ["tests/stimuli/test_stimuli_build.py", "tests/stimuli/test_stimuli_kills.py",
                         "tests/stimuli/test_set_checks.py"],
     "model_runs/store.py": ["tests/model_runs/test_store.py", "tests/model_runs/test_store_reading.py",
