@@ -38,7 +38,7 @@ MODULE_TESTS: dict[str, list[str]] = {
                                   "tests/analysis/humans/test_raters_properties.py"],
     "stimuli/selection.py": ["tests/stimuli/test_design_properties.py",
                              "tests/stimuli/test_stimuli_difficulty_selection.py",
-                             "tests/stimuli/test_set_sizes.py"],
+                             "tests/stimuli/test_set_sizes.py", "tests/stimuli/test_selection_mutants.py"],
     "stimuli/checks.py": ["tests/stimuli/test_set_checks.py", "tests/stimuli/test_checks_mutants.py"],
     "stimuli/sets.py": ["tests/stimuli/test_stimuli_build.py", "tests/stimuli/test_stimuli_kills.py",
                         "tests/stimuli/test_set_checks.py"],
