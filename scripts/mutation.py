@@ -42,7 +42,7 @@ MODULE_TESTS: dict[str, list[str]] = {
                              "tests/stimuli/test_set_sizes.py", "tests/stimuli/test_selection_mutants.py"],
     "stimuli/checks.py": ["tests/stimuli/test_set_checks.py", "tests/stimuli/test_checks_mutants.py"],
     "stimuli/sets.py": ["tests/stimuli/test_stimuli_build.py", "tests/stimuli/test_stimuli_kills.py",
-                        "tests/stimuli/test_set_checks.py"],
+                        "tests/stimuli/test_set_checks.py", "tests/stimuli/test_sets_mutants.py"],
     "model_runs/store.py": ["tests/model_runs/test_store.py", "tests/model_runs/test_store_reading.py",
                             "tests/model_runs/test_store_durability.py", "tests/model_runs/test_store_v1.py"],
     "experiment/session.py": ["tests/experiment/test_session.py",
