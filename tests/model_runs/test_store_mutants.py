@@ -1,0 +1,539 @@
+"""The decisions store's commit protocol and readers, pinned for mutation testing (issue 18).
+
+Durability is observed, not timed: every fsync / fdatasync / replace / ftruncate / unlink the store
+makes is logged (file names, temporary files as `~<final name>`), and a fresh reader is asked what
+it sees just before each of them (what a reader, or a resumed run, finds after a kill there).
+Expected values come from the format's definition (docs/formats.md): packed bits with image 0 as
+the high bit of byte 0, little-endian int16 and float16 rows, one row per committed epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from kill_points import killed_at
+
+from labutil.errors import UserError
+from model_runs.store import ModelWriter, create_study, open_study
+
+LABELS = np.array([0, 1, 2, 0, 1, 2, 1, 0, 2, 1])  # 10 images: 2 bytes of packed bits per row
+N_TRAIN = 4
+DEFINITION = {"name": "t", "dataset": {"name": "digits", "seed": 0}, "models": [{"model_id": "a", "condition": "base"}]}
+OPTIONS = {"val_probabilities": True, "train_probabilities": True, "activations": 0, "n_train": N_TRAIN}
+INFO = {"condition": "base", "config": {"seed": 1}, "store_options": OPTIONS}
+ROW_FILES = ["correct.bits", "prediction.int16", "val_probability.f16", "val_margin.f16",
+             "train_probability.f16", "train_margin.f16"]
+_TEMP = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9]+-\d+-[0-9a-f]+\.tmp$")
+
+
+def _study(root: Path, labels: np.ndarray = LABELS):
+    images = pd.DataFrame({"image_index": np.arange(len(labels)), "image_id": [f"val/{i}" for i in range(len(labels))],
+                           "label": labels, "class_name": [f"c{x}" for x in labels]})
+    return create_study(root, DEFINITION, images)
+
+
+def _epoch(epoch: int, shift: int = 0) -> dict[str, Any]:
+    """Everything committed for one epoch (depends on epoch and shift, so a re-commit differs)."""
+    k = epoch + 3 * shift
+    rng = np.random.default_rng(k)
+    pred = (np.arange(len(LABELS)) * (k + 1) + k) % 3
+    sample = np.arange(N_TRAIN)
+    train_pred = (sample + k) % 3
+    return {
+        "prediction": pred,
+        "train": (sample, train_pred, train_pred == sample % 3),
+        "dynamics": {("val", "probability"): rng.random(len(LABELS)).astype(np.float16),
+                     ("val", "margin"): (rng.random(len(LABELS)) * 2 - 1).astype(np.float16),
+                     ("train", "probability"): rng.random(N_TRAIN).astype(np.float16),
+                     ("train", "margin"): (rng.random(N_TRAIN) * 2 - 1).astype(np.float16)},
+        "metrics": {"val_loss": 1.0 + k},
+    }
+
+
+def _commit(w: ModelWriter, epoch: int, shift: int = 0) -> None:
+    e = _epoch(epoch, shift)
+    w.commit_epoch(epoch, e["prediction"], e["metrics"], train_decisions=e["train"], dynamics=e["dynamics"])
+
+
+def _name(path: str) -> str:
+    base = Path(path).name
+    m = _TEMP.match(base)
+    return f"~{m['name']}" if m else base
+
+
+@contextmanager
+def _events(before: Callable[[tuple], None] | None = None) -> Iterator[list[tuple]]:
+    """Log the store's write events (unlinks of files that exist); `before(event)` runs just before each."""
+    log: list[tuple] = []
+    real = {n: getattr(os, n) for n in ("fsync", "fdatasync", "replace", "ftruncate", "unlink")}
+    busy = [False]
+
+    def note(event: tuple) -> None:
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            if before is not None:
+                before(event)
+            log.append(event)
+        finally:
+            busy[0] = False
+
+    def fd_name(fd: int) -> str:
+        return _name(os.readlink(f"/proc/self/fd/{fd}"))
+
+    def sync(kind: str):
+        return lambda fd: (note((kind, fd_name(fd))), real[kind](fd))[1]
+
+    patched = {
+        "fsync": sync("fsync"),
+        "fdatasync": sync("fdatasync"),
+        "replace": lambda src, dst, **kw: (note(("replace", _name(str(dst)))), real["replace"](src, dst, **kw))[1],
+        "ftruncate": lambda fd, length: (note(("ftruncate", fd_name(fd), length)), real["ftruncate"](fd, length))[1],
+        "unlink": lambda path, **kw: (os.path.lexists(path) and note(("unlink", _name(str(path)))), real["unlink"](path, **kw))[1],
+    }
+    for n, fn in patched.items():
+        setattr(os, n, fn)
+    try:
+        yield log
+    finally:
+        for n, fn in real.items():
+            setattr(os, n, fn)
+
+
+def _packed(correct: np.ndarray) -> bytes:
+    """Packed bits by the format's definition: image i is bit 7 - i % 8 of byte i // 8."""
+    out = bytearray((len(correct) + 7) // 8)
+    for i, c in enumerate(correct):
+        if c:
+            out[i // 8] |= 1 << (7 - i % 8)
+    return bytes(out)
+
+
+def _expected_files(epochs: list[tuple[int, int]]) -> dict[str, bytes]:
+    """The row files' exact bytes after committing (epoch, shift) in this order, one row each."""
+    rows: dict[str, list[bytes]] = {f: [] for f in ROW_FILES}
+    for epoch, shift in epochs:
+        e = _epoch(epoch, shift)
+        rows["correct.bits"].append(_packed(e["prediction"] == LABELS))
+        rows["prediction.int16"].append(b"".join(int(p).to_bytes(2, "little") for p in e["prediction"]))
+        for (split, quantity), values in e["dynamics"].items():
+            rows[f"{split}_{quantity}.f16"].append(values.astype("<f2").tobytes())
+    return {f: b"".join(r) for f, r in rows.items()}
+
+
+def _view(root: Path) -> dict[str, Any]:
+    """What a fresh reader sees of model a: per committed epoch its rows, and its training decisions."""
+    study = open_study(root)
+    if "a" not in study.model_ids():
+        return {}
+    epochs = study.committed_epochs("a")
+    out: dict[str, Any] = {"epochs": epochs, "status": study.run_info("a")["status"]}
+    if not epochs:
+        return out
+    d = study.epoch_decisions("a")
+    out["prediction"] = d.prediction.tolist()
+    out["correct"] = d.correct.tolist()
+    for split in ("val", "train"):
+        out[f"{split}_probability"] = study.epoch_probabilities("a", split).tolist()
+        out[f"{split}_margin"] = study.epoch_margins("a", split).tolist()
+    train = study.train_decisions_table("a")
+    out["train"] = None if train is None else train.to_dict("list")
+    return out
+
+
+def _expected_view(epochs: list[tuple[int, int]], status: str = "running") -> dict[str, Any]:
+    """The view a reader must get of the committed (epoch, shift) list, from the definition."""
+    out: dict[str, Any] = {"epochs": [e for e, _ in epochs], "status": status}
+    if not epochs:
+        return out
+    es = [_epoch(e, s) for e, s in epochs]
+    out["prediction"] = [x["prediction"].tolist() for x in es]
+    out["correct"] = [(x["prediction"] == LABELS).tolist() for x in es]
+    for split in ("val", "train"):
+        for q in ("probability", "margin"):
+            out[f"{split}_{q}"] = [x["dynamics"][(split, q)].astype(np.float16).tolist() for x in es]
+    train = {"epoch": [], "sample_index": [], "prediction": [], "correct": []}
+    for (epoch, _), x in zip(epochs, es):
+        idx, pred, corr = x["train"]
+        train["epoch"] += [epoch] * len(idx)
+        train["sample_index"] += idx.tolist()
+        train["prediction"] += pred.tolist()
+        train["correct"] += corr.tolist()
+    out["train"] = train
+    return out
+
+
+def _same(view: dict[str, Any], want: dict[str, Any]) -> bool:
+    """Equal views (NaN-free float16 values compare exactly)."""
+    return view == want
+
+
+# --------------------------------------------------------------------------------------------
+# The commit of an epoch
+
+
+def test_commit_writes_every_row_then_commits_once(tmp_path: Path) -> None:
+    """Each row file is cut to its committed rows, written and fdatasynced, the training part synced
+    and renamed, all before run.json is replaced; the folder is fsynced once, after that replace
+    (it makes the new files durable with their commit); the files hold exactly the committed rows."""
+    study = _study(tmp_path / "s")
+    w = ModelWriter(study, "a")
+    w.start(INFO)
+    _commit(w, 0)
+    mdir = study.model_dir("a")
+    seen: dict[str, bytes] = {}
+
+    def before(event: tuple) -> None:
+        if event[0] == "fdatasync":  # the row is in the file when it is synced
+            seen[event[1]] = (mdir / event[1]).read_bytes()
+
+    with _events(before) as log:
+        _commit(w, 1)
+    want = _expected_files([(0, 0), (1, 0)])
+    assert seen == want
+    commit = log.index(("replace", "run.json"))
+    assert log[commit - 1] == ("fsync", "~run.json") and log[commit + 1:] == [("fsync", "a")]
+    for f in ROW_FILES:
+        row = len(want[f]) // 2
+        assert log.index(("ftruncate", f, row)) < log.index(("fdatasync", f)) < commit, f
+    part = "train_decisions.epoch-0001.parquet"
+    assert log.index(("fsync", f"~{part}")) < log.index(("replace", part)) < commit
+    assert [e for e in log if e[0] == "fsync" and not e[1].startswith("~")] == [("fsync", "a")]
+    assert [e for e in log if e[0] == "replace"] == [("replace", part), ("replace", "run.json")]
+    assert not [e for e in log if e[0] == "unlink"]
+    for f in ROW_FILES:
+        assert (mdir / f).read_bytes() == want[f], f
+    assert _view(study.path) == _expected_view([(0, 0), (1, 0)])
+
+
+def test_a_reader_sees_the_old_or_the_new_store_at_every_write_of_a_commit(tmp_path: Path) -> None:
+    """Just before each write event of committing epoch 2, and of re-committing epoch 1 (which drops
+    epoch 2), a fresh reader sees exactly one committed state: before, un-committed, or after."""
+    study = _study(tmp_path / "s")
+    w = ModelWriter(study, "a")
+    w.start(INFO)
+    _commit(w, 0)
+    _commit(w, 1)
+    states = {"before": _expected_view([(0, 0), (1, 0)]), "after": _expected_view([(0, 0), (1, 0), (2, 0)])}
+    views: list[str] = []
+
+    def before(event: tuple) -> None:
+        view = _view(study.path)
+        views.append(next((k for k, v in states.items() if _same(view, v)), f"other: {view}"))
+
+    with _events(before) as log:
+        _commit(w, 2)
+    commit = log.index(("replace", "run.json"))  # views[i] is what a reader saw just before log[i]
+    assert set(views[:commit + 1]) == {"before"} and set(views[commit + 1:]) == {"after"}, views
+    assert _view(study.path) == states["after"]
+    states = {"before": states["after"], "uncommitted": _expected_view([(0, 0)]),
+              "after": _expected_view([(0, 0), (1, 1)])}
+    views.clear()
+    with _events(before) as log:
+        _commit(w, 1, shift=1)
+    commits = [i for i, e in enumerate(log) if e == ("replace", "run.json")]
+    assert len(commits) == 2, log  # run.json first drops epochs 1 and 2, then commits the new epoch 1
+    assert set(views[:commits[0] + 1]) == {"before"}, views
+    assert set(views[commits[0] + 1:commits[1] + 1]) == {"uncommitted"}, views
+    assert set(views[commits[1] + 1:]) == {"after"}, views
+    assert commits[0] < log.index(("ftruncate", "correct.bits", 2)) < commits[1]
+    assert _view(study.path) == states["after"]
+    want = _expected_files([(0, 0), (1, 1)])
+    for f in ROW_FILES:
+        assert (study.model_dir("a") / f).read_bytes() == want[f], f
+
+
+def test_a_kill_at_every_write_of_a_commit_resumes_to_the_new_values(tmp_path: Path) -> None:
+    """Killed before each write event of committing epoch 1 (a fresh epoch) and of re-committing it:
+    the reader sees the state before or after; resumed and committed again with other values, the
+    files hold exactly the new rows and no training part of an uncommitted epoch is left."""
+    import shutil
+
+    for recommit in (False, True):
+        template = tmp_path / f"template{int(recommit)}"
+        w = ModelWriter(_study(template), "a")
+        w.start(INFO)
+        _commit(w, 0)
+        if recommit:
+            _commit(w, 1)
+        old = [(0, 0), (1, 0)] if recommit else [(0, 0)]
+        for at in range(1, 60):
+            root = tmp_path / f"r{int(recommit)}-k{at}"
+            shutil.copytree(template, root)
+            w = ModelWriter(open_study(root), "a")
+            new = [(0, 0), (1, 1)]
+            if not killed_at(at, lambda w=w: _commit(w, 1, shift=1)):
+                assert _view(root) == _expected_view(new)
+                break
+            view = _view(root)
+            states = [old, [(0, 0)], new]
+            match = [s for s in states if view == _expected_view(s)]
+            assert match, f"kill {at}: {view}"
+            w = ModelWriter(open_study(root), "a")
+            w.start(INFO)
+            committed = open_study(root).committed_epochs("a")
+            assert committed == [e for e, _ in match[0]], at
+            for f, data in _expected_files(match[0]).items():
+                assert (root / "models" / "a" / f).read_bytes() == data, (f, at)  # cut back to the committed rows
+            parts = sorted(p.name for p in (root / "models" / "a").glob("train_decisions.epoch-*.parquet"))
+            assert parts == [f"train_decisions.epoch-{e:04d}.parquet" for e in committed], at
+            _commit(w, 1, shift=2)
+            want = [(0, 0), (1, 2)]
+            assert _view(root) == _expected_view(want), f"kill {at}"
+            for f, data in _expected_files(want).items():
+                assert (root / "models" / "a" / f).read_bytes() == data, (f, at)
+        else:
+            raise AssertionError("the commit never ran to its end")
+
+
+# --------------------------------------------------------------------------------------------
+# Resume (start of an unfinished run) and finish
+
+
+def _killed_after_rows(root: Path) -> Path:
+    """A run with epochs 0 and 1 committed, killed after writing epoch 2's rows and training part
+    (run.json as before that commit), with a consolidated file and temporary files of killed writes."""
+    study = _study(root)
+    w = ModelWriter(study, "a")
+    w.start(INFO)
+    _commit(w, 0)
+    _commit(w, 1)
+    mdir = study.model_dir("a")
+    committed = (mdir / "run.json").read_bytes()
+    _commit(w, 2)
+    (mdir / "run.json").write_bytes(committed)
+    stale = pd.DataFrame({"epoch": np.repeat(np.arange(3, dtype=np.int16), N_TRAIN), "sample_index": np.tile(np.arange(N_TRAIN, dtype=np.int32), 3),
+                          "prediction": np.full(3 * N_TRAIN, 7, dtype=np.int32), "correct": np.zeros(3 * N_TRAIN, dtype=bool)})
+    stale.to_parquet(mdir / "train_decisions.parquet")  # left by a kill in finish() of an earlier attempt
+    (mdir / f".run.json.host-{os.getpid()}-0123456789ab.tmp").write_bytes(b"{")
+    return mdir
+
+
+def test_resume_cuts_every_row_file_back_and_syncs_the_cut(tmp_path: Path) -> None:
+    """start() of the killed run: run.json says running, one more attempt; each row file (decisions
+    and dynamics) holds exactly the committed rows, the cut fsynced; uncommitted parts, the stale
+    consolidated file and temporary files are gone; a reader sees the committed epochs only."""
+    mdir = _killed_after_rows(tmp_path / "s")
+    assert _view(tmp_path / "s") != _expected_view([(0, 0), (1, 0)])  # the stale consolidated file is read
+    with _events() as log:
+        info = ModelWriter(open_study(tmp_path / "s"), "a").start(INFO)
+    assert info["status"] == "running" and info["attempts"] == 2
+    stored = open_study(tmp_path / "s").run_info("a")
+    assert stored["status"] == "running" and stored["attempts"] == 2 and stored["store_options"] == OPTIONS
+    want = _expected_files([(0, 0), (1, 0)])
+    for f in ROW_FILES:
+        assert (mdir / f).read_bytes() == want[f], f
+        assert log.index(("ftruncate", f, len(want[f]))) < log.index(("fsync", f)), f
+    assert ("unlink", "train_decisions.epoch-0002.parquet") in log and ("unlink", "train_decisions.parquet") in log
+    assert sorted(p.name for p in mdir.iterdir() if p.name.startswith((".", "train_decisions"))) == [
+        "train_decisions.epoch-0000.parquet", "train_decisions.epoch-0001.parquet"]
+    assert _view(tmp_path / "s") == _expected_view([(0, 0), (1, 0)])
+    info = ModelWriter(open_study(tmp_path / "s"), "a").start(INFO)
+    assert info["attempts"] == 3
+
+
+def test_resume_of_a_run_without_dynamics_touches_no_dynamics_file(tmp_path: Path) -> None:
+    """Dynamics files are cut only where the model's store options ask for them (a file of that
+    name beside a model without them is not the store's)."""
+    study = _study(tmp_path / "s")
+    w = ModelWriter(study, "a")
+    info = {"condition": "base", "config": {"seed": 1}}
+    w.start(info)
+    w.commit_epoch(0, LABELS.copy(), {})
+    other = study.model_dir("a") / "val_probability.f16"
+    other.write_bytes(b"\x00" * 100)
+    ModelWriter(study, "a").start(info)
+    assert other.stat().st_size == 100
+    assert open_study(study.path).epoch_probabilities("a") is None
+
+
+def test_finish_consolidates_then_commits_then_removes_the_parts(tmp_path: Path) -> None:
+    """The consolidated training decisions are synced and renamed (folder synced) before the
+    final run.json; the parts are removed only after it; a reader sees the same training decisions
+    and a running model before that replace, a complete one after it."""
+    study = _study(tmp_path / "s")
+    w = ModelWriter(study, "a")
+    w.start(INFO)
+    for e in range(3):
+        _commit(w, e)
+    running = _expected_view([(0, 0), (1, 0), (2, 0)])
+    complete = {**running, "status": "complete"}
+    views: list[str] = []
+
+    def before(event: tuple) -> None:
+        view = _view(study.path)
+        views.append("running" if view == running else "complete" if view == complete else f"other {view}")
+
+    with _events(before) as log:
+        w.finish(note="done")
+    commit = log.index(("replace", "run.json"))
+    consolidated = log.index(("replace", "train_decisions.parquet"))
+    assert log.index(("fsync", "~train_decisions.parquet")) < consolidated < log.index(("fsync", "a")) < commit
+    unlinks = [i for i, e in enumerate(log) if e[0] == "unlink"]
+    assert sorted(log[i][1] for i in unlinks) == [f"train_decisions.epoch-{e:04d}.parquet" for e in range(3)]
+    assert min(unlinks) > commit
+    assert set(views[:commit + 1]) == {"running"} and set(views[commit + 1:]) == {"complete"}, views
+    info = open_study(study.path).run_info("a")
+    assert info["status"] == "complete" and info["note"] == "done" and "finished" in info
+    assert sorted(p.name for p in study.model_dir("a").glob("train_decisions*")) == ["train_decisions.parquet"]
+    assert _view(study.path) == complete
+
+
+def test_a_failed_run_keeps_its_parts_and_is_resumed(tmp_path: Path) -> None:
+    study = _study(tmp_path / "s")
+    w = ModelWriter(study, "a")
+    w.start(INFO)
+    _commit(w, 0)
+    _commit(w, 1)
+    w.finish("failed", error="out of memory")
+    info = open_study(study.path).run_info("a")
+    assert info["status"] == "failed" and info["error"] == "out of memory"
+    assert sorted(p.name for p in study.model_dir("a").glob("train_decisions*")) == [
+        "train_decisions.epoch-0000.parquet", "train_decisions.epoch-0001.parquet"]
+    assert _view(study.path) == {**_expected_view([(0, 0), (1, 0)]), "status": "failed"}
+    with pytest.raises(UserError, match="failed, not complete"):
+        open_study(study.path).final_decisions(["a"])
+    w = ModelWriter(open_study(study.path), "a")
+    assert w.start(INFO)["status"] == "running"
+    _commit(w, 2)
+    w.finish()
+    assert _view(study.path) == {**_expected_view([(0, 0), (1, 0), (2, 0)]), "status": "complete"}
+
+
+def test_a_complete_run_is_returned_as_it_is_and_its_leftover_parts_removed(tmp_path: Path) -> None:
+    """A kill between the final run.json and the removal of the parts: start() removes them and
+    changes nothing else (no new attempt, status complete)."""
+    study = _study(tmp_path / "s")
+    w = ModelWriter(study, "a")
+    w.start(INFO)
+    _commit(w, 0)
+    _commit(w, 1)
+    w.finish()
+    mdir = study.model_dir("a")
+    before = (mdir / "run.json").read_bytes()
+    for e in (0, 1):
+        (mdir / f"train_decisions.epoch-{e:04d}.parquet").write_bytes(b"x")
+        (mdir / f"decisions.epoch-{e:04d}.parquet").write_bytes(b"x")
+    info = ModelWriter(study, "a").start(INFO)
+    assert info["status"] == "complete" and info["attempts"] == 1
+    assert (mdir / "run.json").read_bytes() == before
+    assert not list(mdir.glob("*.epoch-*.parquet"))
+    assert _view(study.path) == {**_expected_view([(0, 0), (1, 0)]), "status": "complete"}
+
+
+# --------------------------------------------------------------------------------------------
+# Migration from format 1
+
+V1 = Path(__file__).parent / "data" / "store_v1"
+
+
+def _v1_copy(root: Path) -> Path:
+    import shutil
+
+    shutil.copytree(V1, root)
+    return root
+
+
+def _v1_labels() -> np.ndarray:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(V1 / "images.parquet").column("label").to_numpy()
+
+
+def test_migration_writes_the_row_files_then_commits_then_removes_the_parquet_files(tmp_path: Path) -> None:
+    """Row files synced and renamed, then run.json (format 2) replaced and the folder synced once,
+    then the Parquet decisions removed; before each event a reader sees the same arrays."""
+    from model_runs.store import migrate_model
+
+    root = _v1_copy(tmp_path / "s")
+    want = np.load(V1 / "expected_predictions.npy")[1, :2]
+    views: list[bool] = []
+
+    def before(event: tuple) -> None:
+        e = open_study(root).epoch_decisions("going")
+        views.append(e.epochs.tolist() == [0, 1] and e.prediction.tolist() == want.tolist())
+
+    with _events(before) as log:
+        assert migrate_model(open_study(root), "going")
+    assert views and all(views)
+    commit = log.index(("replace", "run.json"))
+    for f in ("correct.bits", "prediction.int16"):
+        assert log.index(("fsync", f"~{f}")) < log.index(("replace", f)) < commit
+    assert [e for e in log if e[0] == "fsync" and not e[1].startswith("~")] == [("fsync", "going")]
+    assert log.index(("fsync", "going")) == commit + 1
+    unlinks = [i for i, e in enumerate(log) if e[0] == "unlink"]
+    assert sorted(log[i][1] for i in unlinks) == ["decisions.epoch-0000.parquet", "decisions.epoch-0001.parquet"]
+    assert min(unlinks) > commit
+    mdir = root / "models" / "going"
+    assert (mdir / "correct.bits").read_bytes() == b"".join(_packed(p == _v1_labels()) for p in want)
+    assert (mdir / "prediction.int16").read_bytes() == want.astype("<i2").tobytes()
+    info = open_study(root).run_info("going")
+    assert info["format_version"] == 2 and set(info["migrated"]) == {"from_format", "at"}
+    assert info["migrated"]["from_format"] == 1 and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$", info["migrated"]["at"])
+    assert sorted(p.name for p in mdir.glob("train_decisions*")) == [
+        "train_decisions.epoch-0000.parquet", "train_decisions.epoch-0001.parquet"]  # training decisions stay
+
+
+def test_a_format_1_record_without_version_or_epochs_migrates(tmp_path: Path) -> None:
+    """run.json of the first writers: no format_version (format 1 by definition), and a model
+    started without any epoch (no `epochs`): readers take it as format 1, migration as an empty
+    format-2 model whose row files hold nothing."""
+    import json
+
+    from model_runs.store import migrate_model
+
+    root = _v1_copy(tmp_path / "s")
+    for model_id, drop in (("going", ["format_version"]), ("done", ["format_version"])):
+        path = root / "models" / model_id / "run.json"
+        record = json.loads(path.read_text())
+        for key in drop:
+            record.pop(key)
+        path.write_text(json.dumps(record))
+    empty = root / "models" / "empty"
+    empty.mkdir()
+    (empty / "run.json").write_text(json.dumps({"model_id": "empty", "status": "running", "config": {}}))
+    study = open_study(root)
+    assert [study.format_version(m) for m in ("done", "going", "empty")] == [1, 1, 1]
+    preds = np.load(V1 / "expected_predictions.npy")
+    np.testing.assert_array_equal(study.final_decisions(["done"]).correct[0], preds[0, -1] == _v1_labels())
+    np.testing.assert_array_equal(study.final_decisions(["going"], epoch=1).correct[0], preds[1, 1] == _v1_labels())
+    assert migrate_model(study, "going") and migrate_model(study, "empty")
+    study = open_study(root)
+    assert study.format_version("going") == 2 and study.format_version("empty") == 2
+    np.testing.assert_array_equal(study.epoch_decisions("going").prediction, preds[1, :2])
+    assert study.committed_epochs("empty") == []
+    assert (empty / "correct.bits").stat().st_size == 0 and (empty / "prediction.int16").stat().st_size == 0
+    with pytest.raises(UserError, match=r"models/empty: no committed epochs"):
+        study.epoch_decisions("empty")
+    w = ModelWriter(study, "empty")
+    w.start({"config": {}})
+    w.commit_epoch(0, _v1_labels(), {})
+    assert open_study(root).epoch_decisions("empty").prediction.tolist() == [_v1_labels().tolist()]
+    assert not migrate_model(open_study(root), "empty")
+
+
+def test_migrating_a_study_refuses_a_model_being_trained_naming_it(tmp_path: Path) -> None:
+    import fcntl
+
+    from model_runs.model_lock import lock_path
+    from model_runs.store import migrate_study
+
+    root = _v1_copy(tmp_path / "s")
+    path = lock_path(root / "models" / "going")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(UserError, match="model 'going' is busy"):
+            migrate_study(root)
+    finally:
+        os.close(fd)
+    assert migrate_study(root) == (1, 1)  # 'done' was migrated before 'going' was refused
