@@ -537,3 +537,211 @@ def test_migrating_a_study_refuses_a_model_being_trained_naming_it(tmp_path: Pat
     finally:
         os.close(fd)
     assert migrate_study(root) == (1, 1)  # 'done' was migrated before 'going' was refused
+
+
+# --------------------------------------------------------------------------------------------
+# Readers of the optional files
+
+
+def _dynamics_model(root: Path, options: dict[str, Any] | None = OPTIONS, epochs: int = 2):
+    study = _study(root)
+    w = ModelWriter(study, "a")
+    w.start({**INFO, "store_options": options} if options is not None else {"condition": "base", "config": {"seed": 1}})
+    for e in range(epochs):
+        if options and (options.get("val_probabilities") or options.get("train_probabilities")):
+            d = {k: v for k, v in _epoch(e)["dynamics"].items() if options.get(f"{k[0]}_probabilities")}
+            w.commit_epoch(e, _epoch(e)["prediction"], {}, dynamics=d)
+        else:
+            w.commit_epoch(e, _epoch(e)["prediction"], {})
+    return study, w
+
+
+def test_dynamics_rows_are_read_per_split_and_quantity(tmp_path: Path) -> None:
+    study, _ = _dynamics_model(tmp_path / "s")
+    for split, width in (("val", len(LABELS)), ("train", N_TRAIN)):
+        for quantity, read in (("probability", study.epoch_probabilities), ("margin", study.epoch_margins)):
+            got = read("a", split)
+            assert got.dtype == np.float16 and got.shape == (2, width)
+            want = np.stack([_epoch(e)["dynamics"][(split, quantity)] for e in range(2)])
+            np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(study.epoch_probabilities("a"), study.epoch_probabilities("a", "val"))
+    assert study.store_options("a") == OPTIONS
+    with pytest.raises(ValueError, match="split must be 'val' or 'train', not 'test'"):
+        study.epoch_margins("a", "test")
+
+
+def test_dynamics_of_a_model_without_them_are_none(tmp_path: Path) -> None:
+    study, _ = _dynamics_model(tmp_path / "s", {"val_probabilities": True, "train_probabilities": False, "n_train": N_TRAIN})
+    assert study.epoch_probabilities("a", "val").shape == (2, len(LABELS))
+    assert study.epoch_probabilities("a", "train") is None and study.epoch_margins("a", "train") is None
+    study, _ = _dynamics_model(tmp_path / "t", None)
+    assert study.epoch_probabilities("a") is None and study.epoch_margins("a", "train") is None
+    assert study.store_options("a") == {}
+    assert open_study(V1).epoch_probabilities("done") is None and open_study(V1).store_options("done") == {}
+    path = study.model_dir("a") / "run.json"
+    import json
+
+    record = json.loads(path.read_text())
+    record["store_options"] = ["val_probabilities"]  # not an object: nothing stored beyond the decisions
+    path.write_text(json.dumps(record))
+    assert open_study(study.path).epoch_probabilities("a") is None
+
+
+def test_dynamics_before_any_epoch_are_empty_rows_of_the_right_width(tmp_path: Path) -> None:
+    study, _ = _dynamics_model(tmp_path / "s", epochs=0)
+    for split, width in (("val", len(LABELS)), ("train", N_TRAIN)):
+        got = study.epoch_margins("a", split)
+        assert got.shape == (0, width) and got.dtype == np.float16
+
+
+@pytest.mark.parametrize("n_train", [True, "4", -1, 2.0, None])
+def test_a_bad_n_train_is_named(tmp_path: Path, n_train: Any) -> None:
+    import json
+
+    study, _ = _dynamics_model(tmp_path / "s")
+    path = study.model_dir("a") / "run.json"
+    record = json.loads(path.read_text())
+    record["store_options"]["n_train"] = n_train
+    path.write_text(json.dumps(record))
+    with pytest.raises(UserError) as err:
+        open_study(study.path).epoch_probabilities("a", "train")
+    assert str(err.value) == f"{path}:store_options.n_train: {n_train!r} is not a number of training images"
+    assert open_study(study.path).epoch_probabilities("a", "val").shape == (2, len(LABELS))
+
+
+def test_a_short_dynamics_file_is_refused(tmp_path: Path) -> None:
+    study, _ = _dynamics_model(tmp_path / "s")
+    path = study.model_dir("a") / "train_margin.f16"
+    path.write_bytes(path.read_bytes()[:-2])
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: holds fewer rows than run.json commits \(2\)$"):
+        study.epoch_margins("a", "train")
+    path.unlink()
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: committed epochs have no decisions file$"):
+        study.epoch_margins("a", "train")
+
+
+def test_dynamics_rows_of_the_wrong_shape_or_missing_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    study, w = _dynamics_model(tmp_path / "s", epochs=1)
+    mdir = study.model_dir("a")
+    before = {f: (mdir / f).read_bytes() for f in ROW_FILES + ["run.json"]}
+    d = dict(_epoch(1)["dynamics"])
+    d[("train", "margin")] = d[("train", "margin")][:-1]
+    with pytest.raises(ValueError, match=r"^train margin rows \(1, 3\) != \(1, 4\)$"):
+        w.commit_epoch(1, _epoch(1)["prediction"], {}, dynamics=d)
+    del d[("train", "margin")]
+    with pytest.raises(ValueError, match=r"the store options ask for train margin rows; none given$"):
+        w.commit_epoch(1, _epoch(1)["prediction"], {}, dynamics=d)
+    assert open_study(study.path).committed_epochs("a") == [0]
+    assert (mdir / "run.json").read_bytes() == before["run.json"]
+    assert _view(study.path)["val_margin"] == _expected_view([(0, 0)])["val_margin"]
+
+
+def test_train_labels_round_trip_as_little_endian_int16(tmp_path: Path) -> None:
+    study, w = _dynamics_model(tmp_path / "s", epochs=0)
+    assert study.train_labels("a") is None
+    labels = np.array([2, 0, 1, 300])
+    w.save_train_labels(labels)
+    path = study.model_dir("a") / "train_labels.int16"
+    assert path.read_bytes() == b"".join(int(v).to_bytes(2, "little") for v in labels)
+    got = study.train_labels("a")
+    assert got.dtype == np.int64 and got.tolist() == labels.tolist()
+    w.save_train_labels(np.array([1, 2, 0]))
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: 3 labels, run.json says 4 training images$"):
+        study.train_labels("a")
+    with pytest.raises(ValueError, match="int16"):
+        w.save_train_labels(np.array([0, -1, 2, 1]))
+    plain, w2 = _dynamics_model(tmp_path / "t", None, epochs=0)
+    w2.save_train_labels(np.array([1, 2, 0]))  # no n_train recorded: nothing to check against
+    assert plain.train_labels("a").tolist() == [1, 2, 0]
+
+
+def test_activations_are_read_only_once_the_model_is_complete(tmp_path: Path) -> None:
+    study, w = _dynamics_model(tmp_path / "s")
+    assert study.activations("a") is None
+    index = np.array([1, 4, 9], dtype=np.int32)
+    acts = np.arange(6, dtype=np.float64).reshape(3, 2) / 4
+    with _events() as log:
+        w.save_activations(index, acts)
+    assert ("fsync", "a") not in log  # the folder is synced by the commit that follows
+    assert [e for e in log if e[0] == "replace"] == [("replace", "activation_index.npy"), ("replace", "activations.npy")]
+    assert study.activations("a") is None  # written before the final epoch is committed: not final yet
+    w.finish()
+    got_index, got = study.activations("a")
+    assert got_index.dtype == np.int64 and got_index.tolist() == [1, 4, 9]
+    assert got.dtype == np.float16 and got.tolist() == acts.tolist()
+    mdir = study.model_dir("a")
+    assert np.load(mdir / "activation_index.npy").dtype == np.int64 and np.load(mdir / "activations.npy").dtype == np.float16
+
+
+@pytest.mark.parametrize(("index", "acts"), [
+    ([0, 10], np.zeros((2, 3))),      # image 10 of 10
+    ([-1, 3], np.zeros((2, 3))),      # a negative index
+    ([0, 3, 5], np.zeros((2, 3))),    # one row short
+    ([[0, 3]], np.zeros((1, 3))),     # index not a vector
+    ([0, 3], np.zeros(2)),            # activations not a matrix
+])
+def test_activations_that_do_not_match_are_refused(tmp_path: Path, index: list, acts: np.ndarray) -> None:
+    study, w = _dynamics_model(tmp_path / "s")
+    w.finish()
+    mdir = study.model_dir("a")
+    np.save(mdir / "activation_index.npy", np.array(index, dtype=np.int64))
+    np.save(mdir / "activations.npy", acts.astype(np.float16))
+    with pytest.raises(UserError) as err:
+        study.activations("a")
+    shape, ishape = acts.shape, np.array(index).shape
+    assert str(err.value) == (f"{mdir / 'activations.npy'}: activations {shape} do not match image indices {ishape} "
+                              f"of the study's 10 images")
+
+
+def test_unreadable_activations_are_refused(tmp_path: Path) -> None:
+    study, w = _dynamics_model(tmp_path / "s")
+    w.save_activations(np.array([0, 1]), np.zeros((2, 3)))
+    w.finish()
+    mdir = study.model_dir("a")
+    (mdir / "activations.npy").write_bytes((mdir / "activations.npy").read_bytes()[:-3])
+    with pytest.raises(UserError, match=rf"^{re.escape(str(mdir))}: unreadable activations \(.+\)$"):
+        study.activations("a")
+    np.save(mdir / "activation_index.npy", np.array([{"x": 1}, 2], dtype=object))  # a pickle: refused, not loaded
+    np.save(mdir / "activations.npy", np.zeros((2, 3), dtype=np.float16))
+    with pytest.raises(UserError, match="unreadable activations"):
+        study.activations("a")
+    (mdir / "activations.npy").unlink()
+    assert study.activations("a") is None
+
+
+def test_probabilities_are_float32_and_checked(tmp_path: Path) -> None:
+    study, w = _dynamics_model(tmp_path / "s")
+    probs = np.full((len(LABELS), 3), 1 / 3)
+    w.save_probabilities(probs)
+    got = study.probabilities("a")
+    assert got.dtype == np.float32 and got.tolist() == probs.astype(np.float32).tolist()
+    path = study.model_dir("a") / "probabilities.npy"
+    for bad in (np.zeros((len(LABELS), 3), dtype=np.int64), np.zeros(len(LABELS)), np.zeros((len(LABELS) - 1, 3))):
+        np.save(path, bad)
+        with pytest.raises(UserError) as err:
+            study.probabilities("a")
+        assert str(err.value) == (f"{path}: probabilities of shape {bad.shape} ({bad.dtype}); expected "
+                                  f"({len(LABELS)}, n_classes) floats, one row per image")
+    np.save(path, np.full((len(LABELS), 3), None, dtype=object))  # a pickle of the right shape: never unpickled
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: unreadable or truncated probabilities \(.*pickle.*\)$"):
+        study.probabilities("a")
+    np.save(path, probs.astype(np.float32))
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(UserError) as err:
+        study.probabilities("a")
+    try:
+        np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        first_line = str(exc).splitlines()[0]
+    assert str(err.value) == f"{path}: unreadable or truncated probabilities ({first_line})"
+
+
+def test_data_location_round_trip(tmp_path: Path) -> None:
+    study = _study(tmp_path / "s")
+    assert study.data_location() is None
+    record = {"format_version": 1, "dataset": "digits", "fingerprint": {}}
+    study.write_data_location(record)
+    assert open_study(study.path).data_location() == record
+    (study.path / "data_location.json").write_text("[1, 2]")
+    with pytest.raises(UserError, match=r"data_location.json: not an object"):
+        study.data_location()
