@@ -22,7 +22,7 @@ import pytest
 from kill_points import killed_at
 
 from labutil.errors import UserError
-from model_runs.store import ModelWriter, create_study, open_study
+from model_runs.store import ModelWriter, create_study, dumps_toml, open_study
 
 LABELS = np.array([0, 1, 2, 0, 1, 2, 1, 0, 2, 1])  # 10 images: 2 bytes of packed bits per row
 N_TRAIN = 4
@@ -745,3 +745,108 @@ def test_data_location_round_trip(tmp_path: Path) -> None:
     (study.path / "data_location.json").write_text("[1, 2]")
     with pytest.raises(UserError, match=r"data_location.json: not an object"):
         study.data_location()
+
+
+# --------------------------------------------------------------------------------------------
+# Growing a study (create_study on an existing folder)
+
+
+def _model(model_id: str, condition: str, **fields: Any) -> dict[str, Any]:
+    return {"model_id": model_id, "condition": condition, "arch": "mlp", "lr": 0.1, "seeds": {"init": 1, "order": 1}, **fields}
+
+
+GROWN = {"name": "g", "dataset": {"name": "digits", "seed": 0}, "description": "first", "recipe": {"lr": 0.1},
+         "models": [_model("a", "base"), _model("b", "init")],
+         "comparisons": {"base": {"label": "base models"}, "init": {"label": "init seeds"}}}
+
+
+def _grown(root: Path, trained: tuple[str, ...] = ("a",)) -> Path:
+    """A study folder of GROWN whose models `trained` have a run.json."""
+    study = _study(root)
+    (root / "study.toml").write_text(dumps_toml(GROWN))  # as if created from GROWN
+    for model_id in trained:
+        ModelWriter(study, model_id).start({"condition": "x", "config": {}})
+    return root
+
+
+def _definition(root: Path) -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads((root / "study.toml").read_text())
+
+
+def _grow(root: Path, definition: dict[str, Any]):
+    images = open_study(root).images
+    return create_study(root, definition, images)
+
+
+def test_a_grown_study_adds_new_models_keeps_unlisted_ones_and_takes_the_new_texts(tmp_path: Path) -> None:
+    root = _grown(tmp_path / "s")
+    new = {"name": "g", "dataset": {"name": "digits", "seed": 0}, "description": "second", "recipe": {"lr": 0.2},
+           "models": [_model("c", "wide", lr=0.3), _model("a", "base")],
+           "comparisons": {"wide": {"label": "wide models"}, "base": {"label": "renamed"}}}
+    _grow(root, new)
+    assert _definition(root) == {
+        "name": "g", "dataset": {"name": "digits", "seed": 0}, "description": "second", "recipe": {"lr": 0.2},
+        "models": [_model("c", "wide", lr=0.3), _model("a", "base"), _model("b", "init")],  # the new order, then the kept ones
+        "comparisons": {"init": {"label": "init seeds"}, "wide": {"label": "wide models"}, "base": {"label": "renamed"}},
+    }
+
+
+def test_a_study_file_without_models_keeps_the_stored_ones(tmp_path: Path) -> None:
+    root = _grown(tmp_path / "s")
+    new = {k: v for k, v in GROWN.items() if k not in ("models", "comparisons")}
+    _grow(root, new)
+    got = _definition(root)
+    assert got["models"] == GROWN["models"] and got["comparisons"] == GROWN["comparisons"]
+    root2 = tmp_path / "t"
+    _study(root2)
+    bare = {"name": "t", "dataset": {"name": "digits", "seed": 0}}
+    (root2 / "study.toml").write_text(dumps_toml(bare))
+    _grow(root2, {**bare, "description": "x"})
+    assert _definition(root2) == {**bare, "description": "x"}  # no models anywhere: no models key
+
+
+def test_an_untrained_model_may_change_and_a_trained_one_may_not(tmp_path: Path) -> None:
+    root = _grown(tmp_path / "s")
+    changed_b = {**GROWN, "models": [_model("a", "base"), _model("b", "init", lr=0.5)]}
+    _grow(root, changed_b)
+    assert _definition(root)["models"][1]["lr"] == 0.5
+    before = (root / "study.toml").read_bytes()
+    where = f"{root / 'study.toml'}: folder holds a different study definition"
+    tail = f"; give the changed model another name (condition), or remove {root / 'models' / 'a'} to retrain it"
+    cases = [
+        (_model("a", "base", lr=0.05), "'lr' is 0.1 there, 0.05 in the study file"),
+        (_model("a", "base", seeds={"init": 1, "order": 2}), "'seeds.order' is 1 there, 2 in the study file"),
+        (_model("a", "base", momentum=0.9), "'momentum' is absent there, 0.9 in the study file"),
+        ({k: v for k, v in _model("a", "base").items() if k != "arch"}, "'arch' is 'mlp' there, absent in the study file"),
+        (_model("a", "base", eval_resize=224), "'eval_resize' is 0 there, 224 in the study file"),
+    ]
+    for entry, difference in cases:
+        with pytest.raises(UserError) as err:
+            _grow(root, {**GROWN, "models": [entry, _model("b", "init", lr=0.5)]})
+        assert str(err.value) == f"{where}: model 'a': {difference}{tail}"
+        assert (root / "study.toml").read_bytes() == before
+    # keys added to recipes later count with their defaults: writing them out changes nothing
+    _grow(root, {**GROWN, "models": [_model("a", "base", eval_resize=0, eval_interpolation="bilinear"), _model("b", "init", lr=0.5)]})
+    assert _definition(root)["models"][0]["eval_resize"] == 0
+
+
+@pytest.mark.parametrize(("change", "difference"), [
+    ({"name": "h"}, "'name' is 'g' there, 'h' in the study file"),
+    ({"dataset": {"name": "digits", "seed": 1}}, "'dataset.seed' is 0 there, 1 in the study file"),
+    ({"dataset": {"name": "digits", "seed": 0, "val_per_class": 3}}, "'dataset.val_per_class' is absent there, 3 in the study file"),
+    ({"extra": [1, 2]}, "'extra' is absent there, [1, 2] in the study file"),
+    ({"name": "h", "dataset": {"name": "other", "seed": 0}}, "'dataset.name' is 'digits' there, 'other' in the study file"),
+])
+def test_a_different_study_is_refused_naming_the_first_field(tmp_path: Path, change: dict[str, Any], difference: str) -> None:
+    root = _grown(tmp_path / "s")
+    before = (root / "study.toml").read_bytes()
+    with pytest.raises(UserError) as err:
+        _grow(root, {**GROWN, **change})
+    assert str(err.value) == f"{root / 'study.toml'}: folder holds a different study definition: {difference}; choose another --runs-dir"
+    assert (root / "study.toml").read_bytes() == before
+    stored_only = {k: v for k, v in GROWN.items() if k != "description"}
+    (root / "study.toml").write_text(dumps_toml({**GROWN, "extra": 1}))
+    with pytest.raises(UserError, match=r"'extra' is 1 there, absent in the study file; choose another --runs-dir$"):
+        _grow(root, stored_only)
