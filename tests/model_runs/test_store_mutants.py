@@ -850,3 +850,206 @@ def test_a_different_study_is_refused_naming_the_first_field(tmp_path: Path, cha
     (root / "study.toml").write_text(dumps_toml({**GROWN, "extra": 1}))
     with pytest.raises(UserError, match=r"'extra' is 1 there, absent in the study file; choose another --runs-dir$"):
         _grow(root, stored_only)
+
+
+# --------------------------------------------------------------------------------------------
+# Readers of the decisions (both formats)
+
+
+def _plain_model(root: Path, preds: list[list[int]], finish: bool = True):
+    study = _study(root)
+    w = ModelWriter(study, "a")
+    w.start({"condition": "base", "config": {"seed": 1}})
+    for e, p in enumerate(preds):
+        w.commit_epoch(e, np.array(p), {})
+    if finish:
+        w.finish()
+    return open_study(root)
+
+
+PREDS = [[0] * 10, [0, 1, 2, 0, 1, 2, 0, 0, 0, 0], [0, 1, 2, 0, 1, 2, 1, 0, 2, 2]]
+
+
+def test_final_decisions_and_their_refusals_name_the_model_and_the_epochs(tmp_path: Path) -> None:
+    study = _plain_model(tmp_path / "s", PREDS, finish=False)
+    mdir = study.model_dir("a")
+    with pytest.raises(UserError) as err:
+        study.final_decisions(["a"])
+    assert str(err.value) == (f"{mdir}: model is running, not complete: its last stored epoch (2) is not its final "
+                              "one; ask for an epoch explicitly to use it")
+    with pytest.raises(UserError) as err:
+        study.final_decisions(["a"], epoch=5)
+    assert str(err.value) == f"{mdir}: epoch 5 not stored (have 0..2)"
+    m = study.final_decisions(["a"], epoch=1)
+    assert m.epochs.tolist() == [1] and np.issubdtype(m.epochs.dtype, np.integer) and m.model_ids == ["a"]
+    assert m.image_index.tolist() == list(range(10))
+    assert m.correct.tolist() == [(np.array(PREDS[1]) == LABELS).tolist()]
+    e = study.epoch_decisions("a")
+    assert e.model_id == "a" and e.image_index.tolist() == list(range(10)) and e.epochs.tolist() == [0, 1, 2]
+    path = mdir / "correct.bits"
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: holds fewer rows than run.json commits \(3\)$"):
+        study.final_decisions(["a"], epoch=2)
+
+
+def test_a_model_without_epochs_has_none_committed(tmp_path: Path) -> None:
+    import json
+
+    study = _plain_model(tmp_path / "s", [])
+    path = study.model_dir("a") / "run.json"
+    record = json.loads(path.read_text())
+    del record["epochs"]  # a record of the first writers, started and never committed
+    path.write_text(json.dumps(record))
+    assert study.committed_epochs("a") == []
+    for read in (lambda: study.epoch_decisions("a"), lambda: study.final_decisions(["a"])):
+        with pytest.raises(UserError) as err:
+            read()
+        assert str(err.value) == f"{study.model_dir('a')}: no committed epochs"
+
+
+def test_decisions_table_is_the_format_1_layout(tmp_path: Path) -> None:
+    study = _plain_model(tmp_path / "s", PREDS)
+    table = study.decisions_table("a")
+    assert list(table.columns) == ["epoch", "image_index", "prediction", "correct"]
+    assert [str(t) for t in table.dtypes] == ["int16", "int32", "int32", "bool"]
+    assert table["epoch"].tolist() == [e for e in range(3) for _ in range(10)]
+    assert table["image_index"].tolist() == list(range(10)) * 3
+    assert table["prediction"].tolist() == sum(PREDS, [])
+    assert table["correct"].tolist() == (np.array(PREDS) == LABELS).ravel().tolist()
+    assert study.decisions_table("a", [2, 0])["epoch"].tolist() == [0] * 10 + [2] * 10
+
+
+def test_run_info_is_a_deep_copy(tmp_path: Path) -> None:
+    study = _plain_model(tmp_path / "s", PREDS)
+    study.run_info("a")["epochs"][0]["val_accuracy"] = -1.0
+    assert study.run_info("a")["epochs"][0]["val_accuracy"] == pytest.approx(np.mean(np.array(PREDS[0]) == LABELS))
+
+
+def test_row_files_get_the_mode_of_a_plain_open(tmp_path: Path) -> None:
+    """The one permission policy: 0666 less the umask (here 027, so the mode shows every bit)."""
+    old = os.umask(0o027)
+    try:
+        study, _ = _dynamics_model(tmp_path / "s")
+    finally:
+        os.umask(old)
+    for f in ROW_FILES:
+        assert (study.model_dir("a") / f).stat().st_mode & 0o777 == 0o640, f
+
+
+def test_training_decisions_of_a_running_model_read_from_its_parts(tmp_path: Path) -> None:
+    study, w = _dynamics_model(tmp_path / "s", epochs=0)
+    for e in range(3):
+        _commit(w, e)
+    table = open_study(study.path).train_decisions_table("a")
+    assert list(table.columns) == ["epoch", "sample_index", "prediction", "correct"]
+    assert table.index.tolist() == list(range(12))
+    assert table["epoch"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    _plain_model(tmp_path / "t", PREDS)
+    assert open_study(tmp_path / "t").train_decisions_table("a") is None
+
+
+# -- format 1
+
+
+def _v1_done(tmp_path: Path):
+    root = _v1_copy(tmp_path / "v1")
+    return open_study(root), root / "models" / "done", np.load(V1 / "expected_predictions.npy")
+
+
+def _rewrite(path: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    pq.write_table(pa.Table.from_pandas(change(pq.read_table(path).to_pandas()), schema=schema, preserve_index=False), path)
+
+
+def test_format_1_reads_only_the_committed_epochs_with_int32_predictions(tmp_path: Path) -> None:
+    import json
+
+    study, mdir, preds = _v1_done(tmp_path)
+    e = study.epoch_decisions("done")
+    assert e.prediction.dtype == np.int32 and e.correct.dtype == bool
+    record = json.loads((mdir / "run.json").read_text())
+    record["epochs"] = record["epochs"][:2]  # decisions.parquet also holds epoch 2, which run.json does not list
+    (mdir / "run.json").write_text(json.dumps(record))
+    e = open_study(study.path).epoch_decisions("done")
+    assert e.epochs.tolist() == [0, 1] and e.prediction.tolist() == preds[0, :2].tolist()
+    # the slow path (rows out of order) gives the same types
+    _rewrite(mdir / "decisions.parquet", lambda df: df.iloc[::-1])
+    slow = open_study(study.path).epoch_decisions("done")
+    assert slow.prediction.dtype == np.int32 and slow.correct.dtype == bool
+    assert slow.prediction.tolist() == preds[0, :2].tolist()
+    lean = open_study(study.path).epoch_decisions("done", with_prediction=False)
+    assert lean.prediction is None and lean.correct.tolist() == (preds[0, :2] == _v1_labels()).tolist()
+
+
+@pytest.mark.parametrize(("model_id", "image", "epoch"), [("done", 11, 1), ("done", -1, 1), ("going", 3, 5)])
+def test_format_1_decisions_outside_the_study_are_refused(tmp_path: Path, model_id: str, image: int, epoch: int) -> None:
+    """An image outside 0..n-1, or a row of an epoch run.json does not list inside a committed part."""
+    root = _v1_copy(tmp_path / "s")
+    mdir = root / "models" / model_id
+    committed = "0..2" if model_id == "done" else "0..1"
+
+    def change(df: pd.DataFrame) -> pd.DataFrame:
+        row = df.index[(df["epoch"] == 1) & (df["image_index"] == 4)][0]
+        df.loc[row, ["image_index", "epoch"]] = [image, epoch]
+        return df
+
+    _rewrite(mdir / ("decisions.parquet" if model_id == "done" else "decisions.epoch-0001.parquet"), change)
+    with pytest.raises(UserError) as err:
+        open_study(root).epoch_decisions(model_id)
+    assert str(err.value) == (f"{mdir}: decisions name images or epochs outside the study "
+                              f"(image_index 0..10, committed epochs {committed})")
+
+
+@pytest.mark.parametrize(("image", "named"), [(11, 11), (12, 12), (-1, -1)])
+def test_format_1_final_decisions_name_an_image_outside_the_study(tmp_path: Path, image: int, named: int) -> None:
+    study, mdir, _ = _v1_done(tmp_path)
+    _rewrite(mdir / "decisions.parquet", lambda df: df.assign(image_index=np.where(
+        (df["epoch"] == 2) & (df["image_index"] == 10), image, df["image_index"])))
+    with pytest.raises(UserError) as err:
+        study.final_decisions(["done"])
+    assert str(err.value) == (f"{mdir}: decisions name image_index {named}, outside the study's images (0..10)")
+
+
+def test_format_1_final_decisions_refuse_a_repeated_image_in_any_order(tmp_path: Path) -> None:
+    """Image 10 missing and image 8 twice, every row away from its own place (no row i holds image i)."""
+    study, mdir, _ = _v1_done(tmp_path)
+    order = np.array([1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 8])
+
+    def change(df: pd.DataFrame) -> pd.DataFrame:
+        last = df[df["epoch"] == 2].copy()
+        last["image_index"] = order
+        return pd.concat([df[df["epoch"] != 2], last], ignore_index=True)
+
+    _rewrite(mdir / "decisions.parquet", change)
+    with pytest.raises(UserError) as err:
+        study.final_decisions(["done"])
+    assert str(err.value) == f"{mdir}: decisions cover a different image set (some image_index repeated, others missing)"
+    _rewrite(mdir / "decisions.parquet", lambda df: df[~((df["epoch"] == 2) & (df["image_index"] == 8))])
+    with pytest.raises(UserError) as err:
+        open_study(study.path).final_decisions(["done"])
+    assert str(err.value) == f"{mdir}: 9 decisions for 11 images"
+
+
+def test_format_1_missing_short_or_unreadable_decisions_are_named(tmp_path: Path) -> None:
+    root = _v1_copy(tmp_path / "s")
+    mdir = root / "models" / "going"
+    part = mdir / "decisions.epoch-0001.parquet"
+    _rewrite(part, lambda df: df.iloc[:-1])
+    with pytest.raises(UserError) as err:
+        open_study(root).epoch_decisions("going")
+    assert str(err.value) == f"{mdir}: expected 22 decisions, found 21"
+    part.unlink()
+    with pytest.raises(UserError) as err:
+        open_study(root).epoch_decisions("going")
+    assert str(err.value) == f"{part}: committed epoch has no decisions file"
+    (mdir / "decisions.epoch-0000.parquet").unlink()
+    with pytest.raises(UserError) as err:
+        open_study(root).epoch_decisions("going")
+    assert str(err.value) == f"{mdir / 'decisions.epoch-0000.parquet'}: committed epoch has no decisions file"
+    done = root / "models" / "done" / "decisions.parquet"
+    done.write_bytes(done.read_bytes()[:100])
+    with pytest.raises(UserError, match=rf"^{re.escape(str(root / 'models' / 'done'))}: unreadable decisions \(.+\)$"):
+        open_study(root).final_decisions(["done"])
