@@ -1053,3 +1053,35 @@ def test_format_1_missing_short_or_unreadable_decisions_are_named(tmp_path: Path
     done.write_bytes(done.read_bytes()[:100])
     with pytest.raises(UserError, match=rf"^{re.escape(str(root / 'models' / 'done'))}: unreadable decisions \(.+\)$"):
         open_study(root).final_decisions(["done"])
+
+
+# --------------------------------------------------------------------------------------------
+# study.toml writer and the image list
+
+
+def test_dumps_toml_round_trips_nested_tables_odd_keys_and_false() -> None:
+    import tomllib
+
+    data = {"name": "x", "skip": None, "off": False, "on": True, "after": 1,
+            "dataset": {"name": "d", "options": {"resize": 256, "deep": {"k": "v"}},
+                        "splits": [{"name": "train"}, {"name": "val"}]},
+            "keys": {"a b": 1, "x.y": 2, "CAPS": 3, "ünï": "çødé"}}
+    text = dumps_toml(data)
+    want = {k: v for k, v in data.items() if k != "skip"}  # None: left out (TOML has no null)
+    assert tomllib.loads(text) == want
+    assert "off = false" in text.splitlines() and "[dataset.options.deep]" in text and "[[dataset.splits]]" in text
+    with pytest.raises(TypeError, match="cannot write set to TOML"):
+        dumps_toml({"s": {1, 2}})
+
+
+def test_the_image_list_is_stored_with_its_own_index_only(tmp_path: Path) -> None:
+    images = pd.DataFrame({"image_index": np.arange(len(LABELS)), "image_id": [f"val/{i}" for i in range(len(LABELS))],
+                           "label": LABELS, "class_name": [f"c{x}" for x in LABELS], "extra": 1},
+                          index=np.arange(len(LABELS)) + 100)
+    study = create_study(tmp_path / "s", DEFINITION, images)
+    got = open_study(study.path).images
+    assert list(got.columns) == ["image_index", "image_id", "label", "class_name"]
+    assert got["image_index"].tolist() == list(range(len(LABELS))) and got["label"].tolist() == LABELS.tolist()
+    assert create_study(tmp_path / "s", DEFINITION, images).images.equals(got)  # reopened: the same list
+    with pytest.raises(ValueError, match=r"^image_index must be 0..n-1 in order$"):
+        create_study(tmp_path / "t", DEFINITION, images.assign(image_index=np.arange(len(LABELS))[::-1]))
