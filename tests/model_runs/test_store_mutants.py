@@ -926,14 +926,14 @@ def test_run_info_is_a_deep_copy(tmp_path: Path) -> None:
 
 
 def test_row_files_get_the_mode_of_a_plain_open(tmp_path: Path) -> None:
-    """The one permission policy: 0666 less the umask (here 027, so the mode shows every bit)."""
-    old = os.umask(0o027)
+    """The one permission policy: 0666 less the umask (here 002: every bit but one shows)."""
+    old = os.umask(0o002)
     try:
         study, _ = _dynamics_model(tmp_path / "s")
     finally:
         os.umask(old)
     for f in ROW_FILES:
-        assert (study.model_dir("a") / f).stat().st_mode & 0o777 == 0o640, f
+        assert (study.model_dir("a") / f).stat().st_mode & 0o777 == 0o664, f
 
 
 def test_training_decisions_of_a_running_model_read_from_its_parts(tmp_path: Path) -> None:
@@ -946,6 +946,20 @@ def test_training_decisions_of_a_running_model_read_from_its_parts(tmp_path: Pat
     assert table["epoch"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
     _plain_model(tmp_path / "t", PREDS)
     assert open_study(tmp_path / "t").train_decisions_table("a") is None
+
+
+def test_every_training_part_has_the_decision_table_types(tmp_path: Path) -> None:
+    """One schema for all parts of a model (finish() concatenates them, also parts of an earlier
+    attempt): the types of the decisions' Parquet table, whatever integer types the caller passes."""
+    import pyarrow.parquet as pq
+
+    study, w = _dynamics_model(tmp_path / "s", epochs=0)
+    idx = np.arange(N_TRAIN, dtype=np.int64)
+    w.commit_epoch(0, LABELS.copy(), {}, train_decisions=(idx, idx.astype(np.int8) % 3, (idx % 2).astype(np.int64)),
+                   dynamics={k: v for k, v in _epoch(0)["dynamics"].items()})
+    schema = pq.read_schema(study.model_dir("a") / "train_decisions.epoch-0000.parquet")
+    assert [(f.name, str(f.type)) for f in schema] == [("epoch", "int16"), ("sample_index", "int32"),
+                                                       ("prediction", "int32"), ("correct", "bool")]
 
 
 # -- format 1
