@@ -1099,3 +1099,55 @@ def test_the_image_list_is_stored_with_its_own_index_only(tmp_path: Path) -> Non
     assert create_study(tmp_path / "s", DEFINITION, images).images.equals(got)  # reopened: the same list
     with pytest.raises(ValueError, match=r"^image_index must be 0..n-1 in order$"):
         create_study(tmp_path / "t", DEFINITION, images.assign(image_index=np.arange(len(LABELS))[::-1]))
+
+
+# --------------------------------------------------------------------------------------------
+# commit_epochs: several epochs at once, and its refusals
+
+
+def test_several_epochs_committed_at_once_are_stored_row_by_row(tmp_path: Path) -> None:
+    study, w = _dynamics_model(tmp_path / "s", epochs=0)
+    es = [_epoch(e) for e in range(3)]
+    dynamics = {k: np.stack([x["dynamics"][k] for x in es]) for k in es[0]["dynamics"]}
+    w.commit_epochs([0, 1, 2], np.stack([x["prediction"] for x in es]), [x["metrics"] for x in es],
+                    [None] + [x["train"] for x in es[1:]], dynamics)
+    want = _expected_files([(0, 0), (1, 0), (2, 0)])
+    for f in ROW_FILES:
+        assert (study.model_dir("a") / f).read_bytes() == want[f], f
+    info = open_study(study.path).run_info("a")
+    assert [e["epoch"] for e in info["epochs"]] == [0, 1, 2]
+    assert [e["val_loss"] for e in info["epochs"]] == [1.0, 2.0, 3.0]
+    assert [e["val_accuracy"] for e in info["epochs"]] == [float(np.mean(x["prediction"] == LABELS)) for x in es]
+    assert open_study(study.path).train_decisions_table("a")["epoch"].tolist() == [1] * 4 + [2] * 4  # none for epoch 0
+
+
+def test_commit_refusals_name_what_does_not_match_and_change_nothing(tmp_path: Path) -> None:
+    import json
+
+    study, w = _dynamics_model(tmp_path / "s", None, epochs=1)
+    path = study.model_dir("a") / "run.json"
+    before = path.read_bytes()
+    preds = np.stack([LABELS, LABELS])
+    cases = [
+        (lambda: w.commit_epochs([1, 2], preds, [{}]), r"^predictions \(2, 10\) do not match 2 epochs x 10 images$"),
+        (lambda: w.commit_epochs([1, 2], preds[:, :9], [{}, {}]), r"^predictions \(2, 9\) do not match 2 epochs x 10 images$"),
+        (lambda: w.commit_epochs([2, 1], preds, [{}, {}]), r"^epochs must ascend without repeats: \[2, 1\]$"),
+        (lambda: w.commit_epochs([1, 1], preds, [{}, {}]), r"^epochs must ascend without repeats: \[1, 1\]$"),
+        (lambda: w.commit_epoch(1, LABELS[:9], {}), r"^prediction shape \(9,\) != \(10,\)$"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+        assert path.read_bytes() == before
+    record = json.loads(before)
+    del record["format_version"]  # a format-1 record: start() migrates it first
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(study.model_dir('a')))}: run.json is of store format 1; "
+                                         r"start\(\) migrates it before epochs are added$"):
+        ModelWriter(study, "a").commit_epoch(1, LABELS, {})
+    record = {k: v for k, v in json.loads(before).items() if k != "epochs"}  # format 2, no epoch list yet
+    path.write_text(json.dumps(record))
+    (study.model_dir("a") / "correct.bits").write_bytes(b"")
+    (study.model_dir("a") / "prediction.int16").write_bytes(b"")
+    ModelWriter(study, "a").commit_epoch(0, LABELS, {})
+    assert open_study(study.path).epoch_decisions("a").prediction.tolist() == [LABELS.tolist()]
