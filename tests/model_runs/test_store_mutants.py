@@ -386,6 +386,18 @@ def test_finish_consolidates_then_commits_then_removes_the_parts(tmp_path: Path)
     assert info["status"] == "complete" and info["note"] == "done" and "finished" in info
     assert sorted(p.name for p in study.model_dir("a").glob("train_decisions*")) == ["train_decisions.parquet"]
     assert _view(study.path) == complete
+    import pyarrow.parquet as pq  # formats.md: parts uncompressed, the consolidated file zstd
+
+    assert pq.read_metadata(study.model_dir("a") / "train_decisions.parquet").row_group(0).column(0).compression == "ZSTD"
+
+
+def test_training_parts_are_uncompressed(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    study, w = _dynamics_model(tmp_path / "s", epochs=0)
+    _commit(w, 0)
+    meta = pq.read_metadata(study.model_dir("a") / "train_decisions.epoch-0000.parquet")
+    assert {meta.row_group(0).column(i).compression for i in range(4)} == {"UNCOMPRESSED"}
 
 
 def test_a_failed_run_keeps_its_parts_and_is_resumed(tmp_path: Path) -> None:
@@ -1151,3 +1163,11 @@ def test_commit_refusals_name_what_does_not_match_and_change_nothing(tmp_path: P
     (study.model_dir("a") / "prediction.int16").write_bytes(b"")
     ModelWriter(study, "a").commit_epoch(0, LABELS, {})
     assert open_study(study.path).epoch_decisions("a").prediction.tolist() == [LABELS.tolist()]
+
+
+def test_a_study_without_images_commits_accuracy_zero(tmp_path: Path) -> None:
+    study = _study(tmp_path / "s", labels=np.array([], dtype=int))
+    w = ModelWriter(study, "a")
+    w.start({"condition": "base", "config": {}})
+    w.commit_epoch(0, np.array([], dtype=int), {})
+    assert open_study(study.path).run_info("a")["epochs"][0]["val_accuracy"] == 0.0
