@@ -1171,3 +1171,121 @@ def test_a_study_without_images_commits_accuracy_zero(tmp_path: Path) -> None:
     w.start({"condition": "base", "config": {}})
     w.commit_epoch(0, np.array([], dtype=int), {})
     assert open_study(study.path).run_info("a")["epochs"][0]["val_accuracy"] == 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# run.json and images.parquet as read
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"epochs": [{"epoch": 0}', "not valid JSON"),
+    ('[1, 2]', "not a run record (a JSON object)"),
+    (b'{"status": "\xff"}', "not valid JSON"),
+    ('{"epochs": {"epoch": 0}}', ":epochs: not a list of epoch records"),
+    ('{"epochs": [{"epoch": 0}, 3]}', ":epochs[1]: no 'epoch' number (each record is {\"epoch\": N, ...})"),
+    ('{"epochs": [{"epoch": 0}, {"val_loss": 1}]}', ":epochs[1]: no 'epoch' number"),
+    ('{"epochs": [{"epoch": 0}, {"epoch": 0}]}', ":epochs[1].epoch: 0 is out of range (an integer >= 1); epochs increase"),
+    ('{"epochs": [{"epoch": -1}]}', ":epochs[0].epoch: -1 is out of range (an integer >= 0); epochs increase"),
+    ('{"epochs": [{"epoch": 0}, {"epoch": 2}, {"epoch": 1}]}', ":epochs[2].epoch: 1 is out of range (an integer >= 3)"),
+    ('{"epochs": [{"epoch": "1"}]}', ":epochs[0].epoch: '1' is not an integer"),
+    ('{"status": 1}', ":status: 1 is not a status name"),
+])
+def test_a_bad_run_json_is_one_error_naming_the_file_and_key(tmp_path: Path, text: str | bytes, message: str) -> None:
+    study = _plain_model(tmp_path / "s", PREDS[:1])
+    path = study.model_dir("a") / "run.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    for read in (lambda: open_study(study.path).run_info("a"), lambda: open_study(study.path).committed_epochs("a")):
+        with pytest.raises(UserError) as err:
+            read()
+        assert str(err.value).startswith(f"{path}") and message in str(err.value), str(err.value)
+        assert len(str(err.value).splitlines()) == 1
+    with pytest.raises(UserError) as err:  # the writer reads it with labutil's read_json, then the same checks
+        ModelWriter(study, "a").info
+    assert str(err.value).startswith(f"{path}") and len(str(err.value).splitlines()) == 1
+
+
+def test_epochs_may_skip_numbers_and_run_json_is_parsed_again_after_a_rewrite(tmp_path: Path) -> None:
+    import json
+
+    study = _plain_model(tmp_path / "s", PREDS)
+    path = study.model_dir("a") / "run.json"
+    record = json.loads(path.read_text())
+    record["epochs"] = [{"epoch": 0}, {"epoch": 5}, {"epoch": 9}]
+    path.write_text(json.dumps(record))
+    reader = open_study(study.path)
+    assert reader.committed_epochs("a") == [0, 5, 9]
+    assert reader.final_decisions(["a"]).epochs.tolist() == [9]
+    record["epochs"] = record["epochs"][:2]
+    path.write_text(json.dumps(record))
+    assert reader.committed_epochs("a") == [0, 5]  # the same reader, the new contents
+    with pytest.raises(UserError, match=r": no model 'b' in this study$"):
+        reader.run_info("b")
+
+
+def test_models_are_listed_sorted_by_status_and_only_with_a_run_json(tmp_path: Path) -> None:
+    study = _plain_model(tmp_path / "s", PREDS)
+    for model_id, finish in (("c", True), ("b", False)):
+        w = ModelWriter(study, model_id)
+        w.start({"config": {}})
+        w.commit_epoch(0, LABELS, {})
+        if finish:
+            w.finish()
+    (study.path / "models" / "no-run").mkdir()
+    reader = open_study(study.path)
+    assert reader.model_ids() == ["a", "b", "c"]
+    assert reader.model_ids(status="complete") == ["a", "c"] and reader.model_ids(status="running") == ["b"]
+    assert reader.final_decisions().model_ids == ["a", "c"]
+    assert open_study(_study(tmp_path / "empty").path).model_ids() == []
+    assert reader.model_dir("b") == study.path / "models" / "b"
+    for bad in ("", ".hidden", "a/b", "a b", "../x"):
+        with pytest.raises(UserError) as err:
+            ModelWriter(study, bad)
+        assert str(err.value) == f"invalid model id '{bad}' (letters, digits, '_', '-', '.')"
+    assert ModelWriter(study, "A-1_b.2").dir == study.path / "models" / "A-1_b.2"
+
+
+def _write_images(root: Path, df: pd.DataFrame) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "study.toml").write_text(dumps_toml(DEFINITION))
+    df.to_parquet(root / "images.parquet", index=False)
+    return root / "images.parquet"
+
+
+def _images_df(n: int = 4) -> pd.DataFrame:
+    return pd.DataFrame({"image_index": np.arange(n), "image_id": [f"val/{i}" for i in range(n)],
+                         "label": np.arange(n) % 2, "class_name": [f"c{i % 2}" for i in range(n)]})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda df: df.drop(columns=["label", "class_name"]), ": missing columns ['class_name', 'label']"),
+    (lambda df: df.assign(image_index=[0, 2, 1, 3]), ": image_index must be 0..n-1 in order"),
+    (lambda df: df.assign(image_index=[1, 2, 3, 4]), ": image_index must be 0..n-1 in order"),
+    (lambda df: df.assign(label=[0, 1, -3, 1]), ": row 2: label -3 is not a class index (integers >= 0)"),
+    (lambda df: df.assign(label=[-1, 1, 0, 1]), ": row 0: label -1 is not a class index (integers >= 0)"),
+    (lambda df: df.assign(label=[0.0, 1.0, 0.0, 1.5]), ": row 0: label 0.0 is not a class index (integers >= 0)"),
+    (lambda df: df.assign(label=["a", "b", "a", "b"]), ": row 0: label 'a' is not a class index (integers >= 0)"),
+])
+def test_a_bad_image_list_is_named(tmp_path: Path, change: Callable[[pd.DataFrame], pd.DataFrame], message: str) -> None:
+    path = _write_images(tmp_path / "s", change(_images_df()))
+    with pytest.raises(UserError) as err:
+        open_study(tmp_path / "s").images
+    assert str(err.value) == f"{path}{message}"
+
+
+def test_a_missing_or_unreadable_image_list_is_named(tmp_path: Path) -> None:
+    path = _write_images(tmp_path / "s", _images_df())
+    assert open_study(tmp_path / "s").n_images == 4 and len(open_study(tmp_path / "s").images) == 4
+    path.write_bytes(path.read_bytes()[:50])
+    for read in (lambda: open_study(tmp_path / "s").images, lambda: open_study(tmp_path / "s").n_images):
+        with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: unreadable \(.+\)$"):
+            read()
+    path.unlink()
+    for read in (lambda: open_study(tmp_path / "s").images, lambda: open_study(tmp_path / "s").n_images):
+        with pytest.raises(UserError) as err:
+            read()
+        assert str(err.value) == f"{path}: file not found (is this a study folder?)"
+    with pytest.raises(UserError) as err:
+        open_study(tmp_path / "nowhere")
+    assert str(err.value) == f"{tmp_path / 'nowhere'}: not a study folder (no study.toml)"
+    assert open_study(str(tmp_path / "s")).path == tmp_path / "s"
+    assert open_study(tmp_path / "s").name == "t"
