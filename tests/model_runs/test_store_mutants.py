@@ -314,7 +314,11 @@ def _killed_after_rows(root: Path) -> Path:
     stale = pd.DataFrame({"epoch": np.repeat(np.arange(3, dtype=np.int16), N_TRAIN), "sample_index": np.tile(np.arange(N_TRAIN, dtype=np.int32), 3),
                           "prediction": np.full(3 * N_TRAIN, 7, dtype=np.int32), "correct": np.zeros(3 * N_TRAIN, dtype=bool)})
     stale.to_parquet(mdir / "train_decisions.parquet")  # left by a kill in finish() of an earlier attempt
-    (mdir / f".run.json.host-{os.getpid()}-0123456789ab.tmp").write_bytes(b"{")
+    from labutil.io import temp_name
+
+    (mdir / "checkpoints").mkdir()
+    for final in (mdir / "run.json", mdir / "checkpoints" / "epoch-0002.pt"):  # of this (live) process: the caller holds the lock
+        temp_name(final).write_bytes(b"{")
     return mdir
 
 
@@ -336,6 +340,7 @@ def test_resume_cuts_every_row_file_back_and_syncs_the_cut(tmp_path: Path) -> No
     assert ("unlink", "train_decisions.epoch-0002.parquet") in log and ("unlink", "train_decisions.parquet") in log
     assert sorted(p.name for p in mdir.iterdir() if p.name.startswith((".", "train_decisions"))) == [
         "train_decisions.epoch-0000.parquet", "train_decisions.epoch-0001.parquet"]
+    assert list((mdir / "checkpoints").iterdir()) == []
     assert _view(tmp_path / "s") == _expected_view([(0, 0), (1, 0)])
     info = ModelWriter(open_study(tmp_path / "s"), "a").start(INFO)
     assert info["attempts"] == 3
@@ -1289,3 +1294,25 @@ def test_a_missing_or_unreadable_image_list_is_named(tmp_path: Path) -> None:
     assert str(err.value) == f"{tmp_path / 'nowhere'}: not a study folder (no study.toml)"
     assert open_study(str(tmp_path / "s")).path == tmp_path / "s"
     assert open_study(tmp_path / "s").name == "t"
+
+
+def test_resume_of_a_run_before_its_first_epoch_and_of_an_old_record(tmp_path: Path) -> None:
+    """A run killed before any epoch (no row files yet) resumes; a record without `attempts` counts
+    this start as its first attempt; a model folder made before run.json (by its lock) is used."""
+    import json
+
+    study = _study(tmp_path / "s")
+    study.model_dir("a").mkdir(parents=True)
+    (study.model_dir("a") / ".lock").write_text("123 host")
+    w = ModelWriter(study, "a")
+    assert w.start(INFO)["attempts"] == 1
+    info = ModelWriter(study, "a").start(INFO)
+    assert info["attempts"] == 2 and info["epochs"] == [] and not (study.model_dir("a") / "correct.bits").exists()
+    path = study.model_dir("a") / "run.json"
+    record = json.loads(path.read_text())
+    del record["attempts"]
+    path.write_text(json.dumps(record))
+    assert ModelWriter(study, "a").start(INFO)["attempts"] == 1
+    record = json.loads(path.read_text())
+    assert record["attempts"] == 1 and record["status"] == "running" and record["model_id"] == "a"
+    assert record["format_version"] == 2 and record["store_options"] == OPTIONS and "created" in record
