@@ -1316,3 +1316,37 @@ def test_resume_of_a_run_before_its_first_epoch_and_of_an_old_record(tmp_path: P
     record = json.loads(path.read_text())
     assert record["attempts"] == 1 and record["status"] == "running" and record["model_id"] == "a"
     assert record["format_version"] == 2 and record["store_options"] == OPTIONS and "created" in record
+
+
+def test_comparisons_of_listed_conditions_come_from_the_study_file_only(tmp_path: Path) -> None:
+    """A condition the study file lists keeps only the study file's comparison (none: none); a
+    stored definition without models is grown by the study file's models; a table that became a
+    value is named as such."""
+    root = _grown(tmp_path / "s")
+    _grow(root, {**{k: v for k, v in GROWN.items() if k != "comparisons"}})
+    assert "comparisons" not in _definition(root)
+    root2 = tmp_path / "t"
+    _study(root2)
+    bare = {"name": "t", "dataset": {"name": "digits", "seed": 0}}
+    (root2 / "study.toml").write_text(dumps_toml(bare))
+    _grow(root2, {**bare, "models": [_model("a", "base")]})
+    assert _definition(root2)["models"] == [_model("a", "base")]
+    with pytest.raises(UserError, match=r": 'dataset' is \{'name': 'digits', 'seed': 0\} there, 'digits' in the study file; "):
+        _grow(root2, {**bare, "dataset": "digits"})
+
+
+def test_activations_index_zero_is_valid_and_pickles_are_refused(tmp_path: Path) -> None:
+    study, w = _dynamics_model(tmp_path / "s")
+    w.save_activations(np.array([0, 9]), np.ones((2, 3)))
+    w.finish()
+    index, acts = study.activations("a")
+    assert index.tolist() == [0, 9] and acts.tolist() == [[1.0] * 3] * 2
+    mdir = study.model_dir("a")
+    np.save(mdir / "activations.npy", np.full((2, 3), None, dtype=object))  # a pickle of the right shape: never unpickled
+    with pytest.raises(UserError) as err:
+        study.activations("a")
+    try:
+        np.load(mdir / "activations.npy", allow_pickle=False)
+    except ValueError as exc:
+        first_line = str(exc).splitlines()[0]
+    assert str(err.value) == f"{mdir}: unreadable activations ({first_line})"
