@@ -1350,3 +1350,15 @@ def test_activations_index_zero_is_valid_and_pickles_are_refused(tmp_path: Path)
     except ValueError as exc:
         first_line = str(exc).splitlines()[0]
     assert str(err.value) == f"{mdir}: unreadable activations ({first_line})"
+
+
+def test_training_dynamics_alone_are_stored_as_float16_whatever_the_caller_passes(tmp_path: Path) -> None:
+    study, w = _dynamics_model(tmp_path / "s", {"val_probabilities": False, "train_probabilities": True, "n_train": N_TRAIN},
+                               epochs=0)
+    values = {("train", "probability"): np.array([0.1, 0.2, 0.3, 0.4]), ("train", "margin"): np.array([-0.5, 0.0, 0.25, 1.0])}
+    w.commit_epoch(0, LABELS.copy(), {}, dynamics=values)
+    mdir = study.model_dir("a")
+    for (split, quantity), v in values.items():
+        assert (mdir / f"{split}_{quantity}.f16").read_bytes() == v.astype("<f2").tobytes()
+    assert not (mdir / "val_probability.f16").exists() and study.epoch_probabilities("a", "val") is None
+    np.testing.assert_array_equal(study.epoch_margins("a", "train"), values[("train", "margin")][None, :].astype(np.float16))
