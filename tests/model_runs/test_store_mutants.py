@@ -1362,3 +1362,20 @@ def test_training_dynamics_alone_are_stored_as_float16_whatever_the_caller_passe
         assert (mdir / f"{split}_{quantity}.f16").read_bytes() == v.astype("<f2").tobytes()
     assert not (mdir / "val_probability.f16").exists() and study.epoch_probabilities("a", "val") is None
     np.testing.assert_array_equal(study.epoch_margins("a", "train"), values[("train", "margin")][None, :].astype(np.float16))
+
+
+def test_resume_of_a_format_1_record_without_version_migrates_it(tmp_path: Path) -> None:
+    import json
+
+    root = _v1_copy(tmp_path / "s")
+    path = root / "models" / "going" / "run.json"
+    record = json.loads(path.read_text())
+    del record["format_version"]  # the first writers wrote none: format 1
+    path.write_text(json.dumps(record))
+    w = ModelWriter(open_study(root), "going")
+    info = w.start({"condition": "base", "arch": "mlp", "config": {"seed": "going"}})
+    assert info["format_version"] == 2 and info["attempts"] == 2
+    preds = np.load(V1 / "expected_predictions.npy")[1]
+    w.commit_epoch(2, preds[2], {})
+    assert open_study(root).epoch_decisions("going").prediction.tolist() == preds.tolist()
+    assert not list((root / "models" / "going").glob("decisions*.parquet"))
