@@ -1379,3 +1379,18 @@ def test_resume_of_a_format_1_record_without_version_migrates_it(tmp_path: Path)
     w.commit_epoch(2, preds[2], {})
     assert open_study(root).epoch_decisions("going").prediction.tolist() == preds.tolist()
     assert not list((root / "models" / "going").glob("decisions*.parquet"))
+
+
+def test_run_json_records_when_it_was_created_updated_and_finished(tmp_path: Path) -> None:
+    """formats.md: `created`, `updated`, `finished`, as local time with its UTC offset."""
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$")
+    study = _study(tmp_path / "s")
+    w = ModelWriter(study, "a")
+    w.start({"config": {}})
+    first = open_study(study.path).run_info("a")
+    assert stamp.match(first["created"]) and stamp.match(first["updated"]) and "finished" not in first
+    w.commit_epoch(0, LABELS, {})
+    w.finish()
+    info = open_study(study.path).run_info("a")
+    assert all(stamp.match(info[k]) for k in ("created", "updated", "finished")), info
+    assert info["updated"] >= first["updated"] and info["created"] == first["created"]
