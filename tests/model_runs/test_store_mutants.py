@@ -1394,3 +1394,15 @@ def test_run_json_records_when_it_was_created_updated_and_finished(tmp_path: Pat
     info = open_study(study.path).run_info("a")
     assert all(stamp.match(info[k]) for k in ("created", "updated", "finished")), info
     assert info["updated"] >= first["updated"] and info["created"] == first["created"]
+
+
+def test_dynamics_default_to_the_validation_split_and_need_format_2(tmp_path: Path) -> None:
+    import json
+
+    study, _ = _dynamics_model(tmp_path / "s")
+    np.testing.assert_array_equal(study.epoch_margins("a"), study.epoch_margins("a", "val"))
+    path = study.model_dir("a") / "run.json"
+    record = json.loads(path.read_text())
+    del record["format_version"]  # format 1 by definition: it has no dynamics files, whatever its options say
+    path.write_text(json.dumps(record))
+    assert open_study(study.path).epoch_probabilities("a") is None and open_study(study.path).epoch_margins("a", "train") is None
