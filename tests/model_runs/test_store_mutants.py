@@ -523,6 +523,7 @@ def test_a_format_1_record_without_version_or_epochs_migrates(tmp_path: Path) ->
     preds = np.load(V1 / "expected_predictions.npy")
     np.testing.assert_array_equal(study.final_decisions(["done"]).correct[0], preds[0, -1] == _v1_labels())
     np.testing.assert_array_equal(study.final_decisions(["going"], epoch=1).correct[0], preds[1, 1] == _v1_labels())
+    assert study.epoch_decisions("going").prediction.tolist() == preds[1, :2].tolist()
     assert migrate_model(study, "going") and migrate_model(study, "empty")
     study = open_study(root)
     assert study.format_version("going") == 2 and study.format_version("empty") == 2
@@ -1406,3 +1407,31 @@ def test_dynamics_default_to_the_validation_split_and_need_format_2(tmp_path: Pa
     del record["format_version"]  # format 1 by definition: it has no dynamics files, whatever its options say
     path.write_text(json.dumps(record))
     assert open_study(study.path).epoch_probabilities("a") is None and open_study(study.path).epoch_margins("a", "train") is None
+
+
+def test_a_model_with_no_training_images_has_empty_training_rows(tmp_path: Path) -> None:
+    study, _ = _dynamics_model(tmp_path / "s", {"val_probabilities": True, "train_probabilities": False, "n_train": 0})
+    import json
+
+    path = study.model_dir("a") / "run.json"
+    record = json.loads(path.read_text())
+    record["store_options"]["train_probabilities"] = True  # n_train 0 is a number of training images
+    path.write_text(json.dumps(record))
+    (study.model_dir("a") / "train_margin.f16").write_bytes(b"")
+    assert open_study(study.path).epoch_margins("a", "train").shape == (2, 0)
+
+
+def test_a_study_folder_is_made_where_asked_and_reopened_without_rewriting(tmp_path: Path) -> None:
+    """The folder's parents are made, an existing empty folder is used, the image list has exactly
+    its four columns, and reopening with the same definition leaves study.toml as it is."""
+    import pyarrow.parquet as pq
+
+    (tmp_path / "empty").mkdir()
+    for root in (tmp_path / "runs" / "deep" / "s", tmp_path / "empty"):
+        study = _study(root)
+        assert pq.read_schema(root / "images.parquet").names == ["image_index", "image_id", "label", "class_name"]
+        text = (root / "study.toml").read_text() + "# a note the user added\n"
+        (root / "study.toml").write_text(text)
+        _study(root)
+        assert (root / "study.toml").read_text() == text
+        assert open_study(study.path).definition == DEFINITION
