@@ -1435,3 +1435,17 @@ def test_a_study_folder_is_made_where_asked_and_reopened_without_rewriting(tmp_p
         _study(root)
         assert (root / "study.toml").read_text() == text
         assert open_study(study.path).definition == DEFINITION
+
+
+def test_rows_of_a_multiple_of_8_images_and_the_largest_class_index(tmp_path: Path) -> None:
+    """ceil(8 / 8) = 1 byte per correctness row; class 32767 is the largest an int16 row holds."""
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 32767])
+    study = _study(tmp_path / "s", labels=labels)
+    w = ModelWriter(study, "a")
+    w.start({"config": {}})
+    w.commit_epoch(0, labels.copy(), {})
+    w.commit_epoch(1, np.zeros(8, dtype=int), {})
+    mdir = study.model_dir("a")
+    assert (mdir / "correct.bits").read_bytes() == bytes([0b11111111, 0b10000000])
+    assert open_study(study.path).epoch_decisions("a").prediction[0].tolist() == labels.tolist()
+    assert open_study(study.path).final_decisions(["a"], epoch=1).correct.tolist() == [[True] + [False] * 7]
