@@ -526,7 +526,8 @@ def _read_images(path: Path) -> pd.DataFrame:
     labels = df["label"].to_numpy()
     if not np.issubdtype(labels.dtype, np.integer) or (len(labels) and labels.min() < 0):
         row = int(np.flatnonzero(labels < 0)[0]) if np.issubdtype(labels.dtype, np.number) and (labels < 0).any() else 0
-        raise UserError(f"{path}: row {row}: label {labels[row]!r} is not a class index (integers >= 0)")
+        value = labels[row].item() if isinstance(labels[row], np.generic) else labels[row]  # -3, not np.int64(-3)
+        raise UserError(f"{path}: row {row}: label {value!r} is not a class index (integers >= 0)")
     return df
 
 
