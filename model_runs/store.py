@@ -392,14 +392,19 @@ class Study:
         mdir = self.model_dir(model_id)
         committed = set(self.committed_epochs(model_id))
         path = mdir / TRAIN_DECISIONS_FILE
-        if path.is_file():
-            df = pq.read_table(path).to_pandas()
-        else:
-            parts = sorted(mdir.glob(f"{TRAIN_PARTS_PREFIX}.epoch-*.parquet"))
-            if not parts:
-                return None
-            df = pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
+        files = [path] if path.is_file() else sorted(mdir.glob(f"{TRAIN_PARTS_PREFIX}.epoch-*.parquet"))
+        if not files:
+            return None
+        df = pd.concat([_read_train_decisions(f) for f in files], ignore_index=True)
         return df[df["epoch"].isin(committed)].reset_index(drop=True)
+
+
+def _read_train_decisions(path: Path) -> pd.DataFrame:
+    """One training-decisions file; a damaged one is named in one line (not pyarrow's traceback)."""
+    try:
+        return pq.read_table(path).to_pandas()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UserError(f"{path}: unreadable training decisions ({str(exc).splitlines()[0]})") from None
 
 
 # --------------------------------------------------------------------------------------------

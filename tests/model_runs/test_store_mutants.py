@@ -1449,3 +1449,17 @@ def test_rows_of_a_multiple_of_8_images_and_the_largest_class_index(tmp_path: Pa
     assert (mdir / "correct.bits").read_bytes() == bytes([0b11111111, 0b10000000])
     assert open_study(study.path).epoch_decisions("a").prediction[0].tolist() == labels.tolist()
     assert open_study(study.path).final_decisions(["a"], epoch=1).correct.tolist() == [[True] + [False] * 7]
+
+
+@pytest.mark.parametrize("finished", [False, True])
+def test_a_damaged_training_decisions_file_is_named_in_one_line(tmp_path: Path, finished: bool) -> None:
+    study, w = _dynamics_model(tmp_path / "s", epochs=0)
+    _commit(w, 0)
+    if finished:
+        w.finish()
+    mdir = study.model_dir("a")
+    damaged = mdir / ("train_decisions.parquet" if finished else "train_decisions.epoch-0000.parquet")
+    damaged.write_bytes(damaged.read_bytes()[:20])  # torn by hand: atomic writes never leave this
+    with pytest.raises(UserError) as err:
+        open_study(tmp_path / "s").train_decisions_table("a")
+    assert str(err.value).startswith(f"{damaged}: unreadable training decisions (") and "\n" not in str(err.value)
