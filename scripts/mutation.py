@@ -56,7 +56,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     "participants/registry.py": ["tests/participants"],
     "labutil/io.py": ["tests/labutil/test_io_durability.py", "tests/labutil/test_io_leftovers.py",
                       "tests/labutil/test_io_pid_alive.py", "tests/labutil/test_io_mutants.py"],
-    "labutil/difficulty.py": ["tests/labutil/test_difficulty_rule.py", "tests/labutil/test_difficulty_mutants.py",
+    "labutil/difficulty.py": ["tests/labutil/test_difficulty_rule.py", "tests/labutil/test_difficulty_rule_mutants.py",
                               "tests/stimuli/test_stimuli_difficulty_selection.py"],
 }
 
