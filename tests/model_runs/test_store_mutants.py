@@ -1463,3 +1463,4 @@ def test_a_damaged_training_decisions_file_is_named_in_one_line(tmp_path: Path, 
     with pytest.raises(UserError) as err:
         open_study(tmp_path / "s").train_decisions_table("a")
     assert str(err.value).startswith(f"{damaged}: unreadable training decisions (") and "\n" not in str(err.value)
+    assert "parquet" in str(err.value).split("(", 1)[1].lower()  # pyarrow's own reason, first line
