@@ -268,6 +268,8 @@ class Coded:
         w = np.ones(self.n_items) if w is None else w
         g = self._per_item(r)
         p = w @ g
+        if p.sum() <= 0:  # no complete item: undefined, as fleiss_kappa says
+            return float("nan")
         p = p / p.sum()
         p_e = float((p**2).sum())
         if p_e >= 1:
@@ -278,6 +280,8 @@ class Coded:
     def kappa_matrix(self, weights: str | None, w: np.ndarray | None = None) -> np.ndarray:
         """Cohen's kappa of every two raters, weights None / "linear" / "quadratic" on answer positions."""
         w = np.ones(self.n_items) if w is None else w
+        if self.n_items == 0:  # no complete item: every pair undefined
+            return np.full((self.n_raters, self.n_raters), np.nan)
         pos = np.arange(self.values.size, dtype=float)
         d = {None: (pos[:, None] != pos[None, :]).astype(float), "linear": np.abs(pos[:, None] - pos[None, :]),
              "quadratic": (pos[:, None] - pos[None, :]) ** 2}[weights]

@@ -211,3 +211,18 @@ def test_per_answer_accuracy_interval_holds_the_estimate(quest):
     _, res = _analyse(sset, root)
     a = res.accuracy.dropna(subset=["ci_low"])
     assert len(a) and ((a["ci_low"] <= a["mean_of_observers"] + 1e-12) & (a["mean_of_observers"] <= a["ci_high"] + 1e-12)).all()
+
+
+def test_agreement_of_observers_who_share_no_image_is_undefined():
+    """Two observers who answered disjoint images (e.g. an interrupted session): every measure is
+    NaN with n_items 0 (it raised ZeroDivisionError in Fleiss' kappa under the bootstrap weights)."""
+    from analysis.humans.questionnaire_agreement import agreement
+    from analysis.humans.questions import CODE_COLUMNS
+
+    rows = [{"participant_id": pid, "stim_id": s, CODE_COLUMNS["n_categories"]: 3,
+             CODE_COLUMNS["main_category"]: 1, CODE_COLUMNS["unusual"]: 0}
+            for pid, stims in (("p1", ["a", "b"]), ("p2", ["c", "d"])) for s in stims]
+    table, pairwise = agreement(pd.DataFrame(rows), seed=0, n_boot=20)
+    assert len(table) == 16 and (table["n_items"] == 0).all() and (table["n_raters"] == 2).all()
+    assert table[["value", "ci_low", "ci_high", "ci_low_items", "ci_high_items"]].isna().all().all()
+    assert (pairwise["n_items"] == 0).all() and pairwise["kappa"].isna().all()

@@ -161,3 +161,19 @@ def test_weighted_statistics_equal_the_plain_ones_and_never_pair_a_rater_with_it
     assert coded.mean_kappa(None, rr) == pytest.approx(k01, abs=1e-12)
     assert math.isnan(coded.fleiss(np.array([3.0, 0, 0, 0, 0])))  # three copies of one rater: no agreement to measure
     assert math.isnan(coded.mean_kappa(None, np.array([5.0, 0, 0, 0, 0])))  # one rater: no pair at all
+
+
+def test_bootstrap_form_of_a_table_with_no_complete_item_is_undefined_not_an_error():
+    """Two observers who answered disjoint items: no item rated by both, so every agreement
+    statistic is undefined (NaN), as the plain functions already say; a report must not crash."""
+    r = np.array([[1, NAN], [NAN, 2], [0, NAN]], dtype=float)
+    coded = ar.Coded(r, [0.0, 1.0, 2.0])
+    assert (coded.n_items, coded.n_raters) == (0, 2)
+    assert math.isnan(ar.fleiss_kappa(r)) and math.isnan(ar.krippendorff_alpha(r[[]], "nominal"))
+    with np.errstate(all="raise"):
+        assert math.isnan(coded.fleiss())
+        assert math.isnan(coded.alpha("nominal")) and math.isnan(coded.alpha("interval"))
+        for weights in (None, "linear", "quadratic"):
+            matrix = coded.kappa_matrix(weights)
+            assert matrix.shape == (2, 2) and np.isnan(matrix).all()
+            assert math.isnan(coded.mean_kappa(weights))
