@@ -35,7 +35,7 @@ options:
   --tolerance K        models allowed to disagree with "trivial"/"impossible" (default: 1)
   --no-cleanlab        keep the images cleanlab flags as likely mislabelled (default: left out)
   --jobs J             observers run at the same time, each on its own Xvfb (default: min(N, 4))
-  --sim-rt-scale S     simulated response, reading, fixation and feedback times x S (default: 0.06)
+  --sim-rt-scale S     simulated response, reading, fixation and feedback times x S (default: 0.02)
   -h, --help           show this help
 
 Stimulus sets already built are kept (a set is written once); complete sessions are skipped and
@@ -50,7 +50,7 @@ main() {
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] && [[ "$2" != --* ]] || die "$1 needs a value"; }
 need_int() { [[ "$2" =~ ^[0-9]+$ ]] || die "$1 '$2': must be a whole number"; }
 
-STUDY="" DATA_ROOT="" OUT="." N_OBSERVERS=4 TOLERANCE=1 CLEANLAB=(--cleanlab) JOBS="" RT_SCALE=0.06
+STUDY="" DATA_ROOT="" OUT="." N_OBSERVERS=4 TOLERANCE=1 CLEANLAB=(--cleanlab) JOBS="" RT_SCALE=0.02
 SET_2AFC=() SET_Q=()
 while [ $# -gt 0 ]; do
   case "$1" in
