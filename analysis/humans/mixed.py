@@ -111,7 +111,7 @@ def fit_correctness(t: pd.DataFrame, seed: int = 0) -> CorrectnessModel | None:
     model = BinomialBayesMixedGLM.from_formula(
         formula, {"observer": "0 + C(observer)", "pair": "0 + C(pair)"}, t[["correct", "position_z", "observer", "pair"]])
     with fitting("the 2AFC population model (BinomialBayesMixedGLM)"):
-        fit = model.fit_vb()
+        fit = model.fit_vb(rng=np.random.default_rng(seed))  # its random start, seeded: the same numbers on every run
     names = list(model.vcp_names)
     rng = np.random.default_rng(seed)
     log_sd = {n: rng.normal(fit.vcp_mean[i], fit.vcp_sd[i], N_DRAWS) for i, n in enumerate(names)}
