@@ -81,20 +81,25 @@ def _save_png(fig: Any, path: Path, dpi: int = 150) -> None:
 
 
 def save_figure(fig: Any, out_dir: str | Path, name: str) -> dict[str, Path]:
-    """Write `name.png` (150 dpi) and `name.svg` into out_dir, close the figure, return both paths."""
+    """Write `name.png` (150 dpi) and `name.svg` into out_dir, close the figure, return both paths.
+    Inside a `figures_in_background` block a forked child writes both while the caller goes on."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
+    if _BACKGROUND is not None:
+        _BACKGROUND.save(fig, png, svg)
+    else:
+        _save_png_and_svg(fig, png, svg)
+    pyplot().close(fig)
+    return {"png": png, "svg": svg}
+
+
+def _save_png_and_svg(fig: Any, png: Path, svg: Path) -> None:
     _save_png(fig, png)
     # the layout computed for the PNG holds for the SVG too (sizes are in inches and points):
     # freezing it halves the cost of the second save.
     fig.set_layout_engine("none")
-    if _BACKGROUND is not None:
-        _BACKGROUND.save_svg(fig, svg)
-    else:
-        _save_svg(fig, svg)
-    pyplot().close(fig)
-    return {"png": png, "svg": svg}
+    _save_svg(fig, svg)
 
 
 def _save_svg(fig: Any, path: Path) -> None:
@@ -102,85 +107,100 @@ def _save_svg(fig: Any, path: Path) -> None:
     fig.savefig(path, metadata={"Date": None, "Creator": None})
 
 
-class _SvgChildren:
-    """SVG files being written by forked children (a copy of the figure each), at most `limit` at once."""
+class _FigureChildren:
+    """Figures being written by forked children (a copy of the figure each), at most `limit` at once;
+    each child tells its parent through a pipe what went wrong, if anything."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.pending: dict[int, Path] = {}
-        self.failed: list[tuple[Path, int]] = []
+        self.pending: dict[int, tuple[int, Path]] = {}  # child id -> (read end of its pipe, its PNG)
+        self.failed: list[tuple[Path, int, str]] = []  # (figure, exit code, what the child said)
 
-    def save_svg(self, fig: Any, path: Path) -> None:
-        """Write the SVG in a child process (the parent goes on with the next figure)."""
+    def save(self, fig: Any, png: Path, svg: Path) -> None:
+        """Write the PNG and the SVG in a child process (the parent goes on with the next figure)."""
         import os
+        import traceback
 
         import matplotlib.backends.backend_svg  # noqa: F401 - imported once here, not in every child
 
         while len(self.pending) >= self.limit:
             self._wait_one()
+        read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: write, and leave without running the parent's exit handlers
-            code = 0
+            os.close(read)
+            code, said = 0, ""
             try:
-                _save_svg(fig, path)
+                _save_png_and_svg(fig, png, svg)
             except OSError as exc:
                 code = exc.errno if exc.errno and 0 < exc.errno < 256 else 255
+                said = str(exc.filename or png)
             except BaseException:  # noqa: BLE001 - any failure is the parent's to report
-                code = 255
-            os._exit(code)
-        self.pending[pid] = path
+                code, said = 255, traceback.format_exc()
+            try:
+                os.write(write, said.encode("utf-8", "replace")[:60000])
+            finally:
+                os._exit(code)
+        os.close(write)
+        self.pending[pid] = (read, png)
 
     def _wait_one(self) -> None:
         """Wait for the oldest child (by its id: other children of the process are not touched)."""
         import os
 
-        pid, path = next(iter(self.pending.items()))
+        pid, (read, png) = next(iter(self.pending.items()))
+        chunks = []
+        while chunk := os.read(read, 65536):
+            chunks.append(chunk)
+        os.close(read)
         _, status = os.waitpid(pid, 0)
         del self.pending[pid]
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
-            self.failed.append((path, code))
+            self.failed.append((png, code, b"".join(chunks).decode("utf-8", "replace")))
 
     def wait(self) -> None:
-        """Wait for every child; an SVG that could not be written raises OSError (its errno)."""
+        """Wait for every child; a file that could not be written raises OSError (its errno and
+        name), a figure that could not be drawn RuntimeError with the child's traceback."""
         import errno
         import os
 
         while self.pending:
             self._wait_one()
         if self.failed:
-            path, code = self.failed[0]
-            if code in errno.errorcode:
-                raise OSError(code, os.strerror(code), str(path))
-            raise OSError(f"{path}: the SVG could not be written (exit {code})")
+            png, code, said = self.failed[0]
+            if code in errno.errorcode and said and "\n" not in said.strip():
+                raise OSError(code, os.strerror(code), said)
+            raise RuntimeError(f"{png}: the figure could not be written (exit {code}){': ' + said if said else ''}")
 
 
-_BACKGROUND: _SvgChildren | None = None
+_BACKGROUND: _FigureChildren | None = None
 
 
-def wait_for_svgs() -> None:
-    """Every SVG that `save_figure` handed to a child so far is on disk (or OSError): call before
-    moving or reading figure files inside a `svgs_in_background` block."""
+def wait_for_figures() -> None:
+    """Every figure that `save_figure` handed to a child so far is on disk (or an error): call
+    before moving or reading figure files inside a `figures_in_background` block."""
     if _BACKGROUND is not None:
         _BACKGROUND.wait()
 
 
 @contextmanager
-def svgs_in_background(limit: int | None = None) -> Iterator[None]:
-    """Within this block, `save_figure` writes each SVG in a forked child while the caller draws
-    the next figure (POSIX only; elsewhere nothing changes); on leaving (an inner block too), every
-    SVG is on disk, or OSError says which could not be written. `limit` children at once (default: the CPUs, at least 1)."""
+def figures_in_background(limit: int | None = None) -> Iterator[None]:
+    """Within this block, `save_figure` draws and writes each figure (PNG and SVG) in a forked
+    child while the caller computes the next one (POSIX only; elsewhere nothing changes); on leaving
+    (an inner block too), every file is on disk, or OSError / RuntimeError says which could not be
+    written. `limit` children at once (default: the CPUs, at least 1)."""
     import os
 
     global _BACKGROUND
     if not hasattr(os, "fork"):
         yield
         return
-    if _BACKGROUND is not None:  # inside another such block: this block's SVGs are on disk at its end too
+    if _BACKGROUND is not None:  # inside another such block: this block's figures are on disk at its end too
         yield
         _BACKGROUND.wait()
         return
-    _BACKGROUND = _SvgChildren(limit or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    _BACKGROUND = _FigureChildren(limit or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
     children = _BACKGROUND
     try:
         yield
@@ -188,7 +208,7 @@ def svgs_in_background(limit: int | None = None) -> Iterator[None]:
         _BACKGROUND = None
         try:
             children.wait()  # no child outlives the block; the first error is the one that counts
-        except OSError:
+        except (OSError, RuntimeError):
             pass
         raise
     _BACKGROUND = None

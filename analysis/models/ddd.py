@@ -223,10 +223,10 @@ def analyse_study(
     w.result.notes += st.left_out_models(models)
     steps = ["split", "consistency", "identical models", "epochs", "classes"] + (["image statistics"] if opts.image_stats else [])
     try:
-        from analysis.plotting import svgs_in_background
+        from analysis.plotting import figures_in_background
 
         with progress(total=len(steps), desc="DDD analysis", unit="step", disable=not opts.progress) as bar, \
-                svgs_in_background(), ThreadPoolExecutor(max_workers=1) as pool:  # every SVG written before finish
+                figures_in_background(), ThreadPoolExecutor(max_workers=1) as pool:  # every figure written before finish
             # Reading every epoch of every model is the largest I/O; Parquet decoding releases the GIL,
             # so it runs in a thread while the final-epoch analyses and their figures are made.
             epochs = pool.submit(summarise_epochs, models.study, models.ids, models.sd.keep, models.map_model, False)

@@ -97,10 +97,14 @@ class Writer:
         import os
         import shutil
 
-        from analysis.plotting import wait_for_svgs
+        from analysis.plotting import wait_for_figures
         from labutil.io import fsync_dir, read_json, write_json
 
-        wait_for_svgs()  # SVGs written in the background are complete before they are moved
+        try:
+            wait_for_figures()  # figures written in the background are complete before they are moved
+        except OSError as exc:
+            raise_if_disk_full(exc, self.out / Path(exc.filename or "").name)
+            raise
         self.out.mkdir(parents=True, exist_ok=True)
         old: list[str] = []
         if (self.out / self.MANIFEST).is_file():

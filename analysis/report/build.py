@@ -73,9 +73,9 @@ def build_report(cfg: ReportConfig) -> Path:
                     ("2AFC experiment", section_2afc),
                     ("questionnaire", section_questionnaire), ("comparison with the paper", section_paper)]
         sections = []
-        from analysis.plotting import svgs_in_background
+        from analysis.plotting import figures_in_background
 
-        with svgs_in_background(), progress(builders, desc="report", unit="section") as bar:  # all SVGs written at its end
+        with figures_in_background(), progress(builders, desc="report", unit="section") as bar:  # every figure written at its end
             for title, build in bar:
                 bar.set_postfix_str(title)
                 with notes_of_warnings() as notes:  # library warnings: sentences in the section, not raw output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,20 +124,31 @@ def key_values(pairs: list[tuple[str, Any]], digits: int = 4) -> str:
     return f"<table><tbody>{body}</tbody></table>"
 
 
+#: Stands for a PNG's base64 data until `page` embeds it: figures may still be drawn in the
+#: background while the sections are built (`analysis.plotting.figures_in_background`); a NUL
+#: never occurs in a path or in escaped text.
+_PNG_TOKEN = re.compile("\x00png:([^\x00]*)\x00")
+
+
 def figure(png: str | Path, caption: str, name: str, svg: str | Path | None = None) -> str:
-    """An embedded PNG figure (base64 data URI) with its caption and the names of its files."""
-    data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
+    """An embedded PNG figure (base64 data URI, filled in by `page`) with its caption and the
+    names of its files."""
     files = f"{Path(png).name}" + (f", {Path(svg).name}" if svg else "")
-    return (f'<figure id="fig-{esc(name)}"><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+    return (f'<figure id="fig-{esc(name)}"><img alt="{esc(caption)}" src="data:image/png;base64,\x00png:{png}\x00">'
             f"<figcaption>{esc(caption)} <span class=\"files\">[{esc(files)}]</span></figcaption></figure>")
 
 
+def embed_pngs(text: str) -> str:
+    """Replace each figure's placeholder by the base64 data of its PNG (written by now)."""
+    return _PNG_TOKEN.sub(lambda m: base64.b64encode(Path(m.group(1)).read_bytes()).decode("ascii"), text)
+
+
 def page(title: str, subtitle: str, sections: list[Section]) -> str:
-    """The whole HTML document."""
+    """The whole HTML document, every figure's PNG embedded."""
     nav = "".join(f'<li><a href="#{esc(s.anchor)}">{esc(s.title)}</a>{"" if s.available else " (missing)"}</li>'
                   for s in sections)
     body = "".join(f'<section id="{esc(s.anchor)}"><h2>{esc(s.title)}</h2>{"".join(s.parts)}</section>' for s in sections)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-            f"<h1>{esc(title)}</h1><p class=\"note\">{esc(subtitle)}</p><nav><ul>{nav}</ul></nav>{body}"
-            "</body></html>\n")
+    return embed_pngs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                      f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+                      f"<h1>{esc(title)}</h1><p class=\"note\">{esc(subtitle)}</p><nav><ul>{nav}</ul></nav>{body}"
+                      "</body></html>\n")

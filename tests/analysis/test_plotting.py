@@ -1,4 +1,4 @@
-"""save_figure writes a 150-dpi PNG and an SVG and closes the figure."""
+"""save_figure writes a 150-dpi PNG and an SVG and closes the figure; in the background, forked children write the same files."""
 
 from __future__ import annotations
 
@@ -43,17 +43,18 @@ def test_save_figure_png_is_what_savefig_writes(tmp_path):
     assert paths["png"].read_bytes() == (tmp_path / "savefig.png").read_bytes()
 
 
-def test_svgs_in_background_are_the_same_files(tmp_path):
-    """SVGs written by forked children are byte for byte those written in the process; on leaving
-    the block (an inner one too) every file is complete."""
-    from analysis.plotting import svgs_in_background
+def test_figures_in_background_are_the_same_files(tmp_path):
+    """PNGs and SVGs written by forked children are byte for byte those written in the process; on
+    leaving the block (an inner one too) every file is complete."""
+    from analysis.plotting import figures_in_background
 
     save_figure(_busy_figure("two"), tmp_path / "plain", "f")
-    with svgs_in_background(limit=2):
-        with svgs_in_background():
+    with figures_in_background(limit=2):
+        with figures_in_background():
             for k in range(4):
                 save_figure(_busy_figure("two"), tmp_path / "children", f"f{k}")
         assert all((tmp_path / "children" / f"f{k}.svg").read_bytes().rstrip().endswith(b"</svg>") for k in range(4))
+        assert all((tmp_path / "children" / f"f{k}.png").read_bytes().endswith(b"IEND\xaeB`\x82") for k in range(4))
     for k in range(4):
         assert (tmp_path / "children" / f"f{k}.svg").read_bytes() == (tmp_path / "plain" / "f.svg").read_bytes()
         assert (tmp_path / "children" / f"f{k}.png").read_bytes() == (tmp_path / "plain" / "f.png").read_bytes()
@@ -65,13 +66,43 @@ def test_an_svg_that_cannot_be_written_raises_on_leaving(tmp_path):
 
     import pytest
 
-    from analysis.plotting import svgs_in_background
+    from analysis.plotting import figures_in_background
 
     out = tmp_path / "figs"
     out.mkdir()
     (out / "f.svg").mkdir()  # a folder where the SVG should go: the child cannot write it
-    with pytest.raises(OSError) as exc, svgs_in_background():
+    with pytest.raises(OSError) as exc, figures_in_background():
         save_figure(_busy_figure("three"), out, "f")
     assert exc.value.errno == errno.EISDIR and "f.svg" in str(exc.value)
     with pytest.raises(ChildProcessError):  # no child left behind
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_png_that_cannot_be_written_is_named_on_leaving(tmp_path):
+    import errno
+
+    import pytest
+
+    from analysis.plotting import figures_in_background
+
+    out = tmp_path / "figs"
+    out.mkdir()
+    (out / "f.png").mkdir()
+    with pytest.raises(OSError) as exc, figures_in_background():
+        save_figure(_busy_figure("four"), out, "f")
+    assert exc.value.errno == errno.EISDIR and exc.value.filename == str(out / "f.png")
+    assert not (out / "f.svg").exists()  # the child stopped at the PNG
+
+
+def test_a_figure_that_cannot_be_drawn_raises_with_the_childs_traceback(tmp_path):
+    """A drawing bug in a child is no file error: RuntimeError with the child's traceback."""
+    import pytest
+
+    from analysis.plotting import figures_in_background
+
+    fig = _busy_figure("five")
+    fig.axes[0].text(0, 0, "$\\frac{$")  # mathtext that cannot be parsed: fails when drawn
+    with pytest.raises(RuntimeError, match=r"f\.png: the figure could not be written \(exit 255\): Traceback") as exc, \
+            figures_in_background():
+        save_figure(fig, tmp_path, "f")
+    assert "_save_png_and_svg" in str(exc.value) and "ValueError" in str(exc.value)
