@@ -20,25 +20,28 @@ process (a `python` on PATH that logs them); the load average is printed beside 
 
     python benchmarks/bench_pipeline.py --demo [--demo-baseline main]
 
-Measured 2026-12-02 06:22-06:38 UTC on the project's 2-core machine while other engineers' jobs kept
-its load average at 13-16 (every wall time inflated several times; there was no idle core to overlap
-into, so the overlaps could not pay off and the longer sessions drew more frames), seconds:
+Measured 2026-12-02 (later that day) on the same machine idle (load average below 3), seconds:
 
-    wall           train       ddd      sets  register  sessions    report reference     total
-    new            126.5     140.6      18.1       3.8     145.9     120.1       0.0     418.6
-    old            119.2      42.8      29.0       2.5      98.2      85.1      69.6     449.0
+    12:13 UTC      train       ddd      sets  register  sessions    report reference     total
+    4a1a394         14.6       6.3       5.9       0.5      39.8      13.0      11.3      91.7
+    d69d86d         17.7      19.5       2.3       0.5      41.7      12.7       0.0      75.6
+    12:52 UTC
+    40a4222         14.6      17.5       2.3       0.5      41.1      13.4       0.0      72.4
+    b23326d         15.8      17.9       2.4       0.5      26.8      10.7       0.0      56.7
     cpu    setup   train       ddd      sets  register  sessions    report reference       all
-    new      0.8    36.3      13.1       3.2       0.7      60.7      34.8      25.4     180.8
-    old      0.8    37.9       9.9       7.4       0.6      52.0      27.3      21.7     163.1
+    40a4222  0.5    20.6       7.7       2.1       0.5      41.6      16.8      13.8     106.6
+    b23326d  0.5    21.5       8.0       2.2       0.5      32.2      16.1      14.4      97.3
 
-(new: ddd runs beside sets, register and sessions, its row is its own duration; the reference part
-runs beside the pipeline and had ended when the pipeline did, hence 0.0.) The sets step needs 2.3x
-less CPU (one process instead of six). The goal of 60 s is not reached: the demo's processes need
-about 160 s of CPU, so on 2 cores it cannot take less than ~80 s even with nothing else running, and
-its critical path is longer: training (~37 s CPU over two workers), the sessions (each observer's
-2AFC then questionnaire program, ~35 s of scaled simulated time plus two PsychoPy start-ups, and a
-session's CPU grows with its wall time: it draws 60 frames a second while it waits), and the report
-(~27 s CPU in one process).
+4a1a394 -> d69d86d (1.21x): the DDD analysis beside sets, register and sessions (its row is its
+own duration), the sets in one process (CPU 6.5 -> 2.2 s), the reference part beside the pipeline
+(0.0: it had ended when the pipeline did). 40a4222 -> b23326d (1.28x): the simulated times x 0.02
+instead of x 0.06 (sessions 41.1 -> 26.8 s; every choice and answer the same, only the times
+differ) and the report's PNGs drawn by forked children beside the next figure (13.4 -> 10.7 s, the
+same files). `make clean-demo && make demo` then printed "Demo finished in 59s". Under load the
+figures grow several times (at a load of 13-16 the d69d86d demo took 418.6 s against 449.0 s).
+What remains is the critical path: training (~21 s CPU over two workers), the sessions (each
+observer's 2AFC then questionnaire program: two PsychoPy start-ups of ~3 s each alone, four
+observers at once on two cores, plus ~13 s of scaled simulated time), and the report (~16 s CPU).
 """
 
 from __future__ import annotations
