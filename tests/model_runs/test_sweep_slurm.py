@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from labutil.io import read_json
+from model_runs.model_lock import busy_message
 from model_runs.store import open_study
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(420)]
@@ -242,6 +243,12 @@ def test_cancelled_task_ends_the_sweep_and_the_next_sweep_finishes_the_model(slu
     assert errors.strip().splitlines()[-1].startswith("error: 1 model(s) not complete; first: base")
     study = open_study(runs / "slurm-cancel")
     assert study.model_ids(status="complete") == ["init-1"]
+    # The task's process may outlive its queue entry while it stops (here no cgroup kills it at
+    # once): until then a sweep skips the model as busy, naming the process. Wait for it, as a user would.
+    deadline = time.monotonic() + 90
+    while busy_message("base", study.model_dir("base")) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert busy_message("base", study.model_dir("base")) is None, "the cancelled task still holds the model's lock"
 
     again = subprocess.run(
         _sweep_cmd(runs / "slurm-cancel", tmp_path / "unused", slurm_cluster, "--quiet"), env=slurm_cluster.env,
