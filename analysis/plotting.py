@@ -109,12 +109,13 @@ def _save_svg(fig: Any, path: Path) -> None:
 
 class _FigureChildren:
     """Figures being written by forked children (a copy of the figure each), at most `limit` at once;
-    each child tells its parent through a pipe what went wrong, if anything."""
+    a child that fails tells its parent through a pipe: "file <name>" (an OSError, its errno the
+    exit code) or "bug <traceback>"."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.pending: dict[int, tuple[int, Path]] = {}  # child id -> (read end of its pipe, its PNG)
-        self.failed: list[tuple[Path, int, str]] = []  # (figure, exit code, what the child said)
+        self.failed: list[tuple[Path, int, str, str]] = []  # (figure, exit code, "file" or "bug", what the child said)
 
     def save(self, fig: Any, png: Path, svg: Path) -> None:
         """Write the PNG and the SVG in a child process (the parent goes on with the next figure)."""
@@ -134,9 +135,9 @@ class _FigureChildren:
                 _save_png_and_svg(fig, png, svg)
             except OSError as exc:
                 code = exc.errno if exc.errno and 0 < exc.errno < 256 else 255
-                said = str(exc.filename or png)
+                said = f"file {exc.filename or png}"
             except BaseException:  # noqa: BLE001 - any failure is the parent's to report
-                code, said = 255, traceback.format_exc()
+                code, said = 255, f"bug {traceback.format_exc()}"
             try:
                 os.write(write, said.encode("utf-8", "replace")[:60000])
             finally:
@@ -157,7 +158,8 @@ class _FigureChildren:
         del self.pending[pid]
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
-            self.failed.append((png, code, b"".join(chunks).decode("utf-8", "replace")))
+            kind, _, said = b"".join(chunks).decode("utf-8", "replace").partition(" ")
+            self.failed.append((png, code, kind, said))
 
     def wait(self) -> None:
         """Wait for every child; a file that could not be written raises OSError (its errno and
@@ -168,8 +170,8 @@ class _FigureChildren:
         while self.pending:
             self._wait_one()
         if self.failed:
-            png, code, said = self.failed[0]
-            if code in errno.errorcode and said and "\n" not in said.strip():
+            png, code, kind, said = self.failed[0]
+            if kind == "file" and code in errno.errorcode:
                 raise OSError(code, os.strerror(code), said)
             raise RuntimeError(f"{png}: the figure could not be written (exit {code}){': ' + said if said else ''}")
 
